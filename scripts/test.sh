@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Run the whole test suite (SQLite, PostgreSQL, a real server, real TensorFlow, headless
+# Chromium). Extra arguments go to pytest, e.g. `scripts/test.sh -k contract`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-env.sh
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,393 @@
+"""Records exchanged through the Store interface.
+
+The same pydantic models are the store's return values, the server's request and
+response bodies and what the HTTP client parses, so the embedded and the remote backend
+hand the SDK identical objects. Records are immutable (``frozen``).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+NAME_MAX = 255
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Input(BaseModel):
+    """Base of request bodies: unknown fields are an error naming the field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class TaskStatus(str, enum.Enum):
+    created = "created"
+    queued = "queued"
+    in_progress = "in_progress"
+    completed = "completed"
+    failed = "failed"
+    aborted = "aborted"
+
+
+class TaskType(str, enum.Enum):
+    training = "training"
+    testing = "testing"
+    optimizer = "optimizer"
+    data_processing = "data_processing"
+    inference = "inference"
+    controller = "controller"
+
+
+# ---------------------------------------------------------------- projects and tasks
+class Project(Record):
+    id: str
+    name: str
+    description: str = ""
+    user: str
+    created: datetime
+
+
+class Task(Record):
+    id: str
+    project_id: str
+    project: str
+    name: str
+    type: TaskType
+    status: TaskStatus
+    status_reason: str = ""
+    status_message: str = ""
+    parent_id: str | None = None
+    tags: list[str] = []
+    comment: str = ""
+    user: str
+    created: datetime
+    started: datetime | None = None
+    completed: datetime | None = None
+    updated: datetime
+    queue: str | None = None
+    worker: str | None = None
+    attempt: int = 0
+    max_retries: int = 0
+    last_iteration: int | None = None
+    abort_requested: bool = False
+
+
+class TaskCreate(Input):
+    project: str = Field(min_length=1, max_length=NAME_MAX)
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    type: TaskType = TaskType.training
+    tags: list[str] = []
+    comment: str = ""
+    parent_id: str | None = None
+    max_retries: int = Field(default=0, ge=0, le=100)
+
+    @field_validator("project")
+    @classmethod
+    def _project_name(cls, value: str) -> str:
+        return validate_project_name(value)
+
+
+class TaskUpdate(Input):
+    """Fields of a task that may be edited; ``None`` leaves a field unchanged."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
+    comment: str | None = None
+    tags: list[str] | None = None
+    max_retries: int | None = Field(default=None, ge=0, le=100)
+    status_message: str | None = None
+    last_iteration: int | None = None
+
+
+class StatusChange(Input):
+    status: TaskStatus
+    reason: str = ""
+    message: str = ""
+    worker: str | None = None
+    force: bool = False
+
+
+class TaskQuery(Input):
+    """Filters, order and page of a task listing.
+
+    ``order_by`` is ``created``, ``updated``, ``name``, ``status``, ``type`` or
+    ``metric:<title>/<series>`` (tasks without that metric come last); ``metric_field`` picks
+    the summary value (``last``, ``min`` or ``max``) a metric order uses.
+    """
+
+    project: str | None = None
+    status: list[TaskStatus] | None = None
+    type: list[TaskType] | None = None
+    tags: list[str] | None = None
+    parent_id: str | None = None
+    name: str | None = None
+    user: str | None = None
+    order_by: str = "created"
+    metric_field: str = Field(default="last", pattern="^(last|min|max)$")
+    descending: bool = True
+    limit: int = Field(default=50, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+
+
+class TaskPage(Record):
+    total: int
+    tasks: list[Task]
+
+
+# ---------------------------------------------------------------- parameters and configs
+class Parameter(Record):
+    """One hyperparameter. ``value`` is the text form; ``type`` names the Python type."""
+
+    section: str = Field(default="General", min_length=1, max_length=NAME_MAX)
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    value: str = ""
+    type: str = "str"
+    description: str = ""
+
+
+class Configuration(Record):
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    text: str
+    description: str = ""
+
+
+# ---------------------------------------------------------------- script and environment
+class Script(Record):
+    repository: str = ""
+    branch: str = ""
+    commit: str = ""
+    diff: str = ""
+    untracked_files: list[str] = []
+    entry_point: str = ""
+    working_dir: str = ""
+    script_text: str = ""
+    argv: list[str] = []
+
+
+class Environment(Record):
+    python: str = ""
+    platform: str = ""
+    hostname: str = ""
+    cpu: str = ""
+    cpu_count: int = 0
+    memory_gb: float = 0.0
+    gpus: list[dict[str, Any]] = []
+    packages: list[str] = []
+    seed: int | None = None
+    extra: dict[str, Any] = {}
+
+
+# ---------------------------------------------------------------- events
+class ScalarEvent(NamedTuple):
+    """One reported scalar; travels as a JSON array ``[title, series, iteration, value, wall]``.
+
+    ``value`` ``None`` stands for NaN (JSON has no NaN).
+    """
+
+    title: str
+    series: str
+    iteration: int
+    value: float | None
+    wall: float
+
+
+class LogEvent(NamedTuple):
+    """One console line; travels as ``[stream, text, wall]`` (stream: stdout/stderr/log)."""
+
+    stream: str
+    text: str
+    wall: float
+
+
+class EventBatch(Input):
+    """Events of one task. ``batch_id`` makes a resend idempotent: it is stored once."""
+
+    batch_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    task_id: str
+    scalars: list[ScalarEvent] = []
+    logs: list[LogEvent] = []
+
+
+class BatchResult(Record):
+    batch_id: str
+    duplicate: bool
+    scalars: int
+    logs: int
+
+
+class MetricSummary(Record):
+    title: str
+    series: str
+    count: int
+    last: float | None
+    min: float | None
+    max: float | None
+    last_iteration: int
+
+
+class SeriesData(Record):
+    """Points of one (title, series); ``sampled`` is true when downsampled."""
+
+    title: str
+    series: str
+    x: list[int]
+    y: list[float | None]
+    total: int
+    sampled: bool = False
+
+
+class LogLine(Record):
+    seq: int
+    stream: str
+    text: str
+    wall: float
+
+
+# ---------------------------------------------------------------- artifacts and models
+class Blob(Record):
+    """Content stored in the artifact store, addressed by its sha256."""
+
+    sha256: str
+    size: int
+
+
+class Artifact(Record):
+    task_id: str
+    name: str
+    kind: str
+    sha256: str
+    size: int
+    content_type: str = "application/octet-stream"
+    metadata: dict[str, Any] = {}
+    created: datetime
+
+
+class ArtifactCreate(Input):
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    kind: str = Field(default="file", max_length=64)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+    content_type: str = "application/octet-stream"
+    metadata: dict[str, Any] = {}
+
+
+class Model(Record):
+    id: str
+    name: str
+    version: int
+    framework: str
+    project_id: str | None = None
+    task_id: str | None = None
+    sha256: str
+    size: int
+    format: str = ""
+    tags: list[str] = []
+    stages: list[str] = []
+    published: bool = False
+    comment: str = ""
+    metadata: dict[str, Any] = {}
+    user: str
+    created: datetime
+
+
+class ModelCreate(Input):
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    framework: str = Field(default="", max_length=64)
+    project: str | None = None
+    task_id: str | None = None
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+    format: str = Field(default="", max_length=64)
+    tags: list[str] = []
+    comment: str = ""
+    metadata: dict[str, Any] = {}
+
+
+class ModelUpdate(Input):
+    tags: list[str] | None = None
+    comment: str | None = None
+    published: bool | None = None
+
+
+# ---------------------------------------------------------------- queues and workers
+class Queue(Record):
+    id: str
+    name: str
+    created: datetime
+    length: int = 0
+
+
+class QueueEntry(Record):
+    task_id: str
+    queue: str
+    priority: int
+    enqueued: datetime
+
+
+class Worker(Record):
+    name: str
+    host: str = ""
+    queues: list[str] = []
+    gpus: list[str] = []
+    task_id: str | None = None
+    stats: dict[str, Any] = {}
+    user: str
+    registered: datetime
+    last_heartbeat: datetime
+
+
+class WorkerHeartbeat(Input):
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    host: str = ""
+    queues: list[str] = []
+    gpus: list[str] = []
+    task_id: str | None = None
+    stats: dict[str, Any] = {}
+
+
+# ---------------------------------------------------------------- users, keys, audit
+class User(Record):
+    name: str
+    admin: bool = False
+    disabled: bool = False
+    created: datetime
+
+
+class ApiKey(Record):
+    access_key: str
+    user: str
+    description: str = ""
+    revoked: bool = False
+    created: datetime
+    last_used: datetime | None = None
+
+
+class NewApiKey(Record):
+    """Returned once at creation: the secret is never shown again."""
+
+    access_key: str
+    secret_key: str
+    user: str
+
+
+class AuditEvent(Record):
+    id: int
+    user: str
+    action: str
+    target_type: str
+    target_id: str
+    details: dict[str, Any] = {}
+    created: datetime
+
+
+def validate_project_name(name: str) -> str:
+    """Project names are hierarchical (``team/vision/mnist``): no empty parts, no ``..``."""
+    parts = name.split("/")
+    if any(not part.strip() for part in parts) or ".." in parts:
+        raise ValueError(f"invalid project name {name!r}: parts separated by '/' must be non-empty")
+    return "/".join(part.strip() for part in parts)
