@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tunehouse.cli.keys",
     "tunehouse.cli.projects",
     "tunehouse.cli.tasks",
+    "tunehouse.cli.sync",
+    "tunehouse.cli.models",
 )
 
 

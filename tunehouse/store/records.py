@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 NAME_MAX = 255
+
+#: Integers that fit the 64-bit columns of both databases.
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 
 
 class Record(BaseModel):
@@ -26,7 +29,7 @@ class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class TaskStatus(str, enum.Enum):
+class TaskStatus(enum.StrEnum):
     created = "created"
     queued = "queued"
     in_progress = "in_progress"
@@ -35,7 +38,7 @@ class TaskStatus(str, enum.Enum):
     aborted = "aborted"
 
 
-class TaskType(str, enum.Enum):
+class TaskType(enum.StrEnum):
     training = "training"
     testing = "testing"
     optimizer = "optimizer"
@@ -101,7 +104,7 @@ class TaskUpdate(Input):
     tags: list[str] | None = None
     max_retries: int | None = Field(default=None, ge=0, le=100)
     status_message: str | None = None
-    last_iteration: int | None = None
+    last_iteration: Int64 | None = None
 
 
 class StatusChange(Input):
@@ -131,7 +134,7 @@ class TaskQuery(Input):
     metric_field: str = Field(default="last", pattern="^(last|min|max)$")
     descending: bool = True
     limit: int = Field(default=50, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=2**62)
 
 
 class TaskPage(Record):
@@ -191,7 +194,7 @@ class ScalarEvent(NamedTuple):
 
     title: str
     series: str
-    iteration: int
+    iteration: Int64
     value: float | None
     wall: float
 

@@ -1,0 +1,164 @@
+"""The command line, run as a real subprocess (``python -m tunehouse ...``)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.server import clean_env, running_server
+from tunehouse.store.records import (
+    EventBatch,
+    Parameter,
+    ScalarEvent,
+    Script,
+    TaskCreate,
+)
+
+
+def cli(*args: str, home: Path | None = None, stdin: str = "", env: dict[str, str] | None = None,
+        ok: bool = True) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "tunehouse", *args]
+    if home is not None:
+        command += ["--data-dir", str(home)]
+    result = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=120,
+                            env=env or clean_env())
+    if ok:
+        assert result.returncode == 0, result.stderr + result.stdout
+    return result
+
+
+def test_users_add_list_disable_enable(home: Path) -> None:
+    added = cli("users", "add", "alice", "--admin", "--password-stdin", home=home,
+                stdin="correct horse\n")
+    assert "created admin alice" in added.stdout and "correct horse" not in added.stdout
+    generated = cli("users", "add", "bob", home=home)
+    assert "password:" in generated.stdout
+    password = generated.stdout.split("password:")[1].split()[0]
+    assert len(password) >= 16
+
+    listing = cli("users", "list", home=home).stdout
+    assert "alice" in listing and "bob" in listing and "yes" in listing
+
+    assert "bob is disabled" in cli("users", "disable", "bob", home=home).stdout
+    assert "bob is enabled" in cli("users", "enable", "bob", home=home).stdout
+
+    duplicate = cli("users", "add", "bob", home=home, ok=False)
+    assert duplicate.returncode == 2 and "already exists" in duplicate.stderr
+    assert "Traceback" not in duplicate.stderr
+    missing = cli("users", "disable", "nobody", home=home, ok=False)
+    assert missing.returncode == 2 and "nobody" in missing.stderr
+
+    from tunehouse.settings import Settings
+    from tunehouse.store.sql import SqlStore
+
+    store = SqlStore.from_settings(Settings.from_env(env={}, home=home))
+    try:
+        assert store.verify_password("alice", "correct horse").admin is True
+        assert store.verify_password("bob", password).name == "bob"
+    finally:
+        store.close()
+
+
+def test_keys_create_list_revoke(home: Path, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'other.db'}"
+    cli("users", "add", "carol", "--password-stdin", "--db", db, home=home, stdin="pw-carol\n")
+    created = cli("keys", "create", "--user", "carol", "--description", "laptop", "--db", db,
+                  home=home).stdout
+    access = created.split("access key:")[1].split()[0]
+    secret = created.split("secret key:")[1].split()[0]
+    listing = cli("keys", "list", "--db", db, home=home).stdout
+    assert access in listing and "laptop" in listing and secret not in listing
+    assert "revoked" in cli("keys", "revoke", access, "--db", db, home=home).stdout
+    assert not (home / "tunehouse.db").exists()  # --db was used, not the data dir's database
+
+    from tunehouse.store.sql import SqlStore
+
+    store = SqlStore(db, tmp_path / "artifacts")
+    try:
+        [key] = store.list_api_keys("carol")
+        assert key.revoked
+    finally:
+        store.close()
+
+
+def test_db_upgrade_and_current(tmp_path: Path, home: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'fresh.db'}"
+    upgraded = cli("db", "upgrade", "--db", db, home=home).stdout
+    assert "schema revision" in upgraded
+    current = cli("db", "current", "--db", db, home=home).stdout
+    assert "up to date" in current
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    stale = cli("db", "current", "--db", empty, home=home, ok=False)
+    assert stale.returncode == 1 and "tunehouse db upgrade" in stale.stdout
+    bad = cli("db", "upgrade", "--db", "mysql://nope", home=home, ok=False)
+    assert bad.returncode == 2 and "unsupported database URL" in bad.stderr
+
+
+def _seed(store) -> str:  # type: ignore[no-untyped-def]
+    task = store.create_task(TaskCreate(project="cli/demo", name="train mnist", tags=["a"]))
+    store.create_task(TaskCreate(project="cli/other", name="second"))
+    store.set_parameters(task.id, [Parameter(section="Args", name="lr", value="0.01",
+                                             type="float"),
+                                   Parameter(section="General", name="epochs", value="3",
+                                             type="int")])
+    store.add_events(EventBatch(batch_id="cli-batch-1", task_id=task.id,
+                                scalars=[ScalarEvent("loss", "train", i, 1.0 / (i + 1), 1.0)
+                                         for i in range(5)]))
+    store.set_script(task.id, Script(repository="https://example.org/repo.git", branch="main",
+                                     commit="0123456789abcdef", entry_point="train.py",
+                                     diff="+a\n+b\n"))
+    return str(task.id)
+
+
+def _check_listing_and_show(task_id: str, **kw) -> None:  # type: ignore[no-untyped-def]
+    projects = cli("projects", "list", **kw).stdout
+    assert "cli/demo" in projects and "cli/other" in projects
+    tasks = cli("tasks", "list", "--project", "cli/demo", **kw).stdout
+    assert task_id in tasks and "second" not in tasks and "1 of 1 tasks" in tasks
+    assert "0 of 0" in cli("tasks", "list", "--status", "completed", **kw).stdout
+    shown = cli("tasks", "show", task_id[:10], **kw).stdout
+    for expected in ("train mnist", "parameters: Args", "parameters: General", "lr", "0.01",
+                     "loss", "train.py", "2 lines", "https://example.org/repo.git"):
+        assert expected in shown, expected
+    missing = cli("tasks", "show", "ffffffffffff", ok=False, **kw)
+    assert missing.returncode == 2 and "no task" in missing.stderr
+
+
+def test_projects_and_tasks_on_the_embedded_database(home: Path) -> None:
+    from tunehouse.settings import Settings
+    from tunehouse.store.sql import SqlStore
+
+    store = SqlStore.from_settings(Settings.from_env(env={}, home=home))
+    try:
+        task_id = _seed(store)
+    finally:
+        store.close()
+    _check_listing_and_show(task_id, home=home)
+
+
+def test_projects_and_tasks_through_a_server(tmp_path: Path) -> None:
+    with running_server(tmp_path / "server-home") as server:
+        store = server.store()
+        try:
+            task_id = _seed(store)
+        finally:
+            store.close()
+        env = server.client_env()
+        _check_listing_and_show(task_id, env=env)
+        no_key = clean_env(TUNEHOUSE_SERVER=server.url,
+                           TUNEHOUSE_HOME=str(tmp_path / "elsewhere"))
+        result = cli("projects", "list", env=no_key, ok=False)
+        assert result.returncode == 2 and "TUNEHOUSE_ACCESS_KEY" in result.stderr
+        # on the server machine the credentials file is found through TUNEHOUSE_HOME
+        local = clean_env(TUNEHOUSE_SERVER=server.url, TUNEHOUSE_HOME=str(server.home))
+        assert "cli/demo" in cli("projects", "list", env=local).stdout
+
+
+@pytest.mark.parametrize("args", [["tasks", "list", "--limit", "0"],
+                                  ["tasks", "list", "--status", "sleeping"]])
+def test_bad_arguments_are_clear_errors(home: Path, args: list[str]) -> None:
+    result = cli(*args, home=home, ok=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr

@@ -1,0 +1,150 @@
+"""A real tracking server in a subprocess, for tests and benchmarks.
+
+``running_server(home, db_url, port)`` starts ``python -m tunehouse server`` on a free
+port, waits for ``/api/v1/health``, reads the admin credentials the first start wrote and
+yields a :class:`ServerProcess`; the process is always stopped on exit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+START_TIMEOUT_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without any TUNEHOUSE_* variable of the caller, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNEHOUSE_")}
+    env.update(extra)
+    return env
+
+
+@dataclass
+class ServerProcess:
+    """A running server and the admin credentials of its first start."""
+
+    url: str
+    home: Path
+    port: int
+    db_url: str | None
+    proc: subprocess.Popen[bytes]
+    access_key: str = ""
+    secret_key: str = ""
+    admin_user: str = ""
+    admin_password: str = ""
+    log_path: Path = field(default_factory=Path)
+    _log: IO[bytes] | None = None
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        return json.loads((self.home / "credentials.json").read_text())
+
+    def client_env(self) -> dict[str, str]:
+        """Environment for a subprocess (SDK, CLI) that talks to this server as admin."""
+        return clean_env(TUNEHOUSE_SERVER=self.url, TUNEHOUSE_ACCESS_KEY=self.access_key,
+                         TUNEHOUSE_SECRET_KEY=self.secret_key,
+                         TUNEHOUSE_HOME=str(self.home / "client"))
+
+    def store(self):  # type: ignore[no-untyped-def]
+        """An HttpStore acting as the admin (close it when done)."""
+        from tunehouse.client.http import HttpStore
+
+        return HttpStore(self.url, self.access_key, self.secret_key)
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def kill(self) -> None:
+        """SIGKILL the server (no graceful shutdown)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        """Stop gracefully (SIGTERM), killing it after 15 s."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def restart(self) -> None:
+        """Stop (if running) and start again on the same port, data directory and database."""
+        self.stop()
+        self._start()
+
+    def _start(self) -> None:
+        command = [sys.executable, "-m", "tunehouse", "server", "--data-dir", str(self.home),
+                   "--port", str(self.port), "--host", "127.0.0.1"]
+        if self.db_url:
+            command += ["--db", self.db_url]
+        self.home.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=clean_env())
+        self._wait_healthy()
+        if not (self.home / "credentials.json").exists():
+            return  # another server created the admin of this database
+        creds = self.credentials
+        self.access_key, self.secret_key = creds["access_key"], creds["secret_key"]
+        self.admin_user, self.admin_password = creds["user"], creds["password"]
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/api/v1/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"server did not become healthy in {START_TIMEOUT_S} s:\n{self.log()}")
+
+
+@contextmanager
+def running_server(home: Path, db_url: str | None = None,
+                   port: int | None = None) -> Iterator[ServerProcess]:
+    """Run ``python -m tunehouse server --data-dir HOME [--db URL]`` until the block ends.
+
+    The yielded process carries the admin credentials from ``HOME/credentials.json``; they
+    are empty when the database already had users before this data directory saw it.
+    """
+    port = port or free_port()
+    server = ServerProcess(url=f"http://127.0.0.1:{port}", home=home, port=port, db_url=db_url,
+                           proc=None,  # type: ignore[arg-type]
+                           log_path=home.parent / f"server-{port}.log")
+    try:
+        server._start()
+        yield server
+    finally:
+        if server.proc is not None:
+            server.stop()

@@ -1,0 +1,139 @@
+"""SDK test backends: the embedded store in a temporary TUNEHOUSE_HOME, and a real server.
+
+Scripts under ``tests/sdk/scripts`` run as subprocesses with a controlled environment:
+no TUNEHOUSE_* variable of the developer is inherited and TUNEHOUSE_HOME is always set.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers.server import ServerProcess, clean_env, running_server
+from tunehouse.settings import Settings
+from tunehouse.store.base import Store
+
+SCRIPTS = Path(__file__).parent / "scripts"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Backend:
+    """Where a test's scripts report to, and a store to check what they stored."""
+
+    name: str
+    env: dict[str, str]
+    store: Store
+    workdir: Path
+    server: ServerProcess | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        return Settings.from_env(env=self.env)
+
+    def script_env(self, **extra: str) -> dict[str, str]:
+        env = dict(self.env)
+        env["PYTHONPATH"] = str(REPO_ROOT)
+        env["PYTHONUNBUFFERED"] = "1"
+        env.update(extra)
+        return env
+
+    def start(self, script: str, *args: str, cwd: Path | None = None,
+              **env: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, str(SCRIPTS / script), *args], cwd=cwd or self.workdir,
+            env=self.script_env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, text=True)
+
+    def run(self, script: str, *args: str, cwd: Path | None = None, timeout: float = 120,
+            **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(SCRIPTS / script), *args], cwd=cwd or self.workdir,
+            env=self.script_env(**env), capture_output=True, text=True, timeout=timeout,
+            stdin=subprocess.DEVNULL, check=False)
+
+
+def task_id_from(output: str) -> str:
+    """The id a script printed as ``TASK_ID=<id>``."""
+    for line in output.splitlines():
+        if line.startswith("TASK_ID="):
+            return line.split("=", 1)[1].strip()
+    raise AssertionError(f"no TASK_ID line in output:\n{output}")
+
+
+def json_from(output: str, key: str) -> Any:
+    """The JSON a script printed as ``<key>=<json>``."""
+    for line in output.splitlines():
+        if line.startswith(f"{key}="):
+            return json.loads(line.split("=", 1)[1])
+    raise AssertionError(f"no {key} line in output:\n{output}")
+
+
+def wait_for_file(path: Path, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"script exited ({proc.returncode}) before {path.name}:\n"
+                                 f"{out}\n{err}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"timed out waiting for {path.name}")
+        time.sleep(0.05)
+
+
+@contextmanager
+def make_backend(kind: str, tmp_path: Path) -> Iterator[Backend]:
+    """A backend of ``kind`` (``embedded`` or ``server``) under ``tmp_path``."""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    if kind == "embedded":
+        from tunehouse.store.sql import SqlStore
+
+        home = tmp_path / "home"
+        home.mkdir()
+        env = clean_env(TUNEHOUSE_HOME=str(home))
+        store = SqlStore.from_settings(Settings.from_env(env=env))
+        try:
+            yield Backend("embedded", env, store, workdir)
+        finally:
+            store.close()
+        return
+    with running_server(tmp_path / "server") as server:
+        env = server.client_env()
+        store = server.store()
+        try:
+            yield Backend("server", env, store, workdir, server=server)
+        finally:
+            store.close()
+
+
+@pytest.fixture(params=["embedded", "server"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """Each SDK test runs once against the embedded store and once against a server."""
+    with make_backend(request.param, tmp_path) as made:
+        yield made
+
+
+@pytest.fixture
+def embedded(tmp_path: Path) -> Iterator[Backend]:
+    """The embedded backend alone (for tests that need no server)."""
+    with make_backend("embedded", tmp_path) as made:
+        yield made
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Backend]:
+    """The server backend alone (for tests that kill the server)."""
+    with make_backend("server", tmp_path) as made:
+        yield made

@@ -1,0 +1,53 @@
+"""The ``store`` fixture: one Store per backend the contract suite runs against.
+
+``sqlite`` and ``postgres`` are :class:`SqlStore` on a fresh database per test. ``http`` is
+:class:`HttpStore` talking to a real ``tunehouse server`` subprocess; starting one costs
+seconds, so one server serves a whole test module and tests keep apart by giving every
+project, queue, model, worker and user a unique name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tunehouse.store.base import Store
+
+BACKENDS = [
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    "http",
+]
+
+
+@pytest.fixture(scope="module")
+def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    from tests.helpers.server import running_server
+
+    with running_server(tmp_path_factory.mktemp("server-home")) as server:
+        yield server
+
+
+@pytest.fixture(params=BACKENDS)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def store(store_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if store_kind == "http":
+        from tunehouse.client.http import HttpStore
+
+        server = request.getfixturevalue("http_server")
+        backend: Store = HttpStore(server.url, server.access_key, server.secret_key)
+    else:
+        from tunehouse.store.sql import SqlStore
+
+        url = request.getfixturevalue("sqlite_url" if store_kind == "sqlite" else "pg_url")
+        backend = SqlStore(url, tmp_path / "artifacts", user="tester")
+    try:
+        yield backend
+    finally:
+        backend.close()

@@ -1,0 +1,125 @@
+"""Migrations create exactly the schema of the models; stale databases are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from tunehouse.errors import InvalidInput, SchemaOutOfDate
+from tunehouse.store.engine import get_engine, normalize_url
+from tunehouse.store.migrate import (
+    HEAD_REVISION,
+    check_schema,
+    current_revision,
+    head_revision,
+    upgrade,
+)
+from tunehouse.store.schema import metadata
+from tunehouse.store.sql import SqlStore
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url"))
+
+
+def test_migrated_schema_matches_the_models(db_url: str) -> None:
+    assert upgrade(db_url) == head_revision()
+    engine = get_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, metadata) == []
+        assert current_revision(engine) == head_revision()
+        check_schema(engine)
+        assert upgrade(db_url) == head_revision()  # idempotent
+    finally:
+        engine.dispose()
+
+
+def test_opening_an_empty_database_creates_the_schema(db_url: str, tmp_path: Path) -> None:
+    store = SqlStore(db_url, tmp_path / "artifacts", user="u")
+    try:
+        assert current_revision(store.engine) == head_revision()
+        assert store.list_projects() == []
+    finally:
+        store.close()
+
+
+def test_fresh_home_directory_just_works(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'new' / 'home' / 'tunehouse.db'}"
+    store = SqlStore(url, tmp_path / "new" / "home" / "artifacts", user="u")
+    try:
+        assert store.get_or_create_project("p").name == "p"
+    finally:
+        store.close()
+
+
+def test_tables_without_a_version_are_refused(db_url: str, tmp_path: Path) -> None:
+    engine = get_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE projects (id VARCHAR(32) PRIMARY KEY)"))
+    engine.dispose()
+    with pytest.raises(SchemaOutOfDate) as info:
+        SqlStore(db_url, tmp_path / "artifacts")
+    assert "tunehouse db upgrade --db " in info.value.message
+
+
+def test_an_older_revision_is_refused_with_the_upgrade_command(db_url: str, tmp_path: Path) -> None:
+    upgrade(db_url)
+    engine = get_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0000'"))
+    engine.dispose()
+    with pytest.raises(SchemaOutOfDate) as info:
+        SqlStore(db_url, tmp_path / "artifacts")
+    message = info.value.message
+    assert "0000" in message and head_revision() in message
+    assert f"tunehouse db upgrade --db {db_url}" in message
+
+
+def test_upgrade_command_leaves_the_password_out() -> None:
+    engine = get_engine("postgresql://alice:hunter2@127.0.0.1:1/nowhere")
+    from tunehouse.store.migrate import upgrade_command
+
+    command = upgrade_command(engine)
+    engine.dispose()
+    assert "hunter2" not in command
+    assert command == "tunehouse db upgrade --db postgresql+psycopg://alice@127.0.0.1:1/nowhere"
+
+
+@pytest.mark.parametrize("url, driver", [
+    ("postgres://u@h/db", "postgresql+psycopg"),
+    ("postgresql://u@h/db", "postgresql+psycopg"),
+    ("postgresql+psycopg://u@h/db", "postgresql+psycopg"),
+    ("sqlite:////tmp/x.db", "sqlite"),
+])
+def test_urls_are_normalised(url: str, driver: str) -> None:
+    assert normalize_url(url).drivername == driver
+
+
+@pytest.mark.parametrize("url", ["mysql://u@h/db", "not a url", "sqlite://", "sqlite:///:memory:",
+                                 "postgresql+psycopg2://u@h/db"])
+def test_unsupported_urls_are_invalid_input(url: str) -> None:
+    with pytest.raises(InvalidInput):
+        normalize_url(url)
+
+
+def test_sqlite_connections_use_wal_and_foreign_keys(sqlite_url: str) -> None:
+    engine = get_engine(sqlite_url)
+    try:
+        with engine.connect() as conn:
+            pragma = {name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                      for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")}
+        assert pragma == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30000,
+                          "synchronous": 1}
+    finally:
+        engine.dispose()
+
+
+def test_head_revision_constant_matches_the_migration_scripts() -> None:
+    assert head_revision() == HEAD_REVISION

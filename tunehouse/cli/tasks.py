@@ -1,0 +1,151 @@
+"""``tunehouse tasks``: list and inspect tasks."""
+
+from __future__ import annotations
+
+import argparse
+from itertools import groupby
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from tunehouse.cli._options import add_common_options, console, open_store, when
+from tunehouse.errors import InvalidInput, NotFound
+from tunehouse.store.base import Store
+from tunehouse.store.records import Task, TaskQuery, TaskStatus
+
+PREFIX_SCAN_LIMIT = 20_000
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("tasks", help="tasks: list, show")
+    commands = parser.add_subparsers(dest="tasks_command", metavar="COMMAND", required=True)
+    listing = commands.add_parser("list", help="list tasks, newest first")
+    listing.add_argument("--project", default=None, help="only this project")
+    listing.add_argument("--status", action="append", default=None,
+                         choices=[status.value for status in TaskStatus],
+                         help="only tasks in this status (repeatable)")
+    listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    add_common_options(listing)
+    listing.set_defaults(func=run_list)
+    show = commands.add_parser("show", help="show one task (id or unique id prefix)")
+    show.add_argument("task_id")
+    add_common_options(show)
+    show.set_defaults(func=run_show)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    if not 1 <= args.limit <= 1000:
+        raise InvalidInput("--limit must be between 1 and 1000")
+    query = TaskQuery(project=args.project, limit=args.limit,
+                      status=[TaskStatus(s) for s in args.status] if args.status else None)
+    store = open_store(args)
+    try:
+        page = store.list_tasks(query)
+    finally:
+        store.close()
+    table = Table("id", "project", "name", "type", "status", "user", "created",
+                  title=f"{len(page.tasks)} of {page.total} tasks")
+    for task in page.tasks:
+        table.add_row(task.id, task.project, task.name, task.type.value, task.status.value,
+                      task.user, when(task.created))
+    console().print(table)
+    return 0
+
+
+def resolve_task(store: Store, task_id: str) -> Task:
+    """The task with id ``task_id``, or the only one whose id starts with it."""
+    try:
+        return store.get_task(task_id)
+    except NotFound:
+        if len(task_id) < 4:
+            raise
+    matches: list[Task] = []
+    offset = 0
+    while offset < PREFIX_SCAN_LIMIT:
+        page = store.list_tasks(TaskQuery(limit=1000, offset=offset))
+        matches += [task for task in page.tasks if task.id.startswith(task_id)]
+        offset += len(page.tasks)
+        if not page.tasks or offset >= page.total:
+            break
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise InvalidInput(f"task id prefix {task_id!r} is ambiguous: "
+                           + ", ".join(task.id for task in matches[:5]))
+    raise NotFound(f"no task with id (or id prefix) {task_id!r}")
+
+
+def run_show(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    try:
+        task = resolve_task(store, args.task_id)
+        _print_task(console(), store, task)
+    finally:
+        store.close()
+    return 0
+
+
+def _print_task(out: Console, store: Store, task: Task) -> None:
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    rows = [
+        ("id", task.id), ("name", task.name), ("project", task.project),
+        ("type", task.type.value), ("status", task.status.value
+                                    + (f" ({task.status_reason})" if task.status_reason else "")),
+        ("user", task.user), ("created", when(task.created)), ("started", when(task.started)),
+        ("completed", when(task.completed)), ("queue", task.queue or "-"),
+        ("worker", task.worker or "-"), ("attempt", str(task.attempt)),
+        ("tags", ", ".join(task.tags) or "-"), ("parent", task.parent_id or "-"),
+        ("comment", task.comment or "-"),
+    ]
+    for name, value in rows:
+        head.add_row(name, value)
+    out.print(head)
+
+    params = store.get_parameters(task.id)
+    if params:
+        out.print()
+        for section, items in groupby(params, key=lambda p: p.section):
+            table = Table("name", "value", "type", title=f"parameters: {section}",
+                          title_justify="left")
+            for param in items:
+                table.add_row(param.name, param.value, param.type)
+            out.print(table)
+
+    metrics = store.get_metric_summaries(task.id)
+    if metrics:
+        table = Table("metric", "series", "last", "min", "max", "iteration", "points",
+                      title="metrics", title_justify="left")
+        for m in metrics:
+            table.add_row(m.title, m.series, _num(m.last), _num(m.min), _num(m.max),
+                          str(m.last_iteration), str(m.count))
+        out.print(table)
+
+    script = store.get_script(task.id)
+    env = store.get_environment(task.id)
+    info = Table.grid(padding=(0, 2))
+    info.add_column(style="bold")
+    info.add_column()
+    if script.repository or script.entry_point or script.script_text:
+        info.add_row("repository", script.repository or "-")
+        info.add_row("branch/commit", f"{script.branch or '-'} {script.commit[:12] or ''}")
+        info.add_row("entry point", script.entry_point or "-")
+        info.add_row("uncommitted diff", f"{len(script.diff.splitlines())} lines"
+                     if script.diff else "none")
+    if env.python or env.hostname:
+        info.add_row("python", env.python or "-")
+        info.add_row("platform", env.platform or "-")
+        info.add_row("host", env.hostname or "-")
+        info.add_row("packages", str(len(env.packages)))
+        if env.gpus:
+            info.add_row("gpus", ", ".join(str(g.get("name", g)) for g in env.gpus))
+    if info.row_count:
+        out.print()
+        out.print("[bold]script and environment[/bold]")
+        out.print(info)
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"

@@ -1,0 +1,91 @@
+"""``tunehouse users``: accounts, managed directly on the database (run it where the
+server's database is reachable; ``--db`` picks it)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import secrets
+import sys
+from typing import Any
+
+from rich.table import Table
+
+from tunehouse.cli._options import add_common_options, console, open_database, when
+from tunehouse.errors import InvalidInput
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("users", help="user accounts: add, list, disable, enable")
+    commands = parser.add_subparsers(dest="users_command", metavar="COMMAND", required=True)
+    add = commands.add_parser(
+        "add", help="create a user",
+        description="Create a user. The password is read from stdin with --password-stdin, "
+                    "asked for on a terminal, or else generated and printed once.")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true", help="make the user an admin")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from the first line of stdin")
+    add.set_defaults(func=run_add)
+    listing = commands.add_parser("list", help="list users")
+    listing.set_defaults(func=run_list)
+    for name, disabled in (("disable", True), ("enable", False)):
+        sub = commands.add_parser(name, help=f"{name} a user (disabled users cannot log in "
+                                             "and their keys stop working)")
+        sub.add_argument("name")
+        sub.set_defaults(func=run_set_disabled, disabled=disabled)
+    for sub in (add, listing, *[commands.choices[n] for n in ("disable", "enable")]):
+        add_common_options(sub, server=False)
+
+
+def _read_password(args: argparse.Namespace) -> tuple[str, bool]:
+    """The new password and whether it was generated (and must be shown)."""
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise InvalidInput("no password on stdin")
+        return password, False
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"Password for {args.name}: ")
+        if password != getpass.getpass("Repeat it: "):
+            raise InvalidInput("the passwords do not match")
+        return password, False
+    return secrets.token_urlsafe(15), True
+
+
+def run_add(args: argparse.Namespace) -> int:
+    password, generated = _read_password(args)
+    store = open_database(args)
+    try:
+        user = store.create_user(args.name, password, admin=args.admin)
+    finally:
+        store.close()
+    role = "admin" if user.admin else "user"
+    print(f"created {role} {user.name}")
+    if generated:
+        print(f"password: {password}  (shown once)")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    store = open_database(args)
+    try:
+        users = store.list_users()
+    finally:
+        store.close()
+    table = Table("name", "admin", "disabled", "created")
+    for user in users:
+        table.add_row(user.name, "yes" if user.admin else "", "yes" if user.disabled else "",
+                      when(user.created))
+    console().print(table)
+    return 0
+
+
+def run_set_disabled(args: argparse.Namespace) -> int:
+    store = open_database(args)
+    try:
+        user = store.set_user_disabled(args.name, args.disabled)
+    finally:
+        store.close()
+    print(f"{user.name} is {'disabled' if user.disabled else 'enabled'}")
+    return 0

@@ -1,0 +1,235 @@
+"""The on-disk spool of event batches that could not be sent (yet).
+
+Layout: ``$TUNEHOUSE_SPOOL/<task_id>/<time_ns>-<batch_id>.json`` (``$TUNEHOUSE_SPOOL``
+defaults to ``$TUNEHOUSE_HOME/spool``). The time prefix makes the file name order the
+order batches were made in. Files are written atomically (temporary file, fsync,
+rename). A batch the store rejected for good (a 4xx other than 401/503) moves to
+``<task_id>/rejected/`` with the reason, so nothing is silently lost.
+
+A process that owns a task's spool holds an exclusive ``flock`` on ``<task_id>/.lock``;
+:func:`sync_spool` (``tunehouse sync``) skips folders that are locked, so it only uploads
+what dead processes left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from tunehouse.errors import (
+    AuthenticationFailed,
+    SchemaOutOfDate,
+    ServerUnavailable,
+    TunehouseError,
+)
+from tunehouse.store.records import EventBatch, LogEvent, ScalarEvent
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_FILE = ".lock"
+REJECTED_DIR = "rejected"
+
+#: Errors after which a batch is kept and sent again later.
+RETRYABLE = (ServerUnavailable, AuthenticationFailed, SchemaOutOfDate)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for failures that may pass later (server down, 401, 503, unexpected errors)."""
+    if isinstance(exc, RETRYABLE):
+        return True
+    return not isinstance(exc, TunehouseError) or exc.status >= 500
+
+
+def batch_payload(batch_id: str, task_id: str, scalars: list[tuple[Any, ...]],
+                  logs: list[tuple[Any, ...]]) -> dict[str, Any]:
+    return {"batch_id": batch_id, "task_id": task_id, "scalars": scalars, "logs": logs}
+
+
+def to_event_batch(payload: dict[str, Any]) -> EventBatch:
+    """An :class:`EventBatch` from a payload whose events were already validated."""
+    return EventBatch.model_construct(
+        batch_id=payload["batch_id"],
+        task_id=payload["task_id"],
+        scalars=[ScalarEvent(*event) for event in payload["scalars"]],
+        logs=[LogEvent(*event) for event in payload["logs"]],
+    )
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+@dataclass
+class TaskSpool:
+    """The spool folder of one task, owned (locked) by this process.
+
+    Methods are called by the reporter thread and, when the buffer overflows, by the
+    training thread; the reporter serialises them with its own lock.
+    """
+
+    root: Path
+    task_id: str
+    pending: list[Path] = field(default_factory=list)
+    _lock_handle: IO[bytes] | None = None
+
+    @property
+    def folder(self) -> Path:
+        return self.root / self.task_id
+
+    def open(self) -> None:
+        """Lock the folder and pick up batches left by an earlier process of this task."""
+        if self._lock_handle is not None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock_handle = open(self.folder / LOCK_FILE, "ab")  # noqa: SIM115
+        if fcntl is not None:
+            try:
+                fcntl.flock(self._lock_handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return  # another live process of this task owns the leftovers
+        self.pending = sorted(self.folder.glob("*.json"))
+
+    def write(self, payload: dict[str, Any]) -> Path:
+        self.open()
+        path = self.folder / f"{time.time_ns():020d}-{payload['batch_id']}.json"
+        write_atomic(path, orjson.dumps(payload))
+        self.pending.append(path)
+        return path
+
+    def read(self, path: Path) -> dict[str, Any]:
+        data: dict[str, Any] = orjson.loads(path.read_bytes())
+        return data
+
+    def done(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+        self.pending.remove(path)
+
+    def reject(self, path: Path, reason: str) -> Path:
+        target = reject_file(path, reason)
+        self.pending.remove(path)
+        return target
+
+    def close(self) -> None:
+        """Release the lock; remove the folder when nothing is left in it."""
+        if self._lock_handle is None:
+            return
+        handle, self._lock_handle = self._lock_handle, None
+        if not self.pending and not (self.folder / REJECTED_DIR).exists():
+            (self.folder / LOCK_FILE).unlink(missing_ok=True)
+            handle.close()
+            with contextlib.suppress(OSError):
+                self.folder.rmdir()
+        else:
+            handle.close()
+
+
+def reject_file(path: Path, reason: str) -> Path:
+    """Move a spooled batch to ``rejected/`` next to it with a ``.reason`` file."""
+    folder = path.parent / REJECTED_DIR
+    folder.mkdir(exist_ok=True)
+    target = folder / path.name
+    os.replace(path, target)
+    target.with_suffix(".reason").write_text(reason + "\n")
+    return target
+
+
+@dataclass
+class SyncResult:
+    """What :func:`sync_spool` did."""
+
+    sent: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    skipped_locked: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def sync_spool(settings: Any, store: Any = None,
+               warn: Callable[[str], None] | None = None) -> SyncResult:
+    """Upload the batches that dead processes left in the spool, oldest first.
+
+    Each batch is stored at most once (the store ignores a ``batch_id`` it already has)
+    and its file removed once acknowledged. Folders locked by a live process are skipped.
+
+    Args:
+        settings: The :class:`~tunehouse.settings.Settings` whose ``offline_spool`` to read.
+        store: The store to send to; opened from ``settings`` when omitted.
+        warn: Where to print problems (default: stderr).
+    """
+    say = warn or (lambda message: print(message, file=sys.stderr))
+    root = Path(settings.offline_spool)
+    result = SyncResult()
+    if not root.is_dir():
+        return result
+    own_store = store is None
+    if own_store:
+        from tunehouse.store import open_store
+
+        store = open_store(settings)
+    try:
+        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+            _sync_folder(folder, store, result, say)
+    finally:
+        if own_store:
+            store.close()
+    return result
+
+
+def _sync_folder(folder: Path, store: Any, result: SyncResult,
+                 say: Callable[[str], None]) -> None:
+    handle = open(folder / LOCK_FILE, "ab")  # noqa: SIM115
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                result.skipped_locked.append(folder.name)
+                return
+        for path in sorted(folder.glob("*.json")):
+            try:
+                batch = to_event_batch(orjson.loads(path.read_bytes()))
+                outcome = store.add_events(batch)
+            except orjson.JSONDecodeError as exc:
+                reject_file(path, f"unreadable spool file: {exc}")
+                result.rejected += 1
+                say(f"tunehouse: kept unreadable spool file in rejected/: {path.name}")
+                continue
+            except Exception as exc:
+                if is_retryable(exc):
+                    result.failed.append(f"{folder.name}: {exc}")
+                    return
+                reject_file(path, f"{type(exc).__name__}: {exc}")
+                result.rejected += 1
+                say(f"tunehouse: batch {path.name} of task {folder.name} rejected: {exc}")
+                continue
+            path.unlink(missing_ok=True)
+            result.sent += 1
+            result.duplicates += int(bool(outcome.duplicate))
+        if not any(folder.glob("*.json")) and not (folder / REJECTED_DIR).exists():
+            (folder / LOCK_FILE).unlink(missing_ok=True)
+            handle.close()
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+    finally:
+        if not handle.closed:
+            handle.close()

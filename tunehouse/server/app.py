@@ -1,0 +1,90 @@
+"""The tracking server's ASGI application.
+
+The app is stateless apart from its connection pool: every request authenticates
+against the database, so any number of server processes can share one PostgreSQL
+database (and one data directory for artifacts and the session secret).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from tunehouse import __version__
+from tunehouse.server.api import API_PREFIX, build_router
+from tunehouse.server.api._deps import EXTRA_SCHEMAS
+from tunehouse.server.api.blobs import BLOBS_PATH
+from tunehouse.server.auth import SESSION_COOKIE, SessionSigner, load_session_secret
+from tunehouse.server.errors import BodyLimitMiddleware, install_error_handlers
+from tunehouse.settings import Settings
+from tunehouse.store.base import Store
+
+PUBLIC_PATHS = ("/health", "/auth/login")
+
+
+def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+    """The server app for ``settings`` (``store`` defaults to the SQL store they name).
+
+    The store is closed when the app shuts down.
+    """
+    if store is None:
+        from tunehouse.store.sql import SqlStore
+
+        store = SqlStore.from_settings(settings, user="server")
+    opened = store
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        opened.close()
+
+    app = FastAPI(
+        title="tunehouse",
+        version=__version__,
+        description="Experiment tracking and hyperparameter search: the JSON API.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.session_signer = SessionSigner(load_session_secret(settings.home))
+    install_error_handlers(app)
+    app.include_router(build_router(), prefix=API_PREFIX)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_mb * 1024 * 1024,
+                       streaming_prefixes=(API_PREFIX + BLOBS_PATH,))
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with the hand-parsed bodies' schemas and the security schemes."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    doc = get_openapi(title=app.title, version=app.version, description=app.description,
+                      routes=app.routes)
+    components = doc.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for model in EXTRA_SCHEMAS:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    components["securitySchemes"] = {
+        "apiKey": {"type": "http", "scheme": "basic",
+                   "description": "access_key:secret_key of an API key"},
+        "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
+    }
+    public = {API_PREFIX + path for path in PUBLIC_PATHS}
+    for path, operations in doc.get("paths", {}).items():
+        for operation in operations.values():
+            if path not in public:
+                operation["security"] = [{"apiKey": []}, {"session": []}]
+                operation.setdefault("responses", {}).setdefault(
+                    "401", {"description": "Missing or invalid credentials"})
+    app.openapi_schema = doc
+    return doc

@@ -1,0 +1,170 @@
+"""Authentication of API requests.
+
+Two kinds of credentials are accepted on every route except health, login and the
+OpenAPI documents:
+
+* ``Authorization: Basic base64(access_key:secret_key)``, an API key (SDK, agents, CLI);
+* the ``tunehouse_session`` cookie set by ``POST /api/v1/auth/login`` (web UI): an
+  HMAC-SHA256-signed token naming the user and its expiry. The signing secret lives in
+  ``<home>/session-secret`` (created with mode 0600 on first start), so every server
+  process sharing the data directory accepts the others' cookies. Disabling a user
+  invalidates its sessions at once (the user is looked up on every request).
+
+Writes always act as the authenticated user (``store.with_user(user.name)``). An admin
+may act for another user name with the ``X-Tunehouse-User`` header (used by
+``HttpStore.with_user``); anyone else gets 403 for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from fastapi import Request
+
+from tunehouse.errors import AuthenticationFailed, NotFound, PermissionDenied
+from tunehouse.store.base import Store
+from tunehouse.store.records import User
+
+SESSION_COOKIE = "tunehouse_session"
+SESSION_TTL_S = 12 * 3600
+SESSION_SECRET_FILE = "session-secret"
+ACT_AS_HEADER = "x-tunehouse-user"
+
+
+def load_session_secret(home: Path) -> bytes:
+    """The cookie-signing secret of this data directory, created on first use (mode 0600).
+
+    Creation is exclusive, so processes starting together end up with the same secret.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / SESSION_SECRET_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):
+            text = path.read_text().strip()
+            if text:
+                return bytes.fromhex(text)
+            time.sleep(0.02)  # another process is writing it right now
+        raise RuntimeError(f"{path} is empty; delete it and restart the server") from None
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32))
+    return bytes.fromhex(path.read_text().strip())
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class SessionSigner:
+    """Issues and checks signed session tokens ``payload.signature``."""
+
+    def __init__(self, secret: bytes, ttl_s: int = SESSION_TTL_S) -> None:
+        self._secret = secret
+        self.ttl_s = ttl_s
+
+    def _sign(self, payload: str) -> str:
+        return _b64(hmac.new(self._secret, payload.encode(), hashlib.sha256).digest())
+
+    def issue(self, user: str) -> str:
+        body = {"u": user, "exp": int(time.time()) + self.ttl_s, "n": secrets.token_hex(8)}
+        payload = _b64(orjson.dumps(body))
+        return f"{payload}.{self._sign(payload)}"
+
+    def verify(self, token: str) -> str:
+        """The user name in a valid, unexpired token; else AuthenticationFailed."""
+        payload, _, signature = token.partition(".")
+        if not signature or not hmac.compare_digest(signature, self._sign(payload)):
+            raise AuthenticationFailed("invalid session; log in again")
+        try:
+            body = orjson.loads(_unb64(payload))
+            user, expires = str(body["u"]), int(body["exp"])
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            raise AuthenticationFailed("invalid session; log in again") from exc
+        if expires < time.time():
+            raise AuthenticationFailed("session expired; log in again")
+        return user
+
+
+def parse_basic(header: str) -> tuple[str, str]:
+    """``(access_key, secret_key)`` from an ``Authorization: Basic ...`` header value."""
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "basic" or not value.strip():
+        raise AuthenticationFailed(
+            "unsupported Authorization header: use 'Basic base64(access_key:secret_key)'")
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise AuthenticationFailed("malformed Authorization header: invalid base64") from exc
+    access_key, sep, secret_key = decoded.partition(":")
+    if not sep or not access_key or not secret_key:
+        raise AuthenticationFailed("malformed Authorization header: expected access_key:secret_key")
+    return access_key, secret_key
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated user of a request and the store acting for it."""
+
+    user: User
+    store: Store
+
+
+def authenticate(request: Request) -> User:
+    """The user behind the request's API key or session cookie; else AuthenticationFailed."""
+    store: Store = request.app.state.store
+    header = request.headers.get("authorization")
+    if header:
+        return store.authenticate_key(*parse_basic(header))
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        signer: SessionSigner = request.app.state.session_signer
+        name = signer.verify(token)
+        try:
+            user = store.get_user(name)
+        except NotFound as exc:  # a deleted user's cookie is no longer valid
+            raise AuthenticationFailed("invalid session; log in again") from exc
+        if user.disabled:
+            raise AuthenticationFailed("user is disabled")
+        return user
+    raise AuthenticationFailed(
+        "authentication required: send an API key (Authorization: Basic) or log in")
+
+
+def principal(request: Request) -> Principal:
+    """FastAPI dependency: authenticate and bind the store to the acting user."""
+    user = authenticate(request)
+    acting = user.name
+    act_as = request.headers.get(ACT_AS_HEADER)
+    if act_as and act_as != user.name:
+        if not user.admin:
+            raise PermissionDenied(f"only admins may act as another user ({act_as!r})")
+        acting = act_as
+    return Principal(user=user, store=request.app.state.store.with_user(acting))
+
+
+def admin_principal(request: Request) -> Principal:
+    """FastAPI dependency: like :func:`principal`, but 403 unless the user is an admin."""
+    found = principal(request)
+    if not found.user.admin:
+        raise PermissionDenied("this operation needs an admin user")
+    return found
+
+
+def require_self_or_admin(found: Principal, name: str) -> None:
+    """403 unless the principal is ``name`` or an admin."""
+    if not found.user.admin and found.user.name != name:
+        raise PermissionDenied(f"only admins may manage user {name!r}")

@@ -1,0 +1,194 @@
+"""The one place where the server turns exceptions into HTTP responses.
+
+Every error body has the shape ``{"error": {"code": ..., "message": ..., "detail": ...}}``:
+
+* :class:`~tunehouse.errors.TunehouseError` -> its ``status`` with ``exc.to_dict()``;
+* request validation errors (FastAPI's and pydantic's) -> 422 naming the field(s);
+* Starlette HTTP errors (unknown route, wrong method) -> their status;
+* numbers the database cannot store (``OverflowError``, SQLAlchemy ``DataError``) -> 422;
+* anything else -> 500 ``internal server error``; the traceback goes to the server log only.
+
+:class:`BodyLimitMiddleware` enforces the JSON body limit (413) with the same renderer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tunehouse.errors import InvalidInput, PayloadTooLarge, TunehouseError
+
+log = logging.getLogger("tunehouse.server")
+
+_HTTP_CODES = {
+    400: "invalid",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+class OrjsonResponse(Response):
+    """JSON response rendered with orjson (records are dumped by pydantic's own serializer)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+def error_response(exc: TunehouseError, headers: dict[str, str] | None = None) -> Response:
+    """The response for a tunehouse error."""
+    return OrjsonResponse(exc.to_dict(), status_code=exc.status, headers=headers)
+
+
+def _format_loc(loc: Iterable[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def validation_error(errors: Sequence[Any], prefix: Sequence[str] = ()) -> InvalidInput:
+    """An :class:`InvalidInput` naming every failing field of a pydantic/FastAPI error list."""
+    detail = []
+    for err in errors:
+        loc = [*prefix, *err.get("loc", ())]
+        detail.append({"loc": loc, "msg": err.get("msg", ""), "type": err.get("type", "")})
+    parts = [f"{_format_loc(d['loc']) or 'body'}: {d['msg']}" for d in detail[:10]]
+    more = f" (and {len(detail) - 10} more)" if len(detail) > 10 else ""
+    return InvalidInput("invalid request: " + "; ".join(parts) + more, detail=detail)
+
+
+async def _tunehouse_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TunehouseError)
+    headers = {"WWW-Authenticate": 'Basic realm="tunehouse"'} if exc.status == 401 else None
+    return error_response(exc, headers)
+
+
+async def _request_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(validation_error(exc.errors()))
+
+
+async def _pydantic_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ValidationError)
+    return error_response(validation_error(exc.errors(include_input=False)))
+
+
+async def _out_of_range(request: Request, exc: Exception) -> Response:
+    # An integer beyond 64 bits (sqlite3 raises OverflowError) or a value PostgreSQL
+    # cannot store (DataError): bad input that slipped past validation.
+    return error_response(InvalidInput(
+        "a number in the request is outside the range the database can store",
+        detail={"error": type(exc).__name__}))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    body = {"error": {"code": code, "message": str(exc.detail)}}
+    return OrjsonResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    # Starlette re-raises the exception after this response is sent, so uvicorn logs the
+    # traceback; the client sees nothing of it.
+    body = {"error": {"code": "internal", "message": "internal server error"}}
+    return OrjsonResponse(body, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the error renderers on ``app``."""
+    app.add_exception_handler(TunehouseError, _tunehouse_error)
+    app.add_exception_handler(RequestValidationError, _request_validation_error)
+    app.add_exception_handler(ValidationError, _pydantic_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(DataError, _out_of_range)
+    app.add_exception_handler(Exception, _internal_error)
+
+
+class BodyLimitMiddleware:
+    """Answer 413 to request bodies over ``max_bytes``.
+
+    The declared ``Content-Length`` is checked first; a body without one (chunked) is read
+    up to the limit, counting bytes, and then replayed to the app. Paths starting with one
+    of ``streaming_prefixes`` (blob uploads, which stream to disk) are not limited.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, streaming_prefixes: tuple[str, ...]) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.streaming_prefixes = streaming_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE") \
+                or scope["path"].startswith(self.streaming_prefixes):
+            await self.app(scope, receive, send)
+            return
+        length = _content_length(scope)
+        if length is not None:
+            if length > self.max_bytes:
+                await self._reject(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message]), send)
+                return
+            body = message.get("body", b"")
+            total += len(body)
+            if total > self.max_bytes:
+                await self._reject(scope, receive, send)
+                return
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        replay: list[Message] = [{"type": "http.request", "body": b"".join(chunks),
+                                  "more_body": False}]
+        await self.app(scope, _replay(replay, receive), send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit_mb = self.max_bytes / (1024 * 1024)
+        exc = PayloadTooLarge(f"request body is over the server's limit of {limit_mb:g} MiB",
+                              detail={"max_bytes": self.max_bytes})
+        response = error_response(exc, headers={"Connection": "close"})
+        await response(scope, receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _replay(messages: list[Message], receive: Receive | None = None) -> Receive:
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop(0)
+        if receive is not None:
+            return await receive()
+        return {"type": "http.disconnect"}
+
+    return replayed

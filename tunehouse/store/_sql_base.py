@@ -1,0 +1,215 @@
+"""Shared machinery of the SQL store: transactions, error mapping, row conversion."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from tunehouse.errors import Conflict, InvalidInput, NotFound
+from tunehouse.store import schema as t
+from tunehouse.store.artifacts import ArtifactStore
+from tunehouse.store.engine import write_options
+from tunehouse.store.records import (
+    NAME_MAX,
+    AuditEvent,
+    Project,
+    Task,
+    TaskStatus,
+    validate_project_name,
+)
+
+_SIMPLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
+
+#: A result row; typed loosely because rows are read by column name.
+DbRow = Any
+
+TASK_COLUMNS = (*t.tasks.c, t.projects.c.name.label("project_name"))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def check_name(kind: str, name: str, max_length: int = NAME_MAX, simple: bool = False) -> str:
+    """Validate a user-chosen name; ``simple`` names are limited to ``[A-Za-z0-9_.@+-]``."""
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput(f"{kind} name must not be empty")
+    if len(name) > max_length:
+        raise InvalidInput(f"{kind} name {name[:40]!r}... is longer than {max_length} characters")
+    if simple and not _SIMPLE_NAME.match(name):
+        raise InvalidInput(
+            f"invalid {kind} name {name!r}: use letters, digits and _ . @ + - "
+            "(starting with a letter or digit)"
+        )
+    return name
+
+
+def project_name(name: str) -> str:
+    """A normalised hierarchical project name, or InvalidInput."""
+    check_name("project", name, max_length=1024)
+    try:
+        return validate_project_name(name)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def task_from_row(row: DbRow) -> Task:
+    m = row._mapping
+    return Task(
+        id=m["id"], project_id=m["project_id"], project=m["project_name"], name=m["name"],
+        type=m["type"], status=m["status"], status_reason=m["status_reason"],
+        status_message=m["status_message"], parent_id=m["parent_id"], tags=m["tags"],
+        comment=m["comment"], user=m["user"], created=m["created"], started=m["started"],
+        completed=m["completed"], updated=m["updated"], queue=m["queue"], worker=m["worker"],
+        attempt=m["attempt"], max_retries=m["max_retries"],
+        last_iteration=m["last_iteration"], abort_requested=m["abort_requested"],
+    )
+
+
+def project_from_row(row: DbRow) -> Project:
+    m = row._mapping
+    return Project(id=m["id"], name=m["name"], description=m["description"], user=m["user"],
+                   created=m["created"])
+
+
+class SqlBase:
+    """State and helpers every part of :class:`~tunehouse.store.sql.SqlStore` uses."""
+
+    user: str
+    _engine: Engine
+    _artifacts: ArtifactStore
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def artifacts(self) -> ArtifactStore:
+        return self._artifacts
+
+    @property
+    def is_postgres(self) -> bool:
+        return self._engine.dialect.name == "postgresql"
+
+    # ------------------------------------------------------------ transactions
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite); database clashes become
+        Conflict, out-of-range values InvalidInput."""
+        try:
+            with self._engine.connect() as conn:
+                conn.execution_options(**write_options())
+                with conn.begin():
+                    yield conn
+        except sa.exc.IntegrityError as exc:
+            raise Conflict(f"the change clashes with existing records: {_reason(exc)}") from exc
+        except sa.exc.DataError as exc:
+            raise InvalidInput(f"a value is out of range or malformed: {_reason(exc)}") from exc
+
+    # ------------------------------------------------------------ lookups
+    def _task_row(self, conn: Connection, task_id: str, lock: bool = False) -> DbRow:
+        """The task with its project name; ``lock`` holds its row until commit (PostgreSQL;
+        SQLite write transactions hold the database lock already)."""
+        query = (sa.select(*TASK_COLUMNS).join(t.projects, t.projects.c.id == t.tasks.c.project_id)
+                 .where(t.tasks.c.id == task_id))
+        if lock and self.is_postgres:
+            query = query.with_for_update(of=t.tasks, key_share=True)
+        row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"task {task_id!r} not found")
+        return row
+
+    def _lock_task_for_events(self, conn: Connection, task_id: str) -> DbRow:
+        """The task row, locked ``FOR NO KEY UPDATE`` on PostgreSQL: writers of one task's
+        events queue here, while rows referencing the task can still be inserted."""
+        query = sa.select(t.tasks.c.id, t.tasks.c.last_iteration).where(t.tasks.c.id == task_id)
+        if self.is_postgres:
+            query = query.with_for_update(key_share=True)
+        row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"task {task_id!r} not found")
+        return row
+
+    def _get_task(self, conn: Connection, task_id: str) -> Task:
+        return task_from_row(self._task_row(conn, task_id))
+
+    def _require_task(self, conn: Connection, task_id: str) -> None:
+        if conn.execute(sa.select(t.tasks.c.id).where(t.tasks.c.id == task_id)).first() is None:
+            raise NotFound(f"task {task_id!r} not found")
+
+    def _project(self, conn: Connection, name_or_id: str) -> DbRow | None:
+        return conn.execute(
+            sa.select(t.projects).where(
+                sa.or_(t.projects.c.name == name_or_id, t.projects.c.id == name_or_id))
+        ).first()
+
+    def _ensure_project(self, conn: Connection, name: str, description: str = "") -> DbRow:
+        """The project called ``name``, created (race-free) when missing."""
+        name = project_name(name)
+        row = conn.execute(sa.select(t.projects).where(t.projects.c.name == name)).first()
+        if row is not None:
+            return row
+        insert = self._insert(t.projects).values(
+            id=new_id(), name=name, description=description, user=self.user, created=utcnow()
+        ).on_conflict_do_nothing(index_elements=["name"])
+        conn.execute(insert)
+        row = conn.execute(sa.select(t.projects).where(t.projects.c.name == name)).first()
+        assert row is not None
+        return row
+
+    def _insert(self, table: sa.Table) -> Any:
+        """A dialect-specific INSERT that supports ``on_conflict_do_nothing/update``."""
+        if self.is_postgres:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+
+    def _raw_rows(self, conn: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Rows of a hot-path query run on the DBAPI cursor (``?`` placeholders)."""
+        if self.is_postgres:
+            sql = sql.replace("?", "%s")
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(sql, tuple(params))
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def _audit(self, conn: Connection, action: str, target_type: str, target_id: str,
+               details: dict[str, Any] | None) -> AuditEvent:
+        now = utcnow()
+        details = details or {}
+        event_id = conn.execute(sa.insert(t.audit_events).values(
+            user=self.user, action=action, target_type=target_type, target_id=target_id,
+            details=details, created=now).returning(t.audit_events.c.id)).scalar_one()
+        return AuditEvent(id=event_id, user=self.user, action=action, target_type=target_type,
+                          target_id=target_id, details=details, created=now)
+
+    def _check_status_value(self, value: str) -> TaskStatus:
+        try:
+            return TaskStatus(value)
+        except ValueError:
+            raise InvalidInput(f"unknown task status {value!r}") from None
+
+
+def _reason(exc: sa.exc.DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)

@@ -1,0 +1,233 @@
+"""Projects, tasks and what a task is configured with, in the SQL store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tunehouse.errors import Conflict, InvalidInput, NotFound
+from tunehouse.store import schema as t
+from tunehouse.store._sql_base import (
+    check_name,
+    new_id,
+    project_from_row,
+    project_name,
+    utcnow,
+)
+from tunehouse.store._sql_status import StatusMixin
+from tunehouse.store.records import (
+    Configuration,
+    Environment,
+    Parameter,
+    Project,
+    Script,
+    StatusChange,
+    Task,
+    TaskCreate,
+    TaskStatus,
+    TaskUpdate,
+)
+from tunehouse.store.status import ACTIVE, check_transition
+
+
+def _check_tags(tags: list[str]) -> list[str]:
+    for tag in tags:
+        if not isinstance(tag, str) or not tag.strip() or len(tag) > 255:
+            raise InvalidInput(f"invalid tag {tag!r}: tags are non-empty strings of at most 255 characters")
+    return list(dict.fromkeys(tags))
+
+
+class TasksMixin(StatusMixin):
+    # ------------------------------------------------------------ projects
+    def get_or_create_project(self, name: str, description: str = "") -> Project:
+        with self._write() as conn:
+            return project_from_row(self._ensure_project(conn, name, description))
+
+    def get_project(self, name_or_id: str) -> Project:
+        with self._read() as conn:
+            row = self._project(conn, name_or_id)
+        if row is None:
+            raise NotFound(f"project {name_or_id!r} not found")
+        return project_from_row(row)
+
+    def list_projects(self) -> list[Project]:
+        with self._read() as conn:
+            rows = conn.execute(sa.select(t.projects).order_by(t.projects.c.name)).all()
+        return [project_from_row(row) for row in rows]
+
+    # ------------------------------------------------------------ tasks
+    def create_task(self, spec: TaskCreate) -> Task:
+        task_id = new_id()
+        with self._write() as conn:
+            project = self._ensure_project(conn, spec.project)
+            if spec.parent_id is not None:
+                self._require_task(conn, spec.parent_id)
+            now = utcnow()
+            conn.execute(sa.insert(t.tasks).values(
+                id=task_id, project_id=project.id, name=spec.name, type=spec.type.value,
+                status=TaskStatus.created.value, status_reason="", status_message="",
+                parent_id=spec.parent_id, tags=_check_tags(spec.tags), comment=spec.comment,
+                user=self.user, created=now, updated=now, queue=None, queue_priority=0,
+                worker=None, attempt=0, max_retries=spec.max_retries, last_iteration=None,
+                abort_requested=False,
+            ))
+            return self._get_task(conn, task_id)
+
+    def get_task(self, task_id: str) -> Task:
+        with self._read() as conn:
+            return self._get_task(conn, task_id)
+
+    def update_task(self, task_id: str, update: TaskUpdate) -> Task:
+        values: dict[str, Any] = update.model_dump(exclude_none=True)
+        if "tags" in values:
+            values["tags"] = _check_tags(values["tags"])
+        with self._write() as conn:
+            self._task_row(conn, task_id, lock=True)
+            if values:
+                values["updated"] = utcnow()
+                conn.execute(sa.update(t.tasks).where(t.tasks.c.id == task_id).values(**values))
+            return self._get_task(conn, task_id)
+
+    def change_status(self, task_id: str, change: StatusChange) -> Task:
+        with self._write() as conn:
+            row = self._task_row(conn, task_id, lock=True)
+            self._apply_status(conn, row, change.status, reason=change.reason,
+                               message=change.message, worker=change.worker, force=change.force)
+            return self._get_task(conn, task_id)
+
+    def request_abort(self, task_id: str, reason: str = "") -> Task:
+        with self._write() as conn:
+            row = self._task_row(conn, task_id, lock=True)
+            status = TaskStatus(row.status)
+            if status in (TaskStatus.created, TaskStatus.queued):
+                self._apply_status(conn, row, TaskStatus.aborted, reason=reason or "aborted")
+            elif status is TaskStatus.in_progress:
+                conn.execute(sa.update(t.tasks).where(t.tasks.c.id == task_id).values(
+                    abort_requested=True, status_reason=reason or "abort requested",
+                    updated=utcnow()))
+            else:
+                check_transition(status, TaskStatus.aborted)
+            return self._get_task(conn, task_id)
+
+    def clone_task(self, task_id: str, name: str | None = None, parent_id: str | None = None,
+                   project: str | None = None) -> Task:
+        if name is not None:
+            check_name("task", name)
+        with self._write() as conn:
+            source = self._task_row(conn, task_id)
+            project_id = (self._ensure_project(conn, project).id if project is not None
+                          else source.project_id)
+            if parent_id is not None:
+                self._require_task(conn, parent_id)
+            clone_id = new_id()
+            now = utcnow()
+            conn.execute(sa.insert(t.tasks).values(
+                id=clone_id, project_id=project_id,
+                name=name or f"{source.name} (clone)"[: t.NAME_LENGTH],
+                type=source.type, status=TaskStatus.created.value, status_reason="",
+                status_message="", parent_id=parent_id, tags=list(source.tags),
+                comment=source.comment, user=self.user, created=now, updated=now, queue=None,
+                queue_priority=0, worker=None, attempt=0, max_retries=source.max_retries,
+                last_iteration=None, abort_requested=False,
+            ))
+            for table in (t.parameters, t.configurations, t.scripts, t.environments):
+                self._copy_rows(conn, table, task_id, clone_id)
+            return self._get_task(conn, clone_id)
+
+    def _copy_rows(self, conn: Connection, table: sa.Table, source_id: str, target_id: str) -> None:
+        others = [column for column in table.c if column.name not in ("task_id", "user")]
+        query = sa.select(sa.literal(target_id), sa.literal(self.user), *others).where(
+            table.c.task_id == source_id)
+        conn.execute(sa.insert(table).from_select(
+            ["task_id", "user", *(column.name for column in others)], query))
+
+    def delete_task(self, task_id: str) -> None:
+        with self._write() as conn:
+            row = self._task_row(conn, task_id, lock=True)
+            if TaskStatus(row.status) in ACTIVE:
+                raise Conflict(f"task {task_id} is {row.status}: dequeue or abort it before deleting")
+            self._delete_outputs(conn, task_id)
+            conn.execute(sa.delete(t.tasks).where(t.tasks.c.id == task_id))
+
+    # ------------------------------------------------------------ parameters & co
+    def set_parameters(self, task_id: str, params: list[Parameter], replace: bool = False) -> None:
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for param in params:
+            rows[(param.section, param.name)] = {
+                "task_id": task_id, "section": param.section, "name": param.name,
+                "value": param.value, "type": param.type, "description": param.description,
+                "user": self.user}
+        with self._write() as conn:
+            self._require_task(conn, task_id)
+            if replace:
+                conn.execute(sa.delete(t.parameters).where(t.parameters.c.task_id == task_id))
+            if rows:
+                self._upsert(conn, t.parameters, list(rows.values()),
+                             ["task_id", "section", "name"])
+
+    def get_parameters(self, task_id: str) -> list[Parameter]:
+        with self._read() as conn:
+            self._require_task(conn, task_id)
+            rows = conn.execute(
+                sa.select(t.parameters).where(t.parameters.c.task_id == task_id)
+                .order_by(t.parameters.c.section, t.parameters.c.name)).all()
+        return [Parameter(section=r.section, name=r.name, value=r.value, type=r.type,
+                          description=r.description) for r in rows]
+
+    def set_configuration(self, task_id: str, config: Configuration) -> None:
+        with self._write() as conn:
+            self._require_task(conn, task_id)
+            self._upsert(conn, t.configurations, [{
+                "task_id": task_id, "name": config.name, "text": config.text,
+                "description": config.description, "user": self.user}], ["task_id", "name"])
+
+    def get_configurations(self, task_id: str) -> list[Configuration]:
+        with self._read() as conn:
+            self._require_task(conn, task_id)
+            rows = conn.execute(
+                sa.select(t.configurations).where(t.configurations.c.task_id == task_id)
+                .order_by(t.configurations.c.name)).all()
+        return [Configuration(name=r.name, text=r.text, description=r.description) for r in rows]
+
+    def set_script(self, task_id: str, script: Script) -> None:
+        with self._write() as conn:
+            self._require_task(conn, task_id)
+            self._upsert(conn, t.scripts, [{"task_id": task_id, "user": self.user,
+                                            **script.model_dump()}], ["task_id"])
+
+    def get_script(self, task_id: str) -> Script:
+        with self._read() as conn:
+            self._require_task(conn, task_id)
+            row = conn.execute(sa.select(t.scripts).where(t.scripts.c.task_id == task_id)).first()
+        if row is None:
+            return Script()
+        fields = dict(row._mapping)
+        fields.pop("task_id")
+        fields.pop("user")
+        return Script(**fields)
+
+    def set_environment(self, task_id: str, env: Environment) -> None:
+        with self._write() as conn:
+            self._require_task(conn, task_id)
+            self._upsert(conn, t.environments, [{"task_id": task_id, "user": self.user,
+                                                 "data": env.model_dump(mode="json")}],
+                         ["task_id"])
+
+    def get_environment(self, task_id: str) -> Environment:
+        with self._read() as conn:
+            self._require_task(conn, task_id)
+            row = conn.execute(
+                sa.select(t.environments.c.data).where(t.environments.c.task_id == task_id)
+            ).first()
+        return Environment() if row is None else Environment.model_validate(row.data)
+
+    def _upsert(self, conn: Connection, table: sa.Table, rows: list[dict[str, Any]],
+                key: list[str]) -> None:
+        insert = self._insert(table)
+        changed = {name: insert.excluded[name] for name in rows[0] if name not in key}
+        conn.execute(insert.on_conflict_do_update(index_elements=key, set_=changed), rows)
+
+
+__all__ = ["TasksMixin", "project_name"]

@@ -1,0 +1,179 @@
+"""Users, API keys and the audit log of the SQL store.
+
+Passwords are hashed with argon2. API secrets are long random strings, so a fast hash
+(sha256) protects them as well as argon2 would while keeping each authenticated request
+cheap; they are compared in constant time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from tunehouse.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
+from tunehouse.store import schema as t
+from tunehouse.store._sql_base import DbRow, SqlBase, check_name, utcnow
+from tunehouse.store.records import ApiKey, AuditEvent, NewApiKey, User
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+MAX_PASSWORD_LENGTH = 1024
+_hasher = PasswordHasher()
+_BAD_PASSWORD = "invalid user name or password"
+_BAD_KEY = "invalid or revoked API key"
+_DUMMY_HASH: str | None = None
+
+
+def new_access_key() -> str:
+    """``TH`` + 20 base32 characters."""
+    return "TH" + base64.b32encode(secrets.token_bytes(15)).decode("ascii")[:20]
+
+
+def secret_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown users, so that they take as long as known ones."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+    return _DUMMY_HASH
+
+
+def _user(row: DbRow) -> User:
+    return User(name=row.name, admin=row.admin, disabled=row.disabled, created=row.created)
+
+
+def _api_key(row: DbRow) -> ApiKey:
+    return ApiKey(access_key=row.access_key, user=row.user, description=row.description,
+                  revoked=row.revoked, created=row.created, last_used=row.last_used)
+
+
+class UsersMixin(SqlBase):
+    def create_user(self, name: str, password: str, admin: bool = False) -> User:
+        check_name("user", name, max_length=64, simple=True)
+        if not password or len(password) > MAX_PASSWORD_LENGTH:
+            raise InvalidInput(f"the password must be 1 to {MAX_PASSWORD_LENGTH} characters")
+        password_hash = _hasher.hash(password)
+        with self._write() as conn:
+            if conn.execute(sa.select(t.users.c.name).where(t.users.c.name == name)).first():
+                raise Conflict(f"user {name!r} already exists")
+            conn.execute(sa.insert(t.users).values(
+                name=name, password_hash=password_hash, admin=admin, disabled=False,
+                created_by=self.user, created=utcnow()))
+            self._audit(conn, "user.create", "user", name, {"admin": admin})
+            return _user(conn.execute(sa.select(t.users).where(t.users.c.name == name)).one())
+
+    def get_user(self, name: str) -> User:
+        with self._read() as conn:
+            row = conn.execute(sa.select(t.users).where(t.users.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"user {name!r} not found")
+        return _user(row)
+
+    def list_users(self) -> list[User]:
+        with self._read() as conn:
+            rows = conn.execute(sa.select(t.users).order_by(t.users.c.name)).all()
+        return [_user(row) for row in rows]
+
+    def set_user_disabled(self, name: str, disabled: bool) -> User:
+        with self._write() as conn:
+            done = conn.execute(sa.update(t.users).where(t.users.c.name == name)
+                                .values(disabled=disabled)).rowcount
+            if not done:
+                raise NotFound(f"user {name!r} not found")
+            self._audit(conn, "user.disable" if disabled else "user.enable", "user", name, None)
+            return _user(conn.execute(sa.select(t.users).where(t.users.c.name == name)).one())
+
+    def verify_password(self, name: str, password: str) -> User:
+        with self._read() as conn:
+            row = conn.execute(sa.select(t.users).where(t.users.c.name == name)).first()
+        try:
+            _hasher.verify(row.password_hash if row is not None else _dummy_hash(), password)
+        except (VerificationError, InvalidHashError):
+            raise AuthenticationFailed(_BAD_PASSWORD) from None
+        if row is None or row.disabled:
+            raise AuthenticationFailed(_BAD_PASSWORD)
+        return _user(row)
+
+    # ------------------------------------------------------------ api keys
+    def create_api_key(self, user: str, description: str = "") -> NewApiKey:
+        access_key = new_access_key()
+        secret = secrets.token_urlsafe(32)
+        with self._write() as conn:
+            if not conn.execute(sa.select(t.users.c.name).where(t.users.c.name == user)).first():
+                raise NotFound(f"user {user!r} not found")
+            conn.execute(sa.insert(t.api_keys).values(
+                access_key=access_key, secret_hash=secret_digest(secret), user=user,
+                description=description, revoked=False, created_by=self.user,
+                created=utcnow(), last_used=None))
+            self._audit(conn, "key.create", "api_key", access_key, {"user": user})
+        return NewApiKey(access_key=access_key, secret_key=secret, user=user)
+
+    def list_api_keys(self, user: str | None = None) -> list[ApiKey]:
+        query = sa.select(t.api_keys).order_by(t.api_keys.c.user, t.api_keys.c.created)
+        if user is not None:
+            query = query.where(t.api_keys.c.user == user)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [_api_key(row) for row in rows]
+
+    def revoke_api_key(self, access_key: str) -> ApiKey:
+        with self._write() as conn:
+            done = conn.execute(sa.update(t.api_keys).where(t.api_keys.c.access_key == access_key)
+                                .values(revoked=True)).rowcount
+            if not done:
+                raise NotFound(f"API key {access_key!r} not found")
+            self._audit(conn, "key.revoke", "api_key", access_key, None)
+            return _api_key(conn.execute(
+                sa.select(t.api_keys).where(t.api_keys.c.access_key == access_key)).one())
+
+    def authenticate_key(self, access_key: str, secret_key: str) -> User:
+        query = (sa.select(t.api_keys.c.secret_hash, t.api_keys.c.revoked,
+                           t.api_keys.c.last_used, t.users)
+                 .join(t.users, t.users.c.name == t.api_keys.c.user)
+                 .where(t.api_keys.c.access_key == access_key))
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        expected = row.secret_hash if row is not None else secret_digest(secrets.token_hex(16))
+        matches = hmac.compare_digest(expected, secret_digest(secret_key))
+        if row is None or not matches or row.revoked or row.disabled:
+            raise AuthenticationFailed(_BAD_KEY)
+        now = utcnow()
+        if row.last_used is None or now - row.last_used >= LAST_USED_RESOLUTION:
+            with self._write() as conn:
+                conn.execute(sa.update(t.api_keys).where(t.api_keys.c.access_key == access_key)
+                             .values(last_used=now))
+        return _user(row)
+
+    # ------------------------------------------------------------ audit
+    def add_audit_event(self, action: str, target_type: str, target_id: str,
+                        details: dict[str, Any] | None = None) -> AuditEvent:
+        for kind, value in (("action", action), ("target_type", target_type)):
+            check_name(f"audit {kind}", value, max_length=64)
+        check_name("audit target", target_id)
+        with self._write() as conn:
+            return self._audit(conn, action, target_type, target_id, details)
+
+    def list_audit_events(self, target_type: str | None = None, target_id: str | None = None,
+                          limit: int = 100) -> list[AuditEvent]:
+        if not 1 <= limit <= 10_000:
+            raise InvalidInput("limit must be between 1 and 10000")
+        query = sa.select(t.audit_events).order_by(t.audit_events.c.id.desc()).limit(limit)
+        if target_type is not None:
+            query = query.where(t.audit_events.c.target_type == target_type)
+        if target_id is not None:
+            query = query.where(t.audit_events.c.target_id == target_id)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [AuditEvent(id=r.id, user=r.user, action=r.action, target_type=r.target_type,
+                           target_id=r.target_id, details=r.details, created=r.created)
+                for r in rows]
