@@ -75,7 +75,10 @@ def test_basic_run_records_everything(backend: Backend) -> None:
 
     script = store.get_script(task_id)
     assert script.entry_point.endswith("basic_run.py")
-    assert "Task.init" in script.script_text
+    # Inside this repository: the commit identifies the script; its text is kept as well
+    # when it is untracked or the repository has no remote (a fresh CI clone has one).
+    assert script.commit or "Task.init" in script.script_text
+    assert script.repository
     assert script.argv[1:] == ["--lr", "0.3"]
     env = store.get_environment(task_id)
     assert env.seed == 1337
@@ -220,3 +223,20 @@ def test_reports_from_a_forked_child_are_stored(embedded: Backend) -> None:
     counts = {m.title: m.count for m in embedded.store.get_metric_summaries(task_id)}
     assert counts == {"parent": 2, "child": 100}
     assert embedded.store.get_task(task_id).status == TaskStatus.completed
+
+
+def test_repository_without_remote_keeps_path_and_script_text(backend: Backend,
+                                                              tmp_path: Path) -> None:
+    repo = tmp_path / "local-repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    script = Path(__file__).parent / "scripts" / "minimal.py"
+    (repo / "train.py").write_text(script.read_text())
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "first")
+    done = backend.run(str(repo / "train.py"), cwd=repo)
+    assert done.returncode == 0, done.stderr
+    recorded = backend.store.get_script(task_id_from(done.stdout))
+    assert recorded.repository == repo.resolve().as_posix()
+    assert recorded.commit == _git(repo, "rev-parse", "HEAD")
+    assert recorded.script_text == script.read_text()

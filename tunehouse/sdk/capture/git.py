@@ -106,7 +106,9 @@ def capture_code(cwd: Path | None = None, argv: list[str] | None = None) -> Code
             entry = str(script_path.relative_to(root.resolve()))
         except ValueError:
             entry = str(script_path)
-        if entry in untracked or not entry or entry == str(script_path):
+        # Keep the text where the commit alone cannot bring the script back: untracked,
+        # outside the repository, or a repository without a remote to clone from.
+        if entry in untracked or not entry or entry == str(script_path) or not remote:
             script_text = _read_text(script_path)
     try:
         working_dir = str(cwd.resolve().relative_to(root.resolve())) or "."
@@ -119,7 +121,7 @@ def capture_code(cwd: Path | None = None, argv: list[str] | None = None) -> Code
         diff = (f"# uncommitted diff of {len(large.encode('utf-8', errors='replace'))} bytes "
                 "stored as artifact 'git_diff'\n")
     return CodeCapture(Script(
-        repository=remote,
+        repository=remote or root.as_posix(),
         branch="" if branch == "HEAD" else branch,
         commit=commit,
         diff=diff,
