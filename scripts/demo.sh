@@ -12,4 +12,5 @@ unset TUNEHOUSE_SERVER
 echo
 echo "Recorded in $TUNEHOUSE_HOME. Latest runs:"
 .venv/bin/tunehouse tasks list --project examples/mnist --limit 5
-echo "Browse them with: .venv/bin/tunehouse server --data-dir $TUNEHOUSE_HOME"
+echo "Everything one run recorded: .venv/bin/tunehouse tasks show <id>"
+echo "Serve them to the SDK/CLI of your team: .venv/bin/tunehouse server --data-dir $TUNEHOUSE_HOME"

@@ -751,9 +751,7 @@ def test_list_tasks_sorted_by_metric(store: Store) -> None:
         store.list_tasks(TaskQuery(project=project, order_by="metric:nodash"))
 
 
-def test_records_carry_the_acting_user(store: Store, store_kind: str) -> None:
-    if store_kind == "http":
-        pytest.skip("the server records the authenticated user; see tests/server")
+def test_records_carry_the_acting_user(store: Store) -> None:
     bob = store.with_user("bob")
     task = bob.create_task(TaskCreate(project=unique("proj"), name="t"))
     assert task.user == "bob" and bob.user == "bob"

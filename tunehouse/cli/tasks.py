@@ -139,12 +139,30 @@ def _print_task(out: Console, store: Store, task: Task) -> None:
         info.add_row("platform", env.platform or "-")
         info.add_row("host", env.hostname or "-")
         info.add_row("packages", str(len(env.packages)))
+        info.add_row("random seed", "-" if env.seed is None else str(env.seed))
+        if script.argv:
+            info.add_row("command line", " ".join(script.argv))
         if env.gpus:
             info.add_row("gpus", ", ".join(str(g.get("name", g)) for g in env.gpus))
     if info.row_count:
         out.print()
         out.print("[bold]script and environment[/bold]")
         out.print(info)
+
+    artifacts = store.list_artifacts(task.id)
+    if artifacts:
+        table = Table("artifact", "kind", "size", "sha256", title="artifacts", title_justify="left")
+        for artifact in artifacts:
+            table.add_row(artifact.name, artifact.kind, str(artifact.size), artifact.sha256[:12])
+        out.print(table)
+    models = store.list_models(task_id=task.id)
+    if models:
+        table = Table("model", "version", "framework", "stages", "size", title="output models",
+                      title_justify="left")
+        for model in models:
+            table.add_row(model.name, str(model.version), model.framework,
+                          ", ".join(model.stages) or "-", str(model.size))
+        out.print(table)
 
 
 def _num(value: float | None) -> str:
