@@ -152,9 +152,17 @@ def read_credentials(home: Path) -> dict[str, Any]:
     return _read_json(home / CREDENTIALS_FILE)
 
 
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) if missing; a directory created here gets mode 0700,
+    since a data directory holds the database with password and key hashes."""
+    if not path.is_dir():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
 def write_credentials(home: Path, data: dict[str, Any]) -> Path:
     """Write the credentials file readable by the owner only (mode 0600)."""
-    home.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(home)
     path = home / CREDENTIALS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:

@@ -93,3 +93,12 @@ def test_two_servers_starting_together_create_one_admin(tmp_path: Path) -> None:
                 store.close()
     finally:
         drop()  # type: ignore[operator]
+
+
+def test_a_new_data_directory_is_private(tmp_path: Path) -> None:
+    from tunehouse.store.sql import SqlStore
+
+    home = tmp_path / "fresh" / "home"
+    store = SqlStore(f"sqlite:///{home / 'tunehouse.db'}", home / "artifacts", user="u")
+    store.close()
+    assert home.stat().st_mode & 0o777 == 0o700

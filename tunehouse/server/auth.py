@@ -31,6 +31,7 @@ import orjson
 from fastapi import Request
 
 from tunehouse.errors import AuthenticationFailed, NotFound, PermissionDenied
+from tunehouse.settings import ensure_private_dir
 from tunehouse.store.base import Store
 from tunehouse.store.records import User
 
@@ -45,7 +46,7 @@ def load_session_secret(home: Path) -> bytes:
 
     Creation is exclusive, so processes starting together end up with the same secret.
     """
-    home.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(home)
     path = home / SESSION_SECRET_FILE
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from tunehouse.errors import InvalidInput
+from tunehouse.settings import ensure_private_dir
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _WRITE_OPTION = "tunehouse_write"
@@ -104,7 +105,7 @@ def _create(url: URL) -> Engine:
 
 def _create_sqlite(url: URL) -> Engine:
     assert url.database is not None
-    Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(Path(url.database).expanduser().parent)
     engine = sa.create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
