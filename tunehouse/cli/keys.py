@@ -28,11 +28,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_create(args: argparse.Namespace) -> int:
-    store = open_database(args)
-    try:
+    with open_database(args) as store:
         key = store.create_api_key(args.user, args.description)
-    finally:
-        store.close()
     print(f"access key: {key.access_key}")
     print(f"secret key: {key.secret_key}")
     print(f"(for user {key.user}; the secret is shown only now)")
@@ -40,11 +37,8 @@ def run_create(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    store = open_database(args)
-    try:
+    with open_database(args) as store:
         keys = store.list_api_keys(args.user)
-    finally:
-        store.close()
     table = Table("access key", "user", "description", "revoked", "created", "last used")
     for key in keys:
         table.add_row(key.access_key, key.user, key.description, "yes" if key.revoked else "",
@@ -54,10 +48,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_revoke(args: argparse.Namespace) -> int:
-    store = open_database(args)
-    try:
+    with open_database(args) as store:
         key = store.revoke_api_key(args.access_key)
-    finally:
-        store.close()
     print(f"revoked {key.access_key} (user {key.user})")
     return 0

@@ -80,11 +80,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    store = open_store(args)
-    try:
+    with open_store(args) as store:
         models = store.list_models(name=args.name, task_id=args.task)
-    finally:
-        store.close()
     table = Table("id", "name", "version", "framework", "format", "stages", "tags",
                   "published", "size", "task", "created", title=f"{len(models)} model versions")
     for m in models:
@@ -109,11 +106,8 @@ def resolve_model(store: Store, ref: str) -> Model:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    store = open_store(args)
-    try:
+    with open_store(args) as store:
         model = resolve_model(store, args.model)
-    finally:
-        store.close()
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -137,13 +131,10 @@ def run_show(args: argparse.Namespace) -> int:
 def run_download(args: argparse.Namespace) -> int:
     from tunehouse.sdk.models import InputModel
 
-    store = open_store(args)
-    try:
+    with open_store(args) as store:
         model = InputModel(name=args.name, version=args.version, stage=args.stage,
                            store=store, settings=settings_from_args(args))
         local = Path(model.get_local_copy())
-    finally:
-        store.close()
     if args.dest is not None:
         args.dest.mkdir(parents=True, exist_ok=True)
         target = args.dest / local.name
@@ -159,20 +150,16 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 def run_promote(args: argparse.Namespace) -> int:
-    store = open_store(args)
-    try:
+    with open_store(args) as store:
         previous = _stage_holder(store, args.name, args.stage)
         model = store.set_model_stage(args.name, args.stage, args.version)
-    finally:
-        store.close()
     was = f" (was version {previous.version})" if previous else ""
     print(f"{model.name}: stage {args.stage} -> version {model.version}{was}")
     return 0
 
 
 def run_rollback(args: argparse.Namespace) -> int:
-    store = open_store(args)
-    try:
+    with open_store(args) as store:
         current = _stage_holder(store, args.name, args.stage)
         if current is None:
             raise InvalidInput(f"no version of model {args.name!r} has stage {args.stage!r}; "
@@ -182,20 +169,15 @@ def run_rollback(args: argparse.Namespace) -> int:
                 f"rollback goes back to an earlier version: {args.stage!r} is at version "
                 f"{current.version}, got --to {args.to_version}; use promote to move forward")
         model = store.set_model_stage(args.name, args.stage, args.to_version)
-    finally:
-        store.close()
     print(f"{model.name}: stage {args.stage} rolled back to version {model.version} "
           f"(was version {current.version})")
     return 0
 
 
 def run_publish(args: argparse.Namespace) -> int:
-    store = open_store(args)
-    try:
+    with open_store(args) as store:
         model = store.find_model(args.name, version=args.version)
         model = store.update_model(model.id, ModelUpdate(published=True))
-    finally:
-        store.close()
     print(f"{model.name}: version {model.version} published")
     return 0
 

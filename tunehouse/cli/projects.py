@@ -19,11 +19,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    store = open_store(args)
-    try:
+    with open_store(args) as store:
         projects = store.list_projects()
-    finally:
-        store.close()
     table = Table("name", "id", "user", "created", "description")
     for project in projects:
         table.add_row(project.name, project.id, project.user, when(project.created),

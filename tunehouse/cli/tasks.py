@@ -39,11 +39,8 @@ def run_list(args: argparse.Namespace) -> int:
         raise InvalidInput("--limit must be between 1 and 1000")
     query = TaskQuery(project=args.project, limit=args.limit,
                       status=[TaskStatus(s) for s in args.status] if args.status else None)
-    store = open_store(args)
-    try:
+    with open_store(args) as store:
         page = store.list_tasks(query)
-    finally:
-        store.close()
     table = Table("id", "project", "name", "type", "status", "user", "created",
                   title=f"{len(page.tasks)} of {page.total} tasks")
     for task in page.tasks:
@@ -77,12 +74,9 @@ def resolve_task(store: Store, task_id: str) -> Task:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    store = open_store(args)
-    try:
+    with open_store(args) as store:
         task = resolve_task(store, args.task_id)
         _print_task(console(), store, task)
-    finally:
-        store.close()
     return 0
 
 

@@ -55,11 +55,8 @@ def _read_password(args: argparse.Namespace) -> tuple[str, bool]:
 
 def run_add(args: argparse.Namespace) -> int:
     password, generated = _read_password(args)
-    store = open_database(args)
-    try:
+    with open_database(args) as store:
         user = store.create_user(args.name, password, admin=args.admin)
-    finally:
-        store.close()
     role = "admin" if user.admin else "user"
     print(f"created {role} {user.name}")
     if generated:
@@ -68,11 +65,8 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    store = open_database(args)
-    try:
+    with open_database(args) as store:
         users = store.list_users()
-    finally:
-        store.close()
     table = Table("name", "admin", "disabled", "created")
     for user in users:
         table.add_row(user.name, "yes" if user.admin else "", "yes" if user.disabled else "",
@@ -82,10 +76,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_set_disabled(args: argparse.Namespace) -> int:
-    store = open_database(args)
-    try:
+    with open_database(args) as store:
         user = store.set_user_disabled(args.name, args.disabled)
-    finally:
-        store.close()
     print(f"{user.name} is {'disabled' if user.disabled else 'enabled'}")
     return 0

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Self
 
 from tunehouse.store.records import (
     ApiKey,
@@ -72,6 +72,12 @@ class Store(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the store must not be used afterwards."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # ------------------------------------------------------------ projects
     @abc.abstractmethod
