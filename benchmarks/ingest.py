@@ -55,7 +55,7 @@ def median_time(fn: Callable[[], object], runs: int) -> float:
 
 def send_points(store: HttpStore, task_id: str, points: int, series: str = "train") -> None:
     for start in range(0, points, BATCH):
-        store.add_events(EventBatch(
+        store.events.add_events(EventBatch(
             batch_id=uuid.uuid4().hex, task_id=task_id,
             scalars=[ScalarEvent("loss", series, i, 1.0 / (i + 1), 1.7e9 + i)
                      for i in range(start, min(start + BATCH, points))]))
@@ -64,14 +64,14 @@ def send_points(store: HttpStore, task_id: str, points: int, series: str = "trai
 def bench_ingest(store: HttpStore, runs: int, batches_per_run: int) -> float:
     rates = []
     for run in range(runs + 1):
-        task = store.create_task(TaskCreate(project="bench/ingest", name=f"ingest {run}"))
+        task = store.tasks.create_task(TaskCreate(project="bench/ingest", name=f"ingest {run}"))
         batches = [EventBatch(batch_id=uuid.uuid4().hex, task_id=task.id,
                               scalars=[ScalarEvent("loss", f"s{b % 4}", b * BATCH + i, 0.5,
                                                    1.7e9 + i) for i in range(BATCH)])
                    for b in range(batches_per_run)]
         start = time.perf_counter()
         for batch in batches:
-            store.add_events(batch)
+            store.events.add_events(batch)
         elapsed = time.perf_counter() - start
         if run:  # the first run warms up
             rates.append(batches_per_run * BATCH / elapsed)
@@ -135,23 +135,23 @@ def run_all(server: ServerProcess, db_url: str, runs: int, batches: int) -> dict
     try:
         figures["ingest scalars/s"] = bench_ingest(store, runs, batches)
 
-        task = store.create_task(TaskCreate(project="bench/read", name="100k"))
+        task = store.tasks.create_task(TaskCreate(project="bench/read", name="100k"))
         send_points(store, task.id, 100_000)
         figures["read 100k raw ms"] = 1000 * median_time(
-            lambda: store.get_scalars(task.id, title="loss", series="train"), runs)
+            lambda: store.events.get_scalars(task.id, title="loss", series="train"), runs)
 
-        big = store.create_task(TaskCreate(project="bench/read", name="1M"))
+        big = store.tasks.create_task(TaskCreate(project="bench/read", name="1M"))
         send_points(store, big.id, 1_000_000)
         figures["read 1M max_points=2000 ms"] = 1000 * median_time(
-            lambda: store.get_scalars(big.id, title="loss", series="train", max_points=2000),
+            lambda: store.events.get_scalars(big.id, title="loss", series="train", max_points=2000),
             runs)
 
         seed_tasks(db_url, 100_000)
         query = TaskQuery(project="bench/table", order_by="metric:accuracy/val", limit=50)
-        page = store.list_tasks(query)
+        page = store.tasks.list_tasks(query)
         assert page.total == 100_000 and len(page.tasks) == 50, page.total
         figures["100k tasks, page by metric ms"] = 1000 * median_time(
-            lambda: store.list_tasks(query), runs)
+            lambda: store.tasks.list_tasks(query), runs)
 
         with httpx.Client(base_url=f"{server.url}/api/v1",
                           auth=(server.access_key, server.secret_key)) as client:

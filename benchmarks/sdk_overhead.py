@@ -41,7 +41,7 @@ reported = time.perf_counter()
 stored = task.flush(600)
 flushed = time.perf_counter()
 task.close()
-summary = task.store.get_metric_summaries(task.id)[0]
+summary = task.store.events.get_metric_summaries(task.id)[0]
 samples.sort()
 print(json.dumps({
     "median_ns": samples[calls // 2], "p99_ns": samples[int(calls * 0.99)],

@@ -51,15 +51,14 @@ def test_users_add_list_disable_enable(home: Path) -> None:
     missing = cli("users", "disable", "nobody", home=home, ok=False)
     assert missing.returncode == 2 and "nobody" in missing.stderr
 
+    from tunehouse.server.accounts import Accounts
     from tunehouse.settings import Settings
     from tunehouse.store.sql import SqlStore
 
-    store = SqlStore.from_settings(Settings.from_env(env={}, home=home))
-    try:
-        assert store.verify_password("alice", "correct horse").admin is True
-        assert store.verify_password("bob", password).name == "bob"
-    finally:
-        store.close()
+    with SqlStore.from_settings(Settings.from_env(env={}, home=home)) as store:
+        accounts = Accounts.of(store)
+        assert accounts.verify_password("alice", "correct horse").admin is True
+        assert accounts.verify_password("bob", password).name == "bob"
 
 
 def test_keys_create_list_revoke(home: Path, tmp_path: Path) -> None:
@@ -74,14 +73,12 @@ def test_keys_create_list_revoke(home: Path, tmp_path: Path) -> None:
     assert "revoked" in cli("keys", "revoke", access, "--db", db, home=home).stdout
     assert not (home / "tunehouse.db").exists()  # --db was used, not the data dir's database
 
+    from tunehouse.server.accounts import Accounts
     from tunehouse.store.sql import SqlStore
 
-    store = SqlStore(db, tmp_path / "artifacts")
-    try:
-        [key] = store.list_api_keys("carol")
+    with SqlStore(db, tmp_path / "artifacts") as store:
+        [key] = Accounts.of(store).list_api_keys("carol")
         assert key.revoked
-    finally:
-        store.close()
 
 
 def test_db_upgrade_and_current(tmp_path: Path, home: Path) -> None:
@@ -98,16 +95,16 @@ def test_db_upgrade_and_current(tmp_path: Path, home: Path) -> None:
 
 
 def _seed(store) -> str:  # type: ignore[no-untyped-def]
-    task = store.create_task(TaskCreate(project="cli/demo", name="train mnist", tags=["a"]))
-    store.create_task(TaskCreate(project="cli/other", name="second"))
-    store.set_parameters(task.id, [Parameter(section="Args", name="lr", value="0.01",
+    task = store.tasks.create_task(TaskCreate(project="cli/demo", name="train mnist", tags=["a"]))
+    store.tasks.create_task(TaskCreate(project="cli/other", name="second"))
+    store.tasks.set_parameters(task.id, [Parameter(section="Args", name="lr", value="0.01",
                                              type="float"),
                                    Parameter(section="General", name="epochs", value="3",
                                              type="int")])
-    store.add_events(EventBatch(batch_id="cli-batch-1", task_id=task.id,
+    store.events.add_events(EventBatch(batch_id="cli-batch-1", task_id=task.id,
                                 scalars=[ScalarEvent("loss", "train", i, 1.0 / (i + 1), 1.0)
                                          for i in range(5)]))
-    store.set_script(task.id, Script(repository="https://example.org/repo.git", branch="main",
+    store.tasks.set_script(task.id, Script(repository="https://example.org/repo.git", branch="main",
                                      commit="0123456789abcdef", entry_point="train.py",
                                      diff="+a\n+b\n"))
     return str(task.id)

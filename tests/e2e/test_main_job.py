@@ -29,11 +29,11 @@ def test_demo_script_tracks_a_training_run(tmp_path: Path) -> None:
 
     store = SqlStore.from_settings(Settings.from_env(env=env))
     try:
-        (task,) = store.list_tasks(TaskQuery(project="examples/mnist")).tasks
+        (task,) = store.tasks.list_tasks(TaskQuery(project="examples/mnist")).tasks
         assert task.status == TaskStatus.completed
-        metrics = {(m.title, m.series) for m in store.get_metric_summaries(task.id)}
+        metrics = {(m.title, m.series) for m in store.events.get_metric_summaries(task.id)}
         assert ("accuracy", "validation") in metrics and ("loss", "train") in metrics
-        (model,) = store.list_models(task_id=task.id)
+        (model,) = store.models.list_models(task_id=task.id)
         assert model.version == 1
     finally:
         store.close()

@@ -71,10 +71,10 @@ def test_environment_and_monitor_record_the_gpu(tmp_path: Path) -> None:
 
     store = SqlStore.from_settings(Settings.from_env(env=env))
     try:
-        gpus = store.get_environment(task_id).gpus
+        gpus = store.tasks.get_environment(task_id).gpus
         assert len(gpus) == _gpu_count()
         assert gpus[0]["name"] and gpus[0]["memory_mb"] > 0
-        series = {(m.title, m.series): m for m in store.get_metric_summaries(task_id)}
+        series = {(m.title, m.series): m for m in store.events.get_metric_summaries(task_id)}
         utilization = series[(":monitor:", "gpu0_utilization")]
         memory = series[(":monitor:", "gpu0_memory_mb")]
         assert utilization.max is not None and utilization.max > 0

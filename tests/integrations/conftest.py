@@ -67,8 +67,8 @@ def run_script(tmp_path: Path, home: Path) -> Callable[..., ScriptRun]:
 
 def open_home_store(home: Path):  # type: ignore[no-untyped-def]
     """The embedded SQL store of a data directory (close it when done)."""
+    from tunehouse.client import open_store
     from tunehouse.settings import Settings
-    from tunehouse.store import open_store
 
     return open_store(Settings.from_env(env={}, home=home), user="tester")
 
@@ -76,7 +76,7 @@ def open_home_store(home: Path):  # type: ignore[no-untyped-def]
 def scalars_by_key(store: Any, task_id: str) -> dict[tuple[str, str], dict[int, float | None]]:
     """``{(title, series): {iteration: value}}``, failing on any duplicate point."""
     found: dict[tuple[str, str], dict[int, float | None]] = {}
-    for series in store.get_scalars(task_id):
+    for series in store.events.get_scalars(task_id):
         points = dict(zip(series.x, series.y, strict=True))
         assert len(points) == len(series.x), (
             f"duplicate iterations in {series.title}/{series.series}: {series.x}")

@@ -28,21 +28,21 @@ def run_example(env: dict[str, str], cwd: Path) -> tuple[str, float, float]:
 
 
 def check_recorded(store: Any, task_id: str, accuracy: float) -> None:
-    task = store.get_task(task_id)
+    task = store.tasks.get_task(task_id)
     assert (task.project, task.name, task.type.value) == ("examples/mnist", "keras cnn",
                                                           "training")
     assert task.status == TaskStatus.completed
 
-    script = store.get_script(task_id)
+    script = store.tasks.get_script(task_id)
     assert script.entry_point.endswith("keras_cnn.py")
     assert script.repository or "create_model" in script.script_text
     assert "--epochs" in script.argv
 
-    env = store.get_environment(task_id)
+    env = store.tasks.get_environment(task_id)
     assert env.seed is not None
     assert any(p.lower().startswith(("tensorflow", "keras")) for p in env.packages)
 
-    params = {(p.section, p.name): p.value for p in store.get_parameters(task_id)}
+    params = {(p.section, p.name): p.value for p in store.tasks.get_parameters(task_id)}
     assert params[("General", "learning_rate")] == "0.001"
     assert params[("General", "dropout_rate")] == "0.3"
     assert params[("General", "batch_size")] == "32"
@@ -56,7 +56,7 @@ def check_recorded(store: Any, task_id: str, accuracy: float) -> None:
         assert set(scalars[key]) == {0, 1}, key
     assert scalars[("accuracy", "validation")][1] == pytest.approx(accuracy, abs=1e-4)
 
-    models = store.list_models(task_id=task_id)
+    models = store.models.list_models(task_id=task_id)
     assert [(m.name, m.framework, m.format) for m in models] == [
         ("keras_cnn", "tensorflow", "saved_model")]
     assert models[0].size > 10_000
@@ -70,7 +70,7 @@ def test_example_embedded(tmp_path: Path, home: Path) -> None:
     store = open_home_store(home)
     try:
         check_recorded(store, task_id, accuracy)
-        assert store.list_tasks(TaskQuery()).total == 1
+        assert store.tasks.list_tasks(TaskQuery()).total == 1
     finally:
         store.close()
 

@@ -119,7 +119,7 @@ def test_fit_reports_epochs_batches_and_tensorboard_once(
         assert not second["no_writer_written"]
         assert not any(title == "unwritten" for title, _ in scalars)
         assert not any(title.startswith("epoch_") for title, _ in scalars)
-        summaries = {(m.title, m.series): m.count for m in store.get_metric_summaries(
+        summaries = {(m.title, m.series): m.count for m in store.events.get_metric_summaries(
             second["task"])}
         assert summaries[("loss", "train")] == 2 and summaries[("accuracy", "validation")] == 2
     finally:

@@ -60,7 +60,7 @@ def test_saves_exports_and_checkpoints_register_versions(
 
     store = open_home_store(home)
     try:
-        models = store.list_models(task_id=result["task"])
+        models = store.models.list_models(task_id=result["task"])
         found = [(m.name, m.version, m.framework, m.format) for m in models]
         assert found == [
             ("ckpt", 1, "keras", "weights.h5"),

@@ -91,21 +91,21 @@ def check_cli_flow(env: dict[str, str], cwd: Path) -> None:
     assert "published" in ok("publish", "classifier", "2")
 
 
-def check_registry_records(store, task_id: str) -> None:  # type: ignore[no-untyped-def]
-    versions = store.list_models(name="classifier")
+def check_registry_records(store, audit_log, task_id: str) -> None:  # type: ignore[no-untyped-def]
+    versions = store.models.list_models(name="classifier")
     assert [(m.version, m.framework) for m in versions] == [
         (1, "keras"), (2, "keras"), (3, "tensorflow")]
     assert all(m.task_id == task_id for m in versions)
     assert versions[2].format == "saved_model" and versions[2].metadata["archive"] == "tar.gz"
-    assert store.find_model("classifier", stage="production").version == 1
-    moves = [e.details for e in store.list_audit_events(target_type="model",
-                                                        target_id="classifier")]
+    assert store.models.find_model("classifier", stage="production").version == 1
+    moves = [e.details for e in audit_log.list_audit_events(target_type="model",
+                                                            target_id="classifier")]
     assert {"stage": "production", "from": 3, "to": 1} in moves
     assert {"stage": "production", "from": None, "to": 1} in moves
     for published in (versions[1], versions[2]):
-        assert store.get_model(published.id).published
+        assert store.models.get_model(published.id).published
         with pytest.raises(Conflict):
-            store.update_model(published.id, ModelUpdate(tags=["changed"]))
+            store.models.update_model(published.id, ModelUpdate(tags=["changed"]))
 
 
 def check_script_result(run: ScriptRun) -> str:
@@ -126,9 +126,11 @@ def test_registry_versions_stages_rollback_embedded(
     task_id = check_script_result(run_script(REGISTER_SCRIPT))
     env = clean_env(TUNEHOUSE_HOME=str(home), PYTHONPATH=str(REPO_ROOT))
     check_cli_flow(env, tmp_path)
+    from tunehouse.server.accounts import Accounts
+
     store = open_home_store(home)
     try:
-        check_registry_records(store, task_id)
+        check_registry_records(store, Accounts.of(store), task_id)
     finally:
         store.close()
 
@@ -139,8 +141,11 @@ def test_registry_through_a_server(run_script: Callable[..., ScriptRun],
         env = {**server.client_env(), "PYTHONPATH": str(REPO_ROOT)}
         task_id = check_script_result(run_script(REGISTER_SCRIPT, env=env))
         check_cli_flow(env, tmp_path)
+        from tunehouse.client.admin import AdminClient
+
         store = server.store()
         try:
-            check_registry_records(store, task_id)
+            with AdminClient(server.url, server.access_key, server.secret_key) as admin:
+                check_registry_records(store, admin, task_id)
         finally:
             store.close()

@@ -13,8 +13,8 @@ from tunehouse.store.records import Parameter, StatusChange, TaskCreate, TaskSta
 
 
 def _task_with_params(backend: Backend, params: list[Parameter]) -> str:
-    task = backend.store.create_task(TaskCreate(project="sdk/agent", name="trial"))
-    backend.store.set_parameters(task.id, params)
+    task = backend.store.tasks.create_task(TaskCreate(project="sdk/agent", name="trial"))
+    backend.store.tasks.set_parameters(task.id, params)
     return task.id
 
 
@@ -37,9 +37,9 @@ def test_argparse_values_come_from_the_task(backend: Backend, order: str) -> Non
     config = json_from(done.stdout, "CONFIG")
     assert config["batch"] == [64, "int"]
     assert config["layers"] == [[8, 8], "list"]
-    record = backend.store.get_task(task_id)
+    record = backend.store.tasks.get_task(task_id)
     assert record.status == TaskStatus.completed and record.attempt == 1
-    stored = {(p.section, p.name): p for p in backend.store.get_parameters(task_id)}
+    stored = {(p.section, p.name): p for p in backend.store.tasks.get_parameters(task_id)}
     assert stored[("Args", "lr")].value == "0.5"
     assert stored[("Args", "optimizer")].value == "sgd"  # defaults the task lacked are added
     assert stored[("General", "layers")].value == "[8, 8]"
@@ -51,7 +51,7 @@ def test_uncastable_stored_value_names_the_parameter(backend: Backend) -> None:
     done = backend.run("args_script.py", TUNEHOUSE_TASK_ID=task_id)
     assert done.returncode == 1
     assert "InvalidInput: parameter 'Args/lr': cannot cast 'fast' to float" in done.stderr
-    assert backend.store.get_task(task_id).status == TaskStatus.failed
+    assert backend.store.tasks.get_task(task_id).status == TaskStatus.failed
 
 
 def test_connect_in_process_types_and_overrides(backend: Backend) -> None:
@@ -77,8 +77,8 @@ def test_connect_in_process_types_and_overrides(backend: Backend) -> None:
     assert Task.current_task() is None
 
     # the same script "under an agent" gets the edited values, cast to the script's types
-    backend.store.change_status(task_id, StatusChange(status=TaskStatus.created, force=True))
-    backend.store.set_parameters(task_id, [
+    backend.store.tasks.change_status(task_id, StatusChange(status=TaskStatus.created, force=True))
+    backend.store.tasks.set_parameters(task_id, [
         Parameter(section="General", name="i", value="5", type="str"),
         Parameter(section="General", name="f", value="2", type="str"),
         Parameter(section="General", name="b", value="yes", type="str"),
@@ -101,12 +101,12 @@ def test_connect_in_process_types_and_overrides(backend: Backend) -> None:
         assert type(fresh["f"]) is float and type(fresh["t"]) is tuple
     finally:
         attached.close()
-    assert backend.store.get_task(task_id).status == TaskStatus.completed
+    assert backend.store.tasks.get_task(task_id).status == TaskStatus.completed
 
 
 def test_cast_error_in_process(embedded: Backend) -> None:
-    task = embedded.store.create_task(TaskCreate(project="sdk/agent", name="bad"))
-    embedded.store.set_parameters(task.id, [
+    task = embedded.store.tasks.create_task(TaskCreate(project="sdk/agent", name="bad"))
+    embedded.store.tasks.set_parameters(task.id, [
         Parameter(section="Model", name="layers", value="not a list", type="str")])
     attached = Task.init(auto_connect_streams=False, auto_resource_monitoring=False,
                          settings=embedded.settings.replace(task_id=task.id))
@@ -129,11 +129,11 @@ def test_connect_configuration_override(embedded: Backend, tmp_path) -> None:  #
         task_id = task.id
     finally:
         task.close()
-    embedded.store.change_status(task_id, StatusChange(status=TaskStatus.created, force=True))
+    embedded.store.tasks.change_status(task_id, StatusChange(status=TaskStatus.created, force=True))
     from tunehouse.store.records import Configuration
 
-    embedded.store.set_configuration(task_id, Configuration(name="file", text="lr: 0.7\n"))
-    embedded.store.set_configuration(task_id, Configuration(name="dict", text='{"a": 2}'))
+    embedded.store.tasks.set_configuration(task_id, Configuration(name="file", text="lr: 0.7\n"))
+    embedded.store.tasks.set_configuration(task_id, Configuration(name="dict", text='{"a": 2}'))
     attached = Task.init(auto_connect_streams=False, auto_resource_monitoring=False,
                          settings=embedded.settings.replace(task_id=task_id))
     try:

@@ -33,11 +33,11 @@ def test_server_killed_while_reporting(served: Backend, tmp_path: Path) -> None:
     task_id = task_id_from(out)
     store = server.store()
     try:
-        (series,) = store.get_scalars(task_id, title="m")
+        (series,) = store.events.get_scalars(task_id, title="m")
         assert series.total == 4000
         assert series.x == list(range(4000))  # every scalar exactly once
         assert series.y == [float(i) for i in range(4000)]
-        assert store.get_task(task_id).status == TaskStatus.completed
+        assert store.tasks.get_task(task_id).status == TaskStatus.completed
     finally:
         store.close()
     assert not list(spool.glob("*/*.json"))
@@ -71,7 +71,7 @@ def test_sync_uploads_what_a_dead_process_left(served: Backend, tmp_path: Path) 
             assert done.stdout.startswith("sent 0 batch")
     store = server.store()
     try:
-        (series,) = store.get_scalars(task_id, title="m")
+        (series,) = store.events.get_scalars(task_id, title="m")
         assert series.x == list(range(600))
     finally:
         store.close()
@@ -80,7 +80,7 @@ def test_sync_uploads_what_a_dead_process_left(served: Backend, tmp_path: Path) 
 
 def test_sync_resends_a_spooled_batch_exactly_once(backend: Backend) -> None:
     store = backend.store
-    task = store.create_task(TaskCreate(project="sdk/sync", name="sync"))
+    task = store.tasks.create_task(TaskCreate(project="sdk/sync", name="sync"))
     settings = backend.settings
     spool = TaskSpool(settings.offline_spool, task.id)
     first = batch_payload(uuid.uuid4().hex, task.id,
@@ -91,21 +91,21 @@ def test_sync_resends_a_spooled_batch_exactly_once(backend: Backend) -> None:
     spool.write(first)
     spool.write(second)
     # the first batch reached the store but its answer was lost before the process died
-    store.add_events(to_event_batch(first))
+    store.events.add_events(to_event_batch(first))
     spool.close()  # the process is gone: lock released, files left behind
     env = dict(backend.env, PYTHONPATH=str(REPO_ROOT))
     done = subprocess.run([sys.executable, "-m", "tunehouse", "sync"], env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "sent 2 batch(es) (1 already stored)" in done.stdout
-    (series,) = store.get_scalars(task.id, title="m")
+    (series,) = store.events.get_scalars(task.id, title="m")
     assert series.x == list(range(15))
-    assert [line.text for line in store.get_logs(task.id)] == ["line"]
+    assert [line.text for line in store.events.get_logs(task.id)] == ["line"]
     assert not (settings.offline_spool / task.id).exists()
 
 
 def test_sync_skips_a_live_process_spool(embedded: Backend) -> None:
-    task = embedded.store.create_task(TaskCreate(project="sdk/sync", name="live"))
+    task = embedded.store.tasks.create_task(TaskCreate(project="sdk/sync", name="live"))
     settings = embedded.settings
     live = TaskSpool(settings.offline_spool, task.id)
     live.write(batch_payload(uuid.uuid4().hex, task.id, [("m", "s", 0, 1.0, 1.0)], []))
@@ -115,4 +115,4 @@ def test_sync_skips_a_live_process_spool(embedded: Backend) -> None:
     assert result.skipped_locked == [task.id] and result.sent == 0
     live.close()
     assert sync_spool(settings, store=embedded.store).sent == 1
-    assert embedded.store.get_metric_summaries(task.id)[0].count == 1
+    assert embedded.store.events.get_metric_summaries(task.id)[0].count == 1

@@ -31,12 +31,12 @@ class Notes:
 
 
 def _logger(backend: Backend, reporter: Reporter, task_id: str) -> Logger:
-    task = Task(backend.store, backend.settings, backend.store.get_task(task_id))
+    task = Task(backend.store, backend.settings, backend.store.tasks.get_task(task_id))
     return Logger(task, reporter)
 
 
 def test_buffer_overflow_spills_to_disk_and_loses_nothing(backend: Backend) -> None:
-    task = backend.store.create_task(TaskCreate(project="sdk/rep", name="spill"))
+    task = backend.store.tasks.create_task(TaskCreate(project="sdk/rep", name="spill"))
     notes = Notes()
     reporter = Reporter(backend.store, task.id, backend.settings.offline_spool, notes,
                         batch_size=100, interval=60, max_buffered=500)
@@ -45,13 +45,13 @@ def test_buffer_overflow_spills_to_disk_and_loses_nothing(backend: Backend) -> N
         logger.report_scalar("m", "s", i, i)
     assert reporter.spooled_batches > 0
     assert reporter.close(60)
-    (series,) = backend.store.get_scalars(task.id)
+    (series,) = backend.store.events.get_scalars(task.id)
     assert series.x == list(range(20_000))
     assert not (backend.settings.offline_spool / task.id).exists()
 
 
 def test_reports_from_many_threads_are_all_stored(backend: Backend) -> None:
-    task = backend.store.create_task(TaskCreate(project="sdk/rep", name="threads"))
+    task = backend.store.tasks.create_task(TaskCreate(project="sdk/rep", name="threads"))
     reporter = Reporter(backend.store, task.id, backend.settings.offline_spool, Notes(),
                         batch_size=1000, interval=0.2)
     logger = _logger(backend, reporter, task.id)
@@ -66,7 +66,7 @@ def test_reports_from_many_threads_are_all_stored(backend: Backend) -> None:
     for thread in threads:
         thread.join()
     assert reporter.flush(60)
-    counts = {m.series: m.count for m in backend.store.get_metric_summaries(task.id)}
+    counts = {m.series: m.count for m in backend.store.events.get_metric_summaries(task.id)}
     assert counts == {f"thread{n}": 5000 for n in range(4)}
     assert reporter.close(10)
 
@@ -103,7 +103,7 @@ def test_unreachable_server_spools_and_flush_times_out(tmp_path: Path) -> None:
 
 
 def test_report_scalar_checks_its_arguments(embedded: Backend) -> None:
-    task = embedded.store.create_task(TaskCreate(project="sdk/rep", name="checks"))
+    task = embedded.store.tasks.create_task(TaskCreate(project="sdk/rep", name="checks"))
     reporter = Reporter(embedded.store, task.id, embedded.settings.offline_spool, Notes())
     logger = _logger(embedded, reporter, task.id)
     cases = [
@@ -126,7 +126,7 @@ def test_report_scalar_checks_its_arguments(embedded: Backend) -> None:
     logger.report_scalar("t", "s", math.inf, 5)
     logger.report_scalar("t", "s", math.nan, 6)
     assert reporter.close(10)
-    (series,) = embedded.store.get_scalars(task.id)
+    (series,) = embedded.store.events.get_scalars(task.id)
     assert series.x == [3, 4, 5, 6] and series.y == [0.5, 2.0, None, None]
 
 
@@ -138,7 +138,7 @@ def test_reporting_after_close_is_an_error(embedded: Backend) -> None:
     task.close()
     with pytest.raises(InvalidInput, match="closed"):
         logger.report_scalar("m", "s", 2.0, 1)
-    assert embedded.store.get_metric_summaries(task.id)[0].count == 1
+    assert embedded.store.events.get_metric_summaries(task.id)[0].count == 1
     with pytest.raises(InvalidInput, match="no task is running"):
         Logger.current_logger()
 
@@ -160,7 +160,7 @@ def test_console_capture_in_process_restores_descriptors(
     assert (sys.excepthook, threading.excepthook, sys.exit) == hooks_before
     out, err = capfd.readouterr()
     assert "seen by both" in out and "fd two" in err
-    logs = [(line.stream, line.text) for line in embedded.store.get_logs(task.id)]
+    logs = [(line.stream, line.text) for line in embedded.store.events.get_logs(task.id)]
     assert ("stdout", "seen by both") in logs and ("stderr", "fd two") in logs
     leftover = [t.name for t in threading.enumerate() if t.name.startswith("tunehouse-")]
     assert leftover == []

@@ -17,7 +17,7 @@ from tunehouse.store.records import TaskStatus
 
 
 def blob_bytes(backend: Backend, sha256: str) -> bytes:
-    return b"".join(backend.store.open_blob(sha256))
+    return b"".join(backend.store.artifacts.open_blob(sha256))
 
 
 def test_basic_run_records_everything(backend: Backend) -> None:
@@ -25,12 +25,12 @@ def test_basic_run_records_everything(backend: Backend) -> None:
     assert done.returncode == 0, done.stderr
     task_id = task_id_from(done.stdout)
     store = backend.store
-    record = store.get_task(task_id)
+    record = store.tasks.get_task(task_id)
     assert record.status == TaskStatus.completed
     assert record.project == "sdk/basic" and record.name == "basic run"
     assert record.tags == ["t1", "t2"]
 
-    params = {f"{p.section}/{p.name}": (p.value, p.type) for p in store.get_parameters(task_id)}
+    params = {f"{p.section}/{p.name}": (p.value, p.type) for p in store.tasks.get_parameters(task_id)}
     assert params["Args/lr"] == ("0.3", "float")
     assert params["Args/epochs"] == ("3", "int")
     assert params["Args/name"] == ("resnet", "str")
@@ -46,7 +46,7 @@ def test_basic_run_records_everything(backend: Backend) -> None:
     assert json_from(done.stdout, "PARAMS")["General/layers"] == [64, 32]
     assert json_from(done.stdout, "CONFIG")["optimizer"] == {"name": "adam", "beta": 0.9}
 
-    configs = {c.name: json.loads(c.text) for c in store.get_configurations(task_id)}
+    configs = {c.name: json.loads(c.text) for c in store.tasks.get_configurations(task_id)}
     assert configs["training"] == {"schedule": {"warmup": 5}}
 
     scalars = json_from(done.stdout, "SCALARS")
@@ -55,7 +55,7 @@ def test_basic_run_records_everything(backend: Backend) -> None:
     assert scalars["nan"]["series"]["y"] == [None]
     assert scalars["Summary"]["accuracy"] == {"x": [0], "y": [0.93]}
 
-    artifacts = {a.name: a for a in store.list_artifacts(task_id)}
+    artifacts = {a.name: a for a in store.artifacts.list_artifacts(task_id)}
     assert blob_bytes(backend, artifacts["file"].sha256) == b"some data\n"
     assert artifacts["folder"].kind == "folder"
     assert json.loads(blob_bytes(backend, artifacts["dict"].sha256)) == {"k": [1, 2]}
@@ -67,20 +67,20 @@ def test_basic_run_records_everything(backend: Backend) -> None:
     assert table.splitlines() == [",a,b", "0,1,3.5", "1,2,4.5"]
     assert artifacts["table/table/rows"].metadata["iteration"] == 1
 
-    logs = [(line.stream, line.text) for line in store.get_logs(task_id, limit=1000)]
+    logs = [(line.stream, line.text) for line in store.events.get_logs(task_id, limit=1000)]
     assert ("log", "free text line") in logs
     assert ("stdout", "fd-level stdout") in logs
     assert ("stdout", "python stdout line") in logs
     assert ("stderr", "python stderr line") in logs
 
-    script = store.get_script(task_id)
+    script = store.tasks.get_script(task_id)
     assert script.entry_point.endswith("basic_run.py")
     # Inside this repository: the commit identifies the script; its text is kept as well
     # when it is untracked or the repository has no remote (a fresh CI clone has one).
     assert script.commit or "Task.init" in script.script_text
     assert script.repository
     assert script.argv[1:] == ["--lr", "0.3"]
-    env = store.get_environment(task_id)
+    env = store.tasks.get_environment(task_id)
     assert env.seed == 1337
     assert any(p.lower().startswith("numpy==") for p in env.packages)
     assert env.python and env.hostname and env.cpu_count > 0
@@ -92,7 +92,7 @@ def test_export_task_holds_the_whole_record(backend: Backend) -> None:
     task_id = task_id_from(done.stdout)
     from tunehouse.sdk.task import Task
 
-    exported = Task(backend.store, backend.settings, backend.store.get_task(task_id)).export_task()
+    exported = Task(backend.store, backend.settings, backend.store.tasks.get_task(task_id)).export_task()
     assert exported["status"] == "completed"
     assert exported["parameters"]["Args/lr"] == {"value": "0.1", "type": "float",
                                                  "description": ""}
@@ -110,16 +110,16 @@ def test_every_scalar_stored_before_an_uncaught_exception(backend: Backend) -> N
     assert "ValueError: boom after 100000 scalars" in done.stderr
     task_id = task_id_from(done.stdout)
     store = backend.store
-    record = store.get_task(task_id)
+    record = store.tasks.get_task(task_id)
     assert record.status == TaskStatus.failed
     assert "ValueError: boom after 100000 scalars" in record.status_reason
     assert "Traceback (most recent call last)" in record.status_message
-    (summary,) = [m for m in store.get_metric_summaries(task_id) if m.title == "metric"]
+    (summary,) = [m for m in store.events.get_metric_summaries(task_id) if m.title == "metric"]
     assert summary.count == 100_000
     assert (summary.min, summary.max, summary.last_iteration) == (0.0, 99999.0, 99999)
-    (series,) = store.get_scalars(task_id, title="metric")
+    (series,) = store.events.get_scalars(task_id, title="metric")
     assert series.total == 100_000 and series.x == list(range(100_000))
-    logs = [line.text for line in store.get_logs(task_id, limit=1000)]
+    logs = [line.text for line in store.events.get_logs(task_id, limit=1000)]
     assert "ValueError: boom after 100000 scalars" in logs
     assert any(text.startswith("Traceback") for text in logs)
 
@@ -131,7 +131,7 @@ def test_console_capture_includes_c_level_writes(backend: Backend) -> None:
         assert text in done.stdout  # still shown to the user
     assert "os.write stderr" in done.stderr
     task_id = task_id_from(done.stdout)
-    logs = [(line.stream, line.text) for line in backend.store.get_logs(task_id, limit=1000)]
+    logs = [(line.stream, line.text) for line in backend.store.events.get_logs(task_id, limit=1000)]
     assert ("stdout", "python print") in logs
     assert ("stderr", "python stderr") in logs
     assert ("stdout", "os.write stdout") in logs
@@ -146,10 +146,10 @@ def test_keyboard_interrupt_marks_aborted(backend: Backend, tmp_path: Path) -> N
     done = backend.run("interrupt.py", "keyboard", str(tmp_path))
     assert done.returncode != 0
     task_id = task_id_from(done.stdout)
-    record = backend.store.get_task(task_id)
+    record = backend.store.tasks.get_task(task_id)
     assert record.status == TaskStatus.aborted
     assert record.status_reason == "KeyboardInterrupt"
-    (summary,) = backend.store.get_metric_summaries(task_id)
+    (summary,) = backend.store.events.get_metric_summaries(task_id)
     assert summary.count == 10
 
 
@@ -160,9 +160,9 @@ def test_sigterm_marks_aborted_and_keeps_default_exit(backend: Backend, tmp_path
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGTERM, err
     task_id = task_id_from(out)
-    record = backend.store.get_task(task_id)
+    record = backend.store.tasks.get_task(task_id)
     assert record.status == TaskStatus.aborted and record.status_reason == "SIGTERM"
-    assert backend.store.get_metric_summaries(task_id)[0].count == 10
+    assert backend.store.events.get_metric_summaries(task_id)[0].count == 10
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -187,7 +187,7 @@ def test_git_state_is_recorded(backend: Backend, tmp_path: Path) -> None:
     (repo / "notes.txt").write_text("untracked\n")
     done = backend.run(str(repo / "train.py"), cwd=repo)
     assert done.returncode == 0, done.stderr
-    recorded = backend.store.get_script(task_id_from(done.stdout))
+    recorded = backend.store.tasks.get_script(task_id_from(done.stdout))
     assert recorded.repository == "https://example.com/org/repo.git"
     assert "s3cret" not in recorded.model_dump_json()
     assert recorded.commit == commit
@@ -210,8 +210,8 @@ def test_a_server_started_later_shows_embedded_runs(embedded: Backend) -> None:
     with running_server(home) as server:
         store = server.store()
         try:
-            assert store.get_task(task_id).status == TaskStatus.completed
-            assert {m.title for m in store.get_metric_summaries(task_id)} >= {"loss"}
+            assert store.tasks.get_task(task_id).status == TaskStatus.completed
+            assert {m.title for m in store.events.get_metric_summaries(task_id)} >= {"loss"}
         finally:
             store.close()
 
@@ -220,9 +220,9 @@ def test_reports_from_a_forked_child_are_stored(embedded: Backend) -> None:
     done = embedded.run("fork_child.py")
     assert done.returncode == 0, done.stderr
     task_id = task_id_from(done.stdout)
-    counts = {m.title: m.count for m in embedded.store.get_metric_summaries(task_id)}
+    counts = {m.title: m.count for m in embedded.store.events.get_metric_summaries(task_id)}
     assert counts == {"parent": 2, "child": 100}
-    assert embedded.store.get_task(task_id).status == TaskStatus.completed
+    assert embedded.store.tasks.get_task(task_id).status == TaskStatus.completed
 
 
 def test_repository_without_remote_keeps_path_and_script_text(backend: Backend,
@@ -236,7 +236,7 @@ def test_repository_without_remote_keeps_path_and_script_text(backend: Backend,
     _git(repo, "commit", "-q", "-m", "first")
     done = backend.run(str(repo / "train.py"), cwd=repo)
     assert done.returncode == 0, done.stderr
-    recorded = backend.store.get_script(task_id_from(done.stdout))
+    recorded = backend.store.tasks.get_script(task_id_from(done.stdout))
     assert recorded.repository == repo.resolve().as_posix()
     assert recorded.commit == _git(repo, "rev-parse", "HEAD")
     assert recorded.script_text == script.read_text()

@@ -115,15 +115,15 @@ def test_writes_act_as_the_authenticated_user(api: httpx.Client, server: ServerP
     store = HttpStore(server.url, access, secret)
     try:
         assert store.user == name
-        task = store.create_task(TaskCreate(project="auth/acting", name="mine"))
+        task = store.tasks.create_task(TaskCreate(project="auth/acting", name="mine"))
         assert task.user == name
         with pytest.raises(PermissionDenied):
-            store.with_user("admin").create_task(TaskCreate(project="auth/acting", name="x"))
+            store.with_user("admin").tasks.create_task(TaskCreate(project="auth/acting", name="x"))
     finally:
         store.close()
     admin = server.store()
     try:
-        task = admin.with_user(name).create_task(TaskCreate(project="auth/acting", name="for"))
+        task = admin.with_user(name).tasks.create_task(TaskCreate(project="auth/acting", name="for"))
         assert task.user == name
     finally:
         admin.close()
@@ -133,7 +133,7 @@ def test_http_store_raises_authentication_failed(server: ServerProcess) -> None:
     store = HttpStore(server.url, server.access_key, "wrong-secret")
     try:
         with pytest.raises(AuthenticationFailed):
-            store.list_projects()
+            store.tasks.list_projects()
     finally:
         store.close()
 

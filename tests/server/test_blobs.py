@@ -19,20 +19,20 @@ def test_twenty_megabyte_blob_round_trip(server: ServerProcess) -> None:
     digest = hashlib.sha256(data).hexdigest()
     store = server.store()
     try:
-        blob = store.put_blob(io.BytesIO(data))
+        blob = store.artifacts.put_blob(io.BytesIO(data))
         assert (blob.sha256, blob.size) == (digest, SIZE)
         received = hashlib.sha256()
         size = 0
-        for chunk in store.open_blob(digest):
+        for chunk in store.artifacts.open_blob(digest):
             received.update(chunk)
             size += len(chunk)
         assert (received.hexdigest(), size) == (digest, SIZE)
 
-        task = store.create_task(TaskCreate(project="blobs", name="with artifact"))
-        artifact = store.add_artifact(task.id, ArtifactCreate(
+        task = store.tasks.create_task(TaskCreate(project="blobs", name="with artifact"))
+        artifact = store.artifacts.add_artifact(task.id, ArtifactCreate(
             name="weights.bin", sha256=digest, size=SIZE, metadata={"epoch": 3}))
         assert artifact.sha256 == digest and artifact.metadata == {"epoch": 3}
-        assert [a.name for a in store.list_artifacts(task.id)] == ["weights.bin"]
+        assert [a.name for a in store.artifacts.list_artifacts(task.id)] == ["weights.bin"]
     finally:
         store.close()
 

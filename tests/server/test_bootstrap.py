@@ -12,6 +12,7 @@ import pytest
 
 from tests.helpers.server import ServerProcess, running_server
 from tests.server.conftest import fresh_pg_database
+from tunehouse.client.admin import AdminClient
 from tunehouse.errors import ServerUnavailable
 from tunehouse.store.records import TaskCreate
 
@@ -34,24 +35,21 @@ def test_first_start_writes_credentials_and_restart_keeps_them(home: Path) -> No
 
         server.restart()
         assert server.credentials == creds
-        store = server.store()
-        try:
-            assert [u.name for u in store.list_users()] == ["admin"]
-            assert len(store.list_api_keys("admin")) == 1
-        finally:
-            store.close()
+        with AdminClient(server.url, server.access_key, server.secret_key) as admin:
+            assert [u.name for u in admin.list_users()] == ["admin"]
+            assert len(admin.list_api_keys("admin")) == 1
 
 
 def test_killed_server_restarts_with_its_data(home: Path) -> None:
     with running_server(home) as server:
         store = server.store()
         try:
-            task = store.create_task(TaskCreate(project="restart", name="survives"))
+            task = store.tasks.create_task(TaskCreate(project="restart", name="survives"))
             server.kill()
             with pytest.raises(ServerUnavailable):
-                store.get_task(task.id)
+                store.tasks.get_task(task.id)
             server.restart()
-            assert store.get_task(task.id).name == "survives"
+            assert store.tasks.get_task(task.id).name == "survives"
         finally:
             store.close()
 
@@ -85,12 +83,10 @@ def test_two_servers_starting_together_create_one_admin(tmp_path: Path) -> None:
             key = (with_credentials[0].access_key, with_credentials[0].secret_key)
             for server in servers:
                 assert httpx.get(f"{server.url}/api/v1/auth/me", auth=key).status_code == 200
-            store = with_credentials[0].store()
-            try:
-                assert [u.name for u in store.list_users()] == ["admin"]
-                assert len(store.list_api_keys("admin")) == 1
-            finally:
-                store.close()
+            first = with_credentials[0]
+            with AdminClient(first.url, first.access_key, first.secret_key) as admin:
+                assert [u.name for u in admin.list_users()] == ["admin"]
+                assert len(admin.list_api_keys("admin")) == 1
     finally:
         drop()  # type: ignore[operator]
 

@@ -96,15 +96,15 @@ def test_http_store_raises_the_store_exceptions(server: ServerProcess) -> None:
     store = server.store()
     try:
         with pytest.raises(NotFound):
-            store.get_task("nope")
-        task = store.create_task(TaskCreate(project="errors", name="mapped"))
+            store.tasks.get_task("nope")
+        task = store.tasks.create_task(TaskCreate(project="errors", name="mapped"))
         with pytest.raises(InvalidTransition) as caught:
-            store.change_status(task.id, StatusChange(status=TaskStatus.completed))
+            store.tasks.change_status(task.id, StatusChange(status=TaskStatus.completed))
         assert caught.value.detail == {"from": "created", "to": "completed"}
         with pytest.raises(InvalidInput):
-            store.open_blob("not-a-sha")
+            store.artifacts.open_blob("not-a-sha")
         with pytest.raises(NotFound):
-            store.open_blob("b" * 64)
+            store.artifacts.open_blob("b" * 64)
     finally:
         store.close()
 
@@ -113,7 +113,7 @@ def test_unreachable_server_is_server_unavailable() -> None:
     store = HttpStore(f"http://127.0.0.1:{free_port()}", "THKEY", "secret", timeout=5)
     try:
         with pytest.raises(ServerUnavailable) as caught:
-            store.list_projects()
+            store.tasks.list_projects()
         assert "cannot reach" in caught.value.message
     finally:
         store.close()

@@ -11,28 +11,28 @@ from tunehouse.store.records import EventBatch, LogEvent, ScalarEvent, TaskCreat
 def test_ten_thousand_events_in_one_batch_and_resend(server: ServerProcess) -> None:
     store = server.store()
     try:
-        task = store.create_task(TaskCreate(project="events", name="big batch"))
+        task = store.tasks.create_task(TaskCreate(project="events", name="big batch"))
         scalars = [ScalarEvent("loss", "train", i, 1.0 / (i + 1), 1000.0 + i) for i in range(12_000)]
         scalars[5] = ScalarEvent("loss", "train", 5, None, 1005.0)  # NaN travels as null
         logs = [LogEvent("stdout", f"line {i}", 1000.0 + i) for i in range(500)]
         batch = EventBatch(batch_id="batch-big-0001", task_id=task.id, scalars=scalars, logs=logs)
-        first = store.add_events(batch)
+        first = store.events.add_events(batch)
         assert (first.duplicate, first.scalars, first.logs) == (False, 12_000, 500)
-        again = store.add_events(batch)
+        again = store.events.add_events(batch)
         assert again.duplicate is True and again.batch_id == "batch-big-0001"
 
-        [series] = store.get_scalars(task.id)
+        [series] = store.events.get_scalars(task.id)
         assert series.total == 12_000 and len(series.x) == 12_000
         assert series.x[:3] == [0, 1, 2] and series.y[5] is None and series.y[0] == 1.0
-        [sampled] = store.get_scalars(task.id, title="loss", series="train", max_points=100)
+        [sampled] = store.events.get_scalars(task.id, title="loss", series="train", max_points=100)
         assert sampled.sampled and len(sampled.x) <= 100
         assert sampled.x[0] == 0 and sampled.x[-1] == 11_999
-        [summary] = store.get_metric_summaries(task.id)
+        [summary] = store.events.get_metric_summaries(task.id)
         assert summary.count == 12_000 and summary.last_iteration == 11_999
 
-        lines = store.get_logs(task.id, limit=100_000)
+        lines = store.events.get_logs(task.id, limit=100_000)
         assert len(lines) == 500 and lines[0].text == "line 0"
-        after = store.get_logs(task.id, after_seq=lines[99].seq, limit=10)
+        after = store.events.get_logs(task.id, after_seq=lines[99].seq, limit=10)
         assert [line.text for line in after] == [f"line {i}" for i in range(100, 110)]
     finally:
         store.close()

@@ -45,7 +45,7 @@ def test_opening_an_empty_database_creates_the_schema(db_url: str, tmp_path: Pat
     store = SqlStore(db_url, tmp_path / "artifacts", user="u")
     try:
         assert current_revision(store.engine) == head_revision()
-        assert store.list_projects() == []
+        assert store.tasks.list_projects() == []
     finally:
         store.close()
 
@@ -54,7 +54,7 @@ def test_fresh_home_directory_just_works(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'new' / 'home' / 'tunehouse.db'}"
     store = SqlStore(url, tmp_path / "new" / "home" / "artifacts", user="u")
     try:
-        assert store.get_or_create_project("p").name == "p"
+        assert store.tasks.get_or_create_project("p").name == "p"
     finally:
         store.close()
 

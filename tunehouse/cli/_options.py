@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +16,7 @@ from rich.console import Console
 from tunehouse.settings import Settings
 
 if TYPE_CHECKING:
+    from tunehouse.server.accounts import Accounts
     from tunehouse.store.base import Store
     from tunehouse.store.sql import SqlStore
 
@@ -38,7 +41,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 def open_store(args: argparse.Namespace) -> Store:
     """The store the options point at: the server when one is set, else the database."""
-    from tunehouse.store import open_store as open_configured
+    from tunehouse.client import open_store as open_configured
 
     return open_configured(settings_from_args(args), user=getpass.getuser())
 
@@ -49,6 +52,15 @@ def open_database(args: argparse.Namespace) -> SqlStore:
 
     settings = settings_from_args(args)
     return SqlStore.from_settings(settings, user=f"cli:{getpass.getuser()}")
+
+
+@contextmanager
+def open_accounts(args: argparse.Namespace) -> Iterator[Accounts]:
+    """Users, keys and audit log of the ``--db`` database (closed afterwards)."""
+    from tunehouse.server.accounts import Accounts
+
+    with open_database(args) as store:
+        yield Accounts.of(store)
 
 
 def console() -> Console:

@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
-from tunehouse.cli._options import add_common_options, console, open_database, when
+from tunehouse.cli._options import add_common_options, console, open_accounts, when
 
 
 def register(subparsers: Any) -> None:
@@ -28,8 +28,8 @@ def register(subparsers: Any) -> None:
 
 
 def run_create(args: argparse.Namespace) -> int:
-    with open_database(args) as store:
-        key = store.create_api_key(args.user, args.description)
+    with open_accounts(args) as accounts:
+        key = accounts.create_api_key(args.user, args.description)
     print(f"access key: {key.access_key}")
     print(f"secret key: {key.secret_key}")
     print(f"(for user {key.user}; the secret is shown only now)")
@@ -37,8 +37,8 @@ def run_create(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    with open_database(args) as store:
-        keys = store.list_api_keys(args.user)
+    with open_accounts(args) as accounts:
+        keys = accounts.list_api_keys(args.user)
     table = Table("access key", "user", "description", "revoked", "created", "last used")
     for key in keys:
         table.add_row(key.access_key, key.user, key.description, "yes" if key.revoked else "",
@@ -48,7 +48,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_revoke(args: argparse.Namespace) -> int:
-    with open_database(args) as store:
-        key = store.revoke_api_key(args.access_key)
+    with open_accounts(args) as accounts:
+        key = accounts.revoke_api_key(args.access_key)
     print(f"revoked {key.access_key} (user {key.user})")
     return 0

@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from tunehouse import __version__
+    from tunehouse.version import __version__
 
     return f"tunehouse {__version__}"
 

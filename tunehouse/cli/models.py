@@ -81,7 +81,7 @@ def register(subparsers: Any) -> None:
 
 def run_list(args: argparse.Namespace) -> int:
     with open_store(args) as store:
-        models = store.list_models(name=args.name, task_id=args.task)
+        models = store.models.list_models(name=args.name, task_id=args.task)
     table = Table("id", "name", "version", "framework", "format", "stages", "tags",
                   "published", "size", "task", "created", title=f"{len(models)} model versions")
     for m in models:
@@ -96,13 +96,13 @@ def run_list(args: argparse.Namespace) -> int:
 def resolve_model(store: Store, ref: str) -> Model:
     """A version by id, or by ``NAME[:VERSION]`` (without a version: the latest)."""
     try:
-        return store.get_model(ref)
+        return store.models.get_model(ref)
     except NotFound:
         pass
     name, sep, version = ref.rpartition(":")
     if sep and version.isdigit() and name:
-        return store.find_model(name, version=int(version))
-    return store.find_model(ref)
+        return store.models.find_model(name, version=int(version))
+    return store.models.find_model(ref)
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -152,7 +152,7 @@ def run_download(args: argparse.Namespace) -> int:
 def run_promote(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         previous = _stage_holder(store, args.name, args.stage)
-        model = store.set_model_stage(args.name, args.stage, args.version)
+        model = store.models.set_model_stage(args.name, args.stage, args.version)
     was = f" (was version {previous.version})" if previous else ""
     print(f"{model.name}: stage {args.stage} -> version {model.version}{was}")
     return 0
@@ -168,7 +168,7 @@ def run_rollback(args: argparse.Namespace) -> int:
             raise InvalidInput(
                 f"rollback goes back to an earlier version: {args.stage!r} is at version "
                 f"{current.version}, got --to {args.to_version}; use promote to move forward")
-        model = store.set_model_stage(args.name, args.stage, args.to_version)
+        model = store.models.set_model_stage(args.name, args.stage, args.to_version)
     print(f"{model.name}: stage {args.stage} rolled back to version {model.version} "
           f"(was version {current.version})")
     return 0
@@ -176,17 +176,17 @@ def run_rollback(args: argparse.Namespace) -> int:
 
 def run_publish(args: argparse.Namespace) -> int:
     with open_store(args) as store:
-        model = store.find_model(args.name, version=args.version)
-        model = store.update_model(model.id, ModelUpdate(published=True))
+        model = store.models.find_model(args.name, version=args.version)
+        model = store.models.update_model(model.id, ModelUpdate(published=True))
     print(f"{model.name}: version {model.version} published")
     return 0
 
 
 def _stage_holder(store: Store, name: str, stage: str) -> Model | None:
     try:
-        return store.find_model(name, stage=stage)
+        return store.models.find_model(name, stage=stage)
     except NotFound:
-        store.find_model(name)  # NotFound naming the model when it does not exist at all
+        store.models.find_model(name)  # NotFound naming the model when it does not exist at all
         return None
 
 

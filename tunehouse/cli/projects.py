@@ -20,7 +20,7 @@ def register(subparsers: Any) -> None:
 
 def run_list(args: argparse.Namespace) -> int:
     with open_store(args) as store:
-        projects = store.list_projects()
+        projects = store.tasks.list_projects()
     table = Table("name", "id", "user", "created", "description")
     for project in projects:
         table.add_row(project.name, project.id, project.user, when(project.created),

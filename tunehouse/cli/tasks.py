@@ -40,7 +40,7 @@ def run_list(args: argparse.Namespace) -> int:
     query = TaskQuery(project=args.project, limit=args.limit,
                       status=[TaskStatus(s) for s in args.status] if args.status else None)
     with open_store(args) as store:
-        page = store.list_tasks(query)
+        page = store.tasks.list_tasks(query)
     table = Table("id", "project", "name", "type", "status", "user", "created",
                   title=f"{len(page.tasks)} of {page.total} tasks")
     for task in page.tasks:
@@ -53,14 +53,14 @@ def run_list(args: argparse.Namespace) -> int:
 def resolve_task(store: Store, task_id: str) -> Task:
     """The task with id ``task_id``, or the only one whose id starts with it."""
     try:
-        return store.get_task(task_id)
+        return store.tasks.get_task(task_id)
     except NotFound:
         if len(task_id) < 4:
             raise
     matches: list[Task] = []
     offset = 0
     while offset < PREFIX_SCAN_LIMIT:
-        page = store.list_tasks(TaskQuery(limit=1000, offset=offset))
+        page = store.tasks.list_tasks(TaskQuery(limit=1000, offset=offset))
         matches += [task for task in page.tasks if task.id.startswith(task_id)]
         offset += len(page.tasks)
         if not page.tasks or offset >= page.total:
@@ -98,7 +98,7 @@ def _print_task(out: Console, store: Store, task: Task) -> None:
         head.add_row(name, value)
     out.print(head)
 
-    params = store.get_parameters(task.id)
+    params = store.tasks.get_parameters(task.id)
     if params:
         out.print()
         for section, items in groupby(params, key=lambda p: p.section):
@@ -108,7 +108,7 @@ def _print_task(out: Console, store: Store, task: Task) -> None:
                 table.add_row(param.name, param.value, param.type)
             out.print(table)
 
-    metrics = store.get_metric_summaries(task.id)
+    metrics = store.events.get_metric_summaries(task.id)
     if metrics:
         table = Table("metric", "series", "last", "min", "max", "iteration", "points",
                       title="metrics", title_justify="left")
@@ -117,8 +117,8 @@ def _print_task(out: Console, store: Store, task: Task) -> None:
                           str(m.last_iteration), str(m.count))
         out.print(table)
 
-    script = store.get_script(task.id)
-    env = store.get_environment(task.id)
+    script = store.tasks.get_script(task.id)
+    env = store.tasks.get_environment(task.id)
     info = Table.grid(padding=(0, 2))
     info.add_column(style="bold")
     info.add_column()
@@ -143,13 +143,13 @@ def _print_task(out: Console, store: Store, task: Task) -> None:
         out.print("[bold]script and environment[/bold]")
         out.print(info)
 
-    artifacts = store.list_artifacts(task.id)
+    artifacts = store.artifacts.list_artifacts(task.id)
     if artifacts:
         table = Table("artifact", "kind", "size", "sha256", title="artifacts", title_justify="left")
         for artifact in artifacts:
             table.add_row(artifact.name, artifact.kind, str(artifact.size), artifact.sha256[:12])
         out.print(table)
-    models = store.list_models(task_id=task.id)
+    models = store.models.list_models(task_id=task.id)
     if models:
         table = Table("model", "version", "framework", "stages", "size", title="output models",
                       title_justify="left")

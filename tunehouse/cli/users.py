@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.table import Table
 
-from tunehouse.cli._options import add_common_options, console, open_database, when
+from tunehouse.cli._options import add_common_options, console, open_accounts, when
 from tunehouse.errors import InvalidInput
 
 
@@ -55,8 +55,8 @@ def _read_password(args: argparse.Namespace) -> tuple[str, bool]:
 
 def run_add(args: argparse.Namespace) -> int:
     password, generated = _read_password(args)
-    with open_database(args) as store:
-        user = store.create_user(args.name, password, admin=args.admin)
+    with open_accounts(args) as accounts:
+        user = accounts.create_user(args.name, password, admin=args.admin)
     role = "admin" if user.admin else "user"
     print(f"created {role} {user.name}")
     if generated:
@@ -65,8 +65,8 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    with open_database(args) as store:
-        users = store.list_users()
+    with open_accounts(args) as accounts:
+        users = accounts.list_users()
     table = Table("name", "admin", "disabled", "created")
     for user in users:
         table.add_row(user.name, "yes" if user.admin else "", "yes" if user.disabled else "",
@@ -76,7 +76,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_set_disabled(args: argparse.Namespace) -> int:
-    with open_database(args) as store:
-        user = store.set_user_disabled(args.name, args.disabled)
+    with open_accounts(args) as accounts:
+        user = accounts.set_user_disabled(args.name, args.disabled)
     print(f"{user.name} is {'disabled' if user.disabled else 'enabled'}")
     return 0

@@ -105,7 +105,7 @@ class OutputModel:
         path = Path(os.fspath(weights_filename))
         if not path.exists():
             raise InvalidInput(f"model path {str(path)!r} does not exist")
-        record = self.store.get_task(self.task.id)
+        record = self.store.tasks.get_task(self.task.id)
         blob_meta: dict[str, Any] = {"filename": path.name, "source_path": str(path.resolve())}
         with contextlib.ExitStack() as stack:
             if path.is_dir():
@@ -115,7 +115,7 @@ class OutputModel:
             else:
                 blob_meta["archive"] = None
                 stream = stack.enter_context(open(path, "rb"))
-            blob = self.store.put_blob(stream)
+            blob = self.store.artifacts.put_blob(stream)
         try:
             spec = ModelCreate(
                 name=self.name or record.name,
@@ -131,18 +131,18 @@ class OutputModel:
             )
         except ValidationError as exc:
             raise InvalidInput(f"invalid model: {_first_error(exc)}") from exc
-        self.model = self.store.create_model(spec)
+        self.model = self.store.models.create_model(spec)
         return self.model
 
     def publish(self) -> Model:
         """Publish the last registered version: it can no longer be edited."""
-        self.model = self.store.update_model(self._require_model().id, ModelUpdate(published=True))
+        self.model = self.store.models.update_model(self._require_model().id, ModelUpdate(published=True))
         return self.model
 
     def set_stage(self, stage: str) -> Model:
         """Point stage alias ``stage`` (e.g. ``production``) at the last registered version."""
         model = self._require_model()
-        self.model = self.store.set_model_stage(model.name, stage, model.version)
+        self.model = self.store.models.set_model_stage(model.name, stage, model.version)
         return self.model
 
     def _require_model(self) -> Model:
@@ -183,16 +183,16 @@ class InputModel:
         if store is None:
             store = getattr(task, "store", None)
         if store is None:
-            from tunehouse.store import open_store
+            from tunehouse.client import open_store
 
             store = open_store(settings)
             self._owns_store = True
         self.store: Store = store
         if model_id:
-            self.model = store.get_model(model_id)
+            self.model = store.models.get_model(model_id)
         else:
             assert name is not None
-            self.model = store.find_model(name, version=version, stage=stage)
+            self.model = store.models.find_model(name, version=version, stage=stage)
 
     @property
     def id(self) -> str:
@@ -250,7 +250,7 @@ class InputModel:
     def _download(self, dest: Path) -> None:
         digest = hashlib.sha256()
         with open(dest, "wb") as out:
-            for chunk in self.store.open_blob(self.model.sha256):
+            for chunk in self.store.artifacts.open_blob(self.model.sha256):
                 digest.update(chunk)
                 out.write(chunk)
         if digest.hexdigest() != self.model.sha256:

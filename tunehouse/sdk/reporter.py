@@ -230,7 +230,7 @@ class Reporter:
 
     def _deliver(self, payload: dict[str, Any]) -> None:
         try:
-            self.store.add_events(to_event_batch(payload))
+            self.store.events.add_events(to_event_batch(payload))
         except Exception as exc:
             with self._lock:
                 path = self.spool.write(payload)
@@ -255,7 +255,7 @@ class Reporter:
                     self._reject(path, exc)
                     continue
             try:
-                self.store.add_events(to_event_batch(payload))
+                self.store.events.add_events(to_event_batch(payload))
             except Exception as exc:
                 if is_retryable(exc):
                     self._note_failure(exc)

@@ -183,7 +183,7 @@ def sync_spool(settings: Any, store: Any = None,
         return result
     own_store = store is None
     if own_store:
-        from tunehouse.store import open_store
+        from tunehouse.client import open_store
 
         store = open_store(settings)
     try:
@@ -208,7 +208,7 @@ def _sync_folder(folder: Path, store: Any, result: SyncResult,
         for path in sorted(folder.glob("*.json")):
             try:
                 batch = to_event_batch(orjson.loads(path.read_bytes()))
-                outcome = store.add_events(batch)
+                outcome = store.events.add_events(batch)
             except orjson.JSONDecodeError as exc:
                 reject_file(path, f"unreadable spool file: {exc}")
                 result.rejected += 1

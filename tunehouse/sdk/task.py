@@ -190,7 +190,7 @@ class Task:
         with cls._stores_lock:
             store = cls._stores.get(settings)
             if store is None:
-                from tunehouse.store import open_store
+                from tunehouse.client import open_store
 
                 store = open_store(settings)
                 cls._stores[settings] = store
@@ -210,8 +210,8 @@ class Task:
         self._running = True
         if self._remote:
             self._stored_params = {(p.section, p.name): p
-                                   for p in self._store.get_parameters(self.id)}
-            self._stored_configs = {c.name: c for c in self._store.get_configurations(self.id)}
+                                   for p in self._store.tasks.get_parameters(self.id)}
+            self._stored_configs = {c.name: c for c in self._store.tasks.get_configurations(self.id)}
         self._reporter = Reporter(self._store, self.id, self._settings.offline_spool,
                                   warn=self._warn)
         self._logger = Logger(self, self._reporter)
@@ -253,15 +253,15 @@ class Task:
         try:
             if switches.git:
                 code = capture_code()
-                existing = self._store.get_script(self.id) if self._remote else None
+                existing = self._store.tasks.get_script(self.id) if self._remote else None
                 if existing is None or not (existing.repository or existing.script_text):
-                    retrying(lambda: self._store.set_script(self.id, code.script), deadline)
+                    retrying(lambda: self._store.tasks.set_script(self.id, code.script), deadline)
                 if code.large_diff is not None:
                     self._upload_bytes("git_diff", code.large_diff.encode("utf-8"),
                                        kind="diff", content_type="text/x-diff")
             if switches.environment:
                 env = capture_environment(self.seed, packages=switches.packages)
-                retrying(lambda: self._store.set_environment(self.id, env), deadline)
+                retrying(lambda: self._store.tasks.set_environment(self.id, env), deadline)
         except Exception as exc:
             self._warn(f"tunehouse: could not record the code/environment: {exc}")
 
@@ -311,7 +311,7 @@ class Task:
 
     def reload(self) -> TaskRecord:
         """Read the task record again from the store."""
-        self._record = self._store.get_task(self.id)
+        self._record = self._store.tasks.get_task(self.id)
         return self._record
 
     def get_status(self) -> str:
@@ -381,7 +381,7 @@ class Task:
         if not self._remote:
             new = [params.to_parameter(section, leaf.name, leaf.value) for leaf in leaves]
             if new:
-                self._store.set_parameters(self.id, new)
+                self._store.tasks.set_parameters(self.id, new)
                 for param in new:
                     self._stored_params[(param.section, param.name)] = param
             return mapping
@@ -400,7 +400,7 @@ class Task:
                 if stored_section == section and stored_name not in known:
                     params.set_path(mapping, tuple(stored_name.split(".")), params.decode(stored))
         if missing:
-            self._store.set_parameters(self.id, missing)
+            self._store.tasks.set_parameters(self.id, missing)
             for param in missing:
                 self._stored_params[(param.section, param.name)] = param
         return mapping
@@ -427,7 +427,7 @@ class Task:
                 configuration.update(value)
                 return configuration
             text = json.dumps(configuration, indent=2, default=str)
-            self._store.set_configuration(self.id, Configuration(name=name, text=text,
+            self._store.tasks.set_configuration(self.id, Configuration(name=name, text=text,
                                                                  description=description))
             return configuration
         if isinstance(configuration, (str, Path)):
@@ -442,7 +442,7 @@ class Task:
                 text = path.read_text()
             except OSError as exc:
                 raise InvalidInput(f"cannot read configuration file {path}: {exc}") from exc
-            self._store.set_configuration(self.id, Configuration(name=name, text=text,
+            self._store.tasks.set_configuration(self.id, Configuration(name=name, text=text,
                                                                  description=description))
             return configuration
         raise InvalidInput("connect_configuration() takes a dict or a file path, not "
@@ -460,7 +460,7 @@ class Task:
             else:
                 new.append(params.to_parameter(section, name, value, description))
         if new:
-            self._store.set_parameters(self.id, new)
+            self._store.tasks.set_parameters(self.id, new)
             for param in new:
                 self._stored_params[(param.section, param.name)] = param
 
@@ -471,7 +471,7 @@ class Task:
     def get_parameters(self, cast: bool = True) -> dict[str, Any]:
         """All parameters as ``{"Section/name": value}``, typed unless ``cast=False``."""
         result = {}
-        for param in self._store.get_parameters(self.id):
+        for param in self._store.tasks.get_parameters(self.id):
             key = params.full_name(param.section, param.name)
             result[key] = params.decode(param) if cast else param.value
         return result
@@ -480,7 +480,7 @@ class Task:
         return self.get_parameters().get(name, default)
 
     def get_configuration_object(self, name: str) -> str | None:
-        for config in self._store.get_configurations(self.id):
+        for config in self._store.tasks.get_configurations(self.id):
             if config.name == name:
                 return config.text
         return None
@@ -498,37 +498,37 @@ class Task:
             raise InvalidInput("artifact name must be a non-empty str")
         with prepared(artifact_object, name) as item:
             with open(item.path, "rb") as stream:
-                blob = self._store.put_blob(stream)
+                blob = self._store.artifacts.put_blob(stream)
             meta = dict(item.metadata)
             meta.update(metadata or {})
-            self._store.add_artifact(self.id, ArtifactCreate(
+            self._store.artifacts.add_artifact(self.id, ArtifactCreate(
                 name=name, kind=item.kind, sha256=blob.sha256, size=blob.size,
                 content_type=item.content_type, metadata=meta))
         return True
 
     def _upload_bytes(self, name: str, data: bytes, kind: str, content_type: str,
                       metadata: Mapping[str, Any] | None = None) -> None:
-        blob = self._store.put_blob(io.BytesIO(data))
-        self._store.add_artifact(self.id, ArtifactCreate(
+        blob = self._store.artifacts.put_blob(io.BytesIO(data))
+        self._store.artifacts.add_artifact(self.id, ArtifactCreate(
             name=name, kind=kind, sha256=blob.sha256, size=blob.size,
             content_type=content_type, metadata=dict(metadata or {})))
 
     @property
     def artifacts(self) -> dict[str, Any]:
-        return {a.name: a for a in self._store.list_artifacts(self.id)}
+        return {a.name: a for a in self._store.artifacts.list_artifacts(self.id)}
 
     # ================================================================ tags and status
     def add_tags(self, tags: str | list[str]) -> None:
         new = [tags] if isinstance(tags, str) else list(tags)
         current = self.reload().tags
         merged = current + [tag for tag in new if tag not in current]
-        self._record = self._store.update_task(self.id, TaskUpdate(tags=merged))
+        self._record = self._store.tasks.update_task(self.id, TaskUpdate(tags=merged))
 
     def get_tags(self) -> list[str]:
         return list(self.reload().tags)
 
     def set_comment(self, comment: str) -> None:
-        self._record = self._store.update_task(self.id, TaskUpdate(comment=comment))
+        self._record = self._store.tasks.update_task(self.id, TaskUpdate(comment=comment))
 
     def mark_completed(self, status_message: str = "") -> None:
         """Mark the task completed (the running task flushes its reports first)."""
@@ -547,7 +547,7 @@ class Task:
             if status in TERMINAL:
                 self._final_status_set = True
         force = status in TERMINAL and self._record.status in TERMINAL
-        self._record = self._store.change_status(
+        self._record = self._store.tasks.change_status(
             self.id, StatusChange(status=status, reason=reason, message=message, force=force))
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -609,13 +609,13 @@ class Task:
     def _set_final_status(self, status: TaskStatus, reason: str, message: str,
                           deadline: float) -> None:
         def change() -> None:
-            record = self._store.get_task(self.id)
+            record = self._store.tasks.get_task(self.id)
             final = status
             if status == TaskStatus.completed and record.abort_requested:
                 final = TaskStatus.aborted
             if record.status in TERMINAL:
                 return
-            self._record = self._store.change_status(self.id, StatusChange(
+            self._record = self._store.tasks.change_status(self.id, StatusChange(
                 status=final, reason=reason, message=message[-STATUS_MESSAGE_LIMIT:]))
 
         try:
@@ -695,7 +695,7 @@ class Task:
         """
         settings, store = cls._default_store()
         if task_id:
-            return cls(store, settings, store.get_task(task_id))
+            return cls(store, settings, store.tasks.get_task(task_id))
         if not project_name and not task_name:
             raise InvalidInput("get_task needs task_id, or project_name and/or task_name")
         for task in cls.get_tasks(project_name=project_name, task_name=task_name):
@@ -718,7 +718,7 @@ class Task:
         found: list[Task] = []
         offset = 0
         while True:
-            page = store.list_tasks(TaskQuery(project=project_name, name=task_name, tags=tags,
+            page = store.tasks.list_tasks(TaskQuery(project=project_name, name=task_name, tags=tags,
                                               status=statuses, order_by="created",
                                               descending=True, limit=1000, offset=offset))
             for record in page.tasks:
@@ -736,14 +736,14 @@ class Task:
         settings, store = cls._default_store()
         source_id = source_task.id if isinstance(source_task, Task) else source_task
         parent_id = parent.id if isinstance(parent, Task) else parent
-        return cls(store, settings, store.clone_task(source_id, name=name, parent_id=parent_id))
+        return cls(store, settings, store.tasks.clone_task(source_id, name=name, parent_id=parent_id))
 
     @classmethod
     def enqueue(cls, task: Task | str, queue_name: str, priority: int = 0) -> Task:
         """Put a ``created`` task in queue ``queue_name`` for an agent to run."""
         settings, store = cls._default_store()
         task_id = task.id if isinstance(task, Task) else task
-        return cls(store, settings, store.enqueue(task_id, queue_name, priority))
+        return cls(store, settings, store.queues.enqueue(task_id, queue_name, priority))
 
     def get_reported_scalars(self, max_samples: int = 0) -> dict[str, dict[str, dict[str, list]]]:
         """``{title: {series: {"x": [...], "y": [...]}}}``; ``max_samples`` > 0
@@ -751,7 +751,7 @@ class Task:
         if self.running:
             self.flush()
         result: dict[str, dict[str, dict[str, list]]] = {}
-        for series in self._store.get_scalars(self.id, max_points=max_samples or None):
+        for series in self._store.events.get_scalars(self.id, max_points=max_samples or None):
             result.setdefault(series.title, {})[series.series] = {
                 "x": list(series.x), "y": list(series.y)}
         return result
@@ -759,7 +759,7 @@ class Task:
     def get_last_scalar_metrics(self) -> dict[str, dict[str, dict[str, float | None]]]:
         """``{title: {series: {"last", "min", "max"}}}`` from the metric summaries."""
         result: dict[str, dict[str, dict[str, float | None]]] = {}
-        for summary in self._store.get_metric_summaries(self.id):
+        for summary in self._store.events.get_metric_summaries(self.id):
             result.setdefault(summary.title, {})[summary.series] = {
                 "last": summary.last, "min": summary.min, "max": summary.max}
         return result
@@ -768,8 +768,8 @@ class Task:
         """The whole stored record as plain data: task fields, script, diff, packages,
         environment, parameters, configurations, status, metric summaries, artifacts."""
         record = self.reload()
-        script = self._store.get_script(self.id)
-        environment = self._store.get_environment(self.id)
+        script = self._store.tasks.get_script(self.id)
+        environment = self._store.tasks.get_environment(self.id)
         return {
             "task": record.model_dump(mode="json"),
             "id": record.id,
@@ -783,12 +783,12 @@ class Task:
             "parameters": {
                 params.full_name(p.section, p.name): {
                     "value": p.value, "type": p.type, "description": p.description}
-                for p in self._store.get_parameters(self.id)
+                for p in self._store.tasks.get_parameters(self.id)
             },
-            "configurations": {c.name: c.text for c in self._store.get_configurations(self.id)},
+            "configurations": {c.name: c.text for c in self._store.tasks.get_configurations(self.id)},
             "metrics": [m.model_dump(mode="json")
-                        for m in self._store.get_metric_summaries(self.id)],
-            "artifacts": [a.model_dump(mode="json") for a in self._store.list_artifacts(self.id)],
+                        for m in self._store.events.get_metric_summaries(self.id)],
+            "artifacts": [a.model_dump(mode="json") for a in self._store.artifacts.list_artifacts(self.id)],
         }
 
 
@@ -847,9 +847,9 @@ def _task_type(task_type: str | TaskType) -> TaskType:
 
 
 def _attach(store: Store, task_id: str) -> TaskRecord:
-    record = store.get_task(task_id)
+    record = store.tasks.get_task(task_id)
     if record.status != TaskStatus.in_progress:
-        record = store.change_status(task_id, StatusChange(status=TaskStatus.in_progress))
+        record = store.tasks.change_status(task_id, StatusChange(status=TaskStatus.in_progress))
     return record
 
 
@@ -857,22 +857,22 @@ def _create_or_reuse(store: Store, project: str, name: str, kind: TaskType, tags
                      reuse: bool | str) -> TaskRecord:
     record = None
     if isinstance(reuse, str) and reuse:
-        record = store.get_task(reuse)
+        record = store.tasks.get_task(reuse)
     elif reuse is True:
-        page = store.list_tasks(TaskQuery(project=project, name=name, order_by="created",
+        page = store.tasks.list_tasks(TaskQuery(project=project, name=name, order_by="created",
                                            descending=True, limit=20))
         latest = next((r for r in page.tasks if r.name == name), None)
         if latest is not None and _reusable(store, latest):
             record = latest
     if record is not None:
         if record.status != TaskStatus.created:
-            record = store.change_status(record.id, StatusChange(
+            record = store.tasks.change_status(record.id, StatusChange(
                 status=TaskStatus.created, reason="reused by Task.init", force=True))
         if tags:
-            record = store.update_task(record.id, TaskUpdate(tags=tags))
+            record = store.tasks.update_task(record.id, TaskUpdate(tags=tags))
     else:
-        record = store.create_task(TaskCreate(project=project, name=name, type=kind, tags=tags))
-    return store.change_status(record.id, StatusChange(status=TaskStatus.in_progress))
+        record = store.tasks.create_task(TaskCreate(project=project, name=name, type=kind, tags=tags))
+    return store.tasks.change_status(record.id, StatusChange(status=TaskStatus.in_progress))
 
 
 def _reusable(store: Store, record: TaskRecord) -> bool:
@@ -880,4 +880,4 @@ def _reusable(store: Store, record: TaskRecord) -> bool:
         return True
     if record.status not in TERMINAL:
         return False
-    return not store.list_artifacts(record.id) and not store.list_models(task_id=record.id)
+    return not store.artifacts.list_artifacts(record.id) and not store.models.list_models(task_id=record.id)

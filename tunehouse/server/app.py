@@ -14,26 +14,29 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from tunehouse import __version__
-from tunehouse.server.api import API_PREFIX, build_router
+from tunehouse.contract import (
+    API_PREFIX,
+    PUBLIC_OPERATIONS,
+    SESSION_COOKIE,
+    STREAMING_OPERATIONS,
+    route,
+)
+from tunehouse.server.accounts import Accounts
+from tunehouse.server.api import build_router
 from tunehouse.server.api._deps import EXTRA_SCHEMAS
-from tunehouse.server.api.blobs import BLOBS_PATH
-from tunehouse.server.auth import SESSION_COOKIE, SessionSigner, load_session_secret
+from tunehouse.server.auth import SessionSigner, load_session_secret
 from tunehouse.server.errors import BodyLimitMiddleware, install_error_handlers
 from tunehouse.settings import Settings
-from tunehouse.store.base import Store
+from tunehouse.store.sql import SqlStore
+from tunehouse.version import __version__
 
-PUBLIC_PATHS = ("/health", "/auth/login")
 
-
-def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+def create_app(settings: Settings, store: SqlStore | None = None) -> FastAPI:
     """The server app for ``settings`` (``store`` defaults to the SQL store they name).
 
     The store is closed when the app shuts down.
     """
     if store is None:
-        from tunehouse.store.sql import SqlStore
-
         store = SqlStore.from_settings(settings, user="server")
     opened = store
 
@@ -53,11 +56,13 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.accounts = Accounts.of(store)
     app.state.session_signer = SessionSigner(load_session_secret(settings.home))
     install_error_handlers(app)
     app.include_router(build_router(), prefix=API_PREFIX)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_mb * 1024 * 1024,
-                       streaming_prefixes=(API_PREFIX + BLOBS_PATH,))
+                       streaming_prefixes=tuple(API_PREFIX + route(name).path
+                                                for name in STREAMING_OPERATIONS))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -79,7 +84,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                    "description": "access_key:secret_key of an API key"},
         "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
     }
-    public = {API_PREFIX + path for path in PUBLIC_PATHS}
+    public = {API_PREFIX + route(name).path for name in PUBLIC_OPERATIONS}
     for path, operations in doc.get("paths", {}).items():
         for operation in operations.values():
             if path not in public:

@@ -10,7 +10,8 @@ OpenAPI documents:
   process sharing the data directory accepts the others' cookies. Disabling a user
   invalidates its sessions at once (the user is looked up on every request).
 
-Writes always act as the authenticated user (``store.with_user(user.name)``). An admin
+Users and keys are checked by :class:`~tunehouse.server.accounts.Accounts`, which only
+the server has. Writes always act as the authenticated user (``store.with_user(...)``). An admin
 may act for another user name with the ``X-Tunehouse-User`` header (used by
 ``HttpStore.with_user``); anyone else gets 403 for it.
 """
@@ -30,15 +31,15 @@ from pathlib import Path
 import orjson
 from fastapi import Request
 
+from tunehouse.contract import ACT_AS_HEADER, SESSION_COOKIE
 from tunehouse.errors import AuthenticationFailed, NotFound, PermissionDenied
+from tunehouse.server.accounts import Accounts
 from tunehouse.settings import ensure_private_dir
 from tunehouse.store.base import Store
 from tunehouse.store.records import User
 
-SESSION_COOKIE = "tunehouse_session"
 SESSION_TTL_S = 12 * 3600
 SESSION_SECRET_FILE = "session-secret"
-ACT_AS_HEADER = "x-tunehouse-user"
 
 
 def load_session_secret(home: Path) -> bytes:
@@ -118,24 +119,25 @@ def parse_basic(header: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class Principal:
-    """The authenticated user of a request and the store acting for it."""
+    """The authenticated user of a request, and the store and accounts acting for it."""
 
     user: User
     store: Store
+    accounts: Accounts
 
 
 def authenticate(request: Request) -> User:
     """The user behind the request's API key or session cookie; else AuthenticationFailed."""
-    store: Store = request.app.state.store
+    accounts: Accounts = request.app.state.accounts
     header = request.headers.get("authorization")
     if header:
-        return store.authenticate_key(*parse_basic(header))
+        return accounts.authenticate_key(*parse_basic(header))
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         signer: SessionSigner = request.app.state.session_signer
         name = signer.verify(token)
         try:
-            user = store.get_user(name)
+            user = accounts.get_user(name)
         except NotFound as exc:  # a deleted user's cookie is no longer valid
             raise AuthenticationFailed("invalid session; log in again") from exc
         if user.disabled:
@@ -154,7 +156,8 @@ def principal(request: Request) -> Principal:
         if not user.admin:
             raise PermissionDenied(f"only admins may act as another user ({act_as!r})")
         acting = act_as
-    return Principal(user=user, store=request.app.state.store.with_user(acting))
+    return Principal(user=user, store=request.app.state.store.with_user(acting),
+                     accounts=request.app.state.accounts.with_user(acting))
 
 
 def admin_principal(request: Request) -> Principal:

@@ -6,13 +6,13 @@ import secrets
 from pathlib import Path
 
 from tunehouse.errors import Conflict
+from tunehouse.server.accounts import Accounts
 from tunehouse.settings import write_credentials
-from tunehouse.store.base import Store
 
 ADMIN_USER = "admin"
 
 
-def bootstrap_admin(store: Store, home: Path, server_url: str) -> Path | None:
+def bootstrap_admin(accounts: Accounts, home: Path, server_url: str) -> Path | None:
     """Create user ``admin`` with a random password and an API key when no user exists.
 
     Both secrets go to ``<home>/credentials.json`` (mode 0600) together with
@@ -23,14 +23,14 @@ def bootstrap_admin(store: Store, home: Path, server_url: str) -> Path | None:
     Returns:
         The credentials file written, or ``None`` when users already existed.
     """
-    if store.list_users():
+    if accounts.list_users():
         return None
     password = secrets.token_urlsafe(18)
     try:
-        store.create_user(ADMIN_USER, password, admin=True)
+        accounts.create_user(ADMIN_USER, password, admin=True)
     except Conflict:
         return None
-    key = store.create_api_key(ADMIN_USER, description="created on first start")
+    key = accounts.create_api_key(ADMIN_USER, description="created on first start")
     return write_credentials(home, {
         "server": server_url,
         "user": ADMIN_USER,

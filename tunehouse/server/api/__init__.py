@@ -1,30 +1,20 @@
-"""The JSON API under ``/api/v1``: one module per concept, each exposing ``router``."""
+"""The JSON API under ``/api/v1``: one module per store area (``tasks``, ``events``,
+``artifacts``, ``models``, ``queues``) plus the server's own operations (``accounts``,
+``health``), each exposing ``router``. Paths come from :mod:`tunehouse.contract`."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tunehouse.server.api import (
-    audit,
-    blobs,
-    events,
-    health,
-    login,
-    models,
-    projects,
-    queues,
-    tasks,
-    users,
-    workers,
-)
+from tunehouse.contract import API_PREFIX
+from tunehouse.server.api import accounts, artifacts, events, health, models, queues, tasks
 
-API_PREFIX = "/api/v1"
+__all__ = ["API_PREFIX", "build_router"]
 
 
 def build_router() -> APIRouter:
-    """All API routes, relative to :data:`API_PREFIX`."""
+    """All API routes, relative to :data:`~tunehouse.contract.API_PREFIX`."""
     router = APIRouter()
-    for module in (health, login, projects, tasks, events, blobs, models, queues, workers,
-                   users, audit):
+    for module in (health, accounts, tasks, events, artifacts, models, queues):
         router.include_router(module.router)
     return router

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Path
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ValidationError
 
+from tunehouse.contract import route
 from tunehouse.errors import InvalidInput
 from tunehouse.server.auth import Principal, admin_principal, principal
 from tunehouse.server.errors import validation_error
@@ -19,6 +21,7 @@ AdminOnly = Annotated[Principal, Depends(admin_principal)]
 TaskId = Annotated[str, Path(min_length=1, max_length=64)]
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 M = TypeVar("M", bound=BaseModel)
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: Models whose JSON schema the OpenAPI document must carry although no route declares
 #: them as a FastAPI body parameter (bodies parsed by hand for speed or streaming).
@@ -42,3 +45,10 @@ def parse_json_body(model: type[M], body: bytes) -> M:
         return model.model_validate_json(body)
     except ValidationError as exc:
         raise validation_error(exc.errors(include_input=False), prefix=("body",)) from None
+
+
+def operation(router: APIRouter, name: str, **options: Any) -> Callable[[F], F]:
+    """Register the decorated function as the route of operation ``name`` (method and
+    path from :data:`tunehouse.contract.ROUTES`); ``options`` go to FastAPI."""
+    spec = route(name)
+    return router.api_route(spec.path, methods=[spec.method], name=name, **options)

@@ -1,22 +1,47 @@
-"""Scalar and console events, sent in batches by the SDK's reporter."""
+"""The ``events`` area: scalars and console lines, sent in batches by the SDK's reporter,
+and read back as summaries, (downsampled) series and log pages."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from tunehouse.server.api._deps import Acting, json_body_doc, parse_json_body
+from tunehouse.server.api._deps import Acting, TaskId, json_body_doc, operation, parse_json_body
 from tunehouse.store.base import Store
-from tunehouse.store.records import BatchResult, EventBatch
+from tunehouse.store.records import BatchResult, EventBatch, LogLine, MetricSummary, SeriesData
 
 router = APIRouter(tags=["events"])
 
 
 def _store_batch(store: Store, body: bytes) -> BatchResult:
-    return store.add_events(parse_json_body(EventBatch, body))
+    return store.events.add_events(parse_json_body(EventBatch, body))
 
 
-@router.post("/events", response_model=BatchResult, openapi_extra=json_body_doc(EventBatch))
+@operation(router, "events.get_metric_summaries", response_model=list[MetricSummary])
+def get_metric_summaries(task_id: TaskId, who: Acting) -> list[MetricSummary]:
+    return who.store.events.get_metric_summaries(task_id)
+
+
+@operation(router, "events.get_scalars", response_model=list[SeriesData])
+def get_scalars(task_id: TaskId, who: Acting, title: str | None = None,
+                series: str | None = None,
+                max_points: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+                ) -> list[SeriesData]:
+    """Reported series; with ``max_points`` longer series are downsampled."""
+    return who.store.events.get_scalars(task_id, title=title, series=series, max_points=max_points)
+
+
+@operation(router, "events.get_logs", response_model=list[LogLine])
+def get_logs(task_id: TaskId, who: Acting,
+             after_seq: Annotated[int, Query(ge=0)] = 0,
+             limit: Annotated[int, Query(ge=1, le=100_000)] = 1000) -> list[LogLine]:
+    """Console lines with ``seq > after_seq``, oldest first."""
+    return who.store.events.get_logs(task_id, after_seq=after_seq, limit=limit)
+
+
+@operation(router, "events.add_events", response_model=BatchResult, openapi_extra=json_body_doc(EventBatch))
 async def add_events(request: Request, who: Acting) -> BatchResult:
     """Store one batch of a task's events (scalars as ``[title, series, iteration, value,
     wall]`` arrays, logs as ``[stream, text, wall]``). A resent ``batch_id`` is stored once

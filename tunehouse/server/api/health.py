@@ -6,15 +6,16 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from tunehouse import __version__
 from tunehouse.errors import SchemaOutOfDate
+from tunehouse.server.api._deps import operation
 from tunehouse.store.engine import get_engine
 from tunehouse.store.migrate import check_schema, current_revision
+from tunehouse.version import __version__
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@operation(router, "server.health")
 def health(request: Request) -> dict[str, Any]:
     """Server version, database dialect and whether the schema is at this version's head."""
     engine = get_engine(request.app.state.settings.db)

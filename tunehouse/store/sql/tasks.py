@@ -9,14 +9,7 @@ from sqlalchemy.engine import Connection
 
 from tunehouse.errors import Conflict, InvalidInput, NotFound
 from tunehouse.store import schema as t
-from tunehouse.store._sql_base import (
-    check_name,
-    new_id,
-    project_from_row,
-    project_name,
-    utcnow,
-)
-from tunehouse.store._sql_status import StatusMixin
+from tunehouse.store.interfaces.tasks import TaskStore
 from tunehouse.store.records import (
     Configuration,
     Environment,
@@ -26,9 +19,20 @@ from tunehouse.store.records import (
     StatusChange,
     Task,
     TaskCreate,
+    TaskPage,
+    TaskQuery,
     TaskStatus,
     TaskUpdate,
 )
+from tunehouse.store.sql import task_query
+from tunehouse.store.sql.database import (
+    check_name,
+    new_id,
+    project_from_row,
+    project_name,
+    utcnow,
+)
+from tunehouse.store.sql.status import StatusWriter, delete_outputs
 from tunehouse.store.status import ACTIVE, check_transition
 
 
@@ -39,7 +43,9 @@ def _check_tags(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-class TasksMixin(StatusMixin):
+class SqlTaskStore(StatusWriter, TaskStore):
+    """Projects and tasks on SQL (see :class:`~tunehouse.store.interfaces.TaskStore`)."""
+
     # ------------------------------------------------------------ projects
     def get_or_create_project(self, name: str, description: str = "") -> Project:
         with self._write() as conn:
@@ -78,6 +84,12 @@ class TasksMixin(StatusMixin):
     def get_task(self, task_id: str) -> Task:
         with self._read() as conn:
             return self._get_task(conn, task_id)
+
+    def list_tasks(self, query: TaskQuery) -> TaskPage:
+        """One page of matching tasks and their total count (see
+        :func:`tunehouse.store.sql.task_query.list_tasks` for the filters and orders)."""
+        with self._read() as conn:
+            return task_query.list_tasks(conn, query, self.is_postgres)
 
     def update_task(self, task_id: str, update: TaskUpdate) -> Task:
         values: dict[str, Any] = update.model_dump(exclude_none=True)
@@ -148,7 +160,7 @@ class TasksMixin(StatusMixin):
             row = self._task_row(conn, task_id, lock=True)
             if TaskStatus(row.status) in ACTIVE:
                 raise Conflict(f"task {task_id} is {row.status}: dequeue or abort it before deleting")
-            self._delete_outputs(conn, task_id)
+            delete_outputs(conn, task_id)
             conn.execute(sa.delete(t.tasks).where(t.tasks.c.id == task_id))
 
     # ------------------------------------------------------------ parameters & co
@@ -230,4 +242,4 @@ class TasksMixin(StatusMixin):
         conn.execute(insert.on_conflict_do_update(index_elements=key, set_=changed), rows)
 
 
-__all__ = ["TasksMixin", "project_name"]
+__all__ = ["SqlTaskStore", "project_name"]

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from tunehouse.errors import InvalidInput
 from tunehouse.store import schema as t
-from tunehouse.store._sql_base import SqlBase, utcnow
+from tunehouse.store.interfaces.events import EventStore
 from tunehouse.store.records import (
     NAME_MAX,
     BatchResult,
@@ -25,6 +25,7 @@ from tunehouse.store.records import (
     MetricSummary,
     SeriesData,
 )
+from tunehouse.store.sql.database import SqlArea, utcnow
 
 LOG_STREAMS = frozenset({"stdout", "stderr", "log"})
 MAX_LOG_LIMIT = 100_000
@@ -61,7 +62,9 @@ def _group_scalars(batch: EventBatch) -> dict[tuple[str, str], list[tuple[int, f
     return groups
 
 
-class EventsMixin(SqlBase):
+class SqlEventStore(SqlArea, EventStore):
+    """Scalars and console lines on SQL (see :class:`~tunehouse.store.interfaces.EventStore`)."""
+
     def add_events(self, batch: EventBatch) -> BatchResult:
         groups = _group_scalars(batch)
         for stream, _text, _wall in batch.logs:

@@ -14,8 +14,7 @@ from sqlalchemy.engine import Connection
 
 from tunehouse.errors import NotFound
 from tunehouse.store import schema as t
-from tunehouse.store._sql_base import DbRow, check_name, utcnow
-from tunehouse.store._sql_status import StatusMixin
+from tunehouse.store.interfaces.queues import QueueStore
 from tunehouse.store.records import (
     Queue,
     QueueEntry,
@@ -24,11 +23,15 @@ from tunehouse.store.records import (
     Worker,
     WorkerHeartbeat,
 )
+from tunehouse.store.sql.database import DbRow, check_name, utcnow
+from tunehouse.store.sql.status import StatusWriter
 
 _CLAIM_ORDER = (t.queue_entries.c.priority.desc(), t.queue_entries.c.id.asc())
 
 
-class QueuesMixin(StatusMixin):
+class SqlQueueStore(StatusWriter, QueueStore):
+    """Queues, claims and workers on SQL (see :class:`~tunehouse.store.interfaces.QueueStore`)."""
+
     def get_or_create_queue(self, name: str) -> Queue:
         with self._write() as conn:
             row = self._ensure_queue(conn, name)

@@ -1,4 +1,10 @@
-"""Users, API keys and the audit log of the SQL store.
+"""Accounts: users, passwords, API keys and the audit log, on the server's database.
+
+Only the server (and the CLI's admin commands, which open the database directly) use
+this module: the SDK and the HTTP client never see password or key verification, and no
+route lets a client write an audit entry. Audit entries are written by the server itself
+(:meth:`Accounts.record`) and by the store, inside the transaction of the change they
+describe.
 
 Passwords are hashed with argon2. API secrets are long random strings, so a fast hash
 (sha256) protects them as well as argon2 would while keeping each authenticated request
@@ -20,8 +26,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from tunehouse.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from tunehouse.store import schema as t
-from tunehouse.store._sql_base import DbRow, SqlBase, check_name, utcnow
 from tunehouse.store.records import ApiKey, AuditEvent, NewApiKey, User
+from tunehouse.store.sql import SqlStore
+from tunehouse.store.sql.database import Database, DbRow, SqlArea, check_name, utcnow
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_PASSWORD_LENGTH = 1024
@@ -57,7 +64,27 @@ def _api_key(row: DbRow) -> ApiKey:
                   revoked=row.revoked, created=row.created, last_used=row.last_used)
 
 
-class UsersMixin(SqlBase):
+class Accounts(SqlArea):
+    """Users, API keys and the audit log, acting as ``user`` (recorded as the author of
+    the users, keys and audit entries it creates).
+
+    Args:
+        db: The database (``SqlStore.db``).
+        user: The acting user.
+    """
+
+    def __init__(self, db: Database, user: str) -> None:
+        super().__init__(db, user)
+
+    @classmethod
+    def of(cls, store: SqlStore, user: str | None = None) -> Accounts:
+        """The accounts on ``store``'s database, acting as ``user`` (default: the store's)."""
+        return cls(store.db, user or store.user)
+
+    def with_user(self, user: str) -> Accounts:
+        """The same accounts acting as ``user``."""
+        return Accounts(self._db, user)
+
     def create_user(self, name: str, password: str, admin: bool = False) -> User:
         check_name("user", name, max_length=64, simple=True)
         if not password or len(password) > MAX_PASSWORD_LENGTH:
@@ -155,8 +182,9 @@ class UsersMixin(SqlBase):
         return _user(row)
 
     # ------------------------------------------------------------ audit
-    def add_audit_event(self, action: str, target_type: str, target_id: str,
-                        details: dict[str, Any] | None = None) -> AuditEvent:
+    def record(self, action: str, target_type: str, target_id: str,
+               details: dict[str, Any] | None = None) -> AuditEvent:
+        """Write one audit entry by the acting user (server-side use only)."""
         for kind, value in (("action", action), ("target_type", target_type)):
             check_name(f"audit {kind}", value, max_length=64)
         check_name("audit target", target_id)

@@ -1,4 +1,5 @@
-"""Blobs: content-addressed files (artifacts and model weights), streamed both ways.
+"""The ``artifacts`` area: blobs, content-addressed files (artifacts and model weights)
+streamed both ways, and the named artifacts of tasks.
 
 Uploads stream the raw request body into the artifact store without holding it in memory
 (the store reads it through a file-like adaptor over the ASGI stream); downloads stream
@@ -18,13 +19,12 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from tunehouse.server.api._deps import SHA256_PATTERN, Acting
+from tunehouse.server.api._deps import SHA256_PATTERN, Acting, TaskId, operation
 from tunehouse.store.base import Store
-from tunehouse.store.records import Blob
+from tunehouse.store.records import Artifact, ArtifactCreate, Blob
 
 router = APIRouter(tags=["blobs"])
 
-BLOBS_PATH = "/blobs"
 
 
 class _StreamReader(io.RawIOBase):
@@ -59,10 +59,21 @@ class _StreamReader(io.RawIOBase):
 
 def _put(store: Store, reader: _StreamReader) -> Blob:
     with io.BufferedReader(reader, buffer_size=1 << 20) as stream:
-        return store.put_blob(stream)
+        return store.artifacts.put_blob(stream)
 
 
-@router.put(BLOBS_PATH, response_model=Blob, status_code=201, openapi_extra={
+@operation(router, "artifacts.add_artifact", response_model=Artifact, status_code=201)
+def add_artifact(task_id: TaskId, body: ArtifactCreate, who: Acting) -> Artifact:
+    """Register an artifact whose blob was uploaded with ``PUT /blobs``."""
+    return who.store.artifacts.add_artifact(task_id, body)
+
+
+@operation(router, "artifacts.list_artifacts", response_model=list[Artifact])
+def list_artifacts(task_id: TaskId, who: Acting) -> list[Artifact]:
+    return who.store.artifacts.list_artifacts(task_id)
+
+
+@operation(router, "artifacts.put_blob", response_model=Blob, status_code=201, openapi_extra={
     "requestBody": {"required": True, "content": {
         "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 async def put_blob(request: Request, who: Acting) -> Blob:
@@ -71,15 +82,15 @@ async def put_blob(request: Request, who: Acting) -> Blob:
 
 
 def _open(store: Store, sha256: str) -> Iterator[bytes]:
-    chunks = iter(store.open_blob(sha256))
+    chunks = iter(store.artifacts.open_blob(sha256))
     first = next(chunks, b"")  # raises NotFound before the response starts
     return itertools.chain([first], chunks)
 
 
-@router.get(f"{BLOBS_PATH}/{{sha256}}", response_class=StreamingResponse, responses={
+@operation(router, "artifacts.open_blob", response_class=StreamingResponse, responses={
     200: {"content": {"application/octet-stream": {"schema": {"type": "string",
                                                               "format": "binary"}}}}})
-async def get_blob(sha256: Annotated[str, Path(pattern=SHA256_PATTERN)],
+async def open_blob(sha256: Annotated[str, Path(pattern=SHA256_PATTERN)],
                    who: Acting) -> StreamingResponse:
     """The content of a blob, streamed."""
     chunks = await run_in_threadpool(_open, who.store, sha256)

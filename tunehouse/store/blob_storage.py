@@ -5,8 +5,8 @@ keeps one copy. Uploads are streamed: content is hashed while it is written to a
 temporary file and renamed into place once complete, so a reader never sees a partial
 blob and memory use does not grow with the blob's size.
 
-:class:`LocalArtifactStore` keeps blobs in a directory; S3-compatible storage will be
-another implementation of :class:`ArtifactStore`.
+:class:`LocalBlobStorage` keeps blobs in a directory; S3-compatible storage will be
+another implementation of :class:`BlobStorage`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def validate_sha256(sha256: str) -> str:
     return sha256
 
 
-class ArtifactStore(abc.ABC):
+class BlobStorage(abc.ABC):
     """Where blob content lives. Implementations are thread-safe."""
 
     @abc.abstractmethod
@@ -58,7 +58,7 @@ class ArtifactStore(abc.ABC):
         return True
 
 
-class LocalArtifactStore(ArtifactStore):
+class LocalBlobStorage(BlobStorage):
     """Blobs as files under ``root/ab/cd/<sha256>``.
 
     Args:

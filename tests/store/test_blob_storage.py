@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tunehouse.errors import InvalidInput, NotFound
-from tunehouse.store.artifacts import CHUNK_SIZE, LocalArtifactStore
+from tunehouse.store.blob_storage import CHUNK_SIZE, LocalBlobStorage
 
 
 class CountingStream(io.RawIOBase):
@@ -35,7 +35,7 @@ class CountingStream(io.RawIOBase):
 
 
 def test_put_open_round_trip(tmp_path: Path) -> None:
-    store = LocalArtifactStore(tmp_path / "a")
+    store = LocalBlobStorage(tmp_path / "a")
     data = os.urandom(2 * CHUNK_SIZE + 5)
     blob = store.put(io.BytesIO(data))
     assert blob.sha256 == hashlib.sha256(data).hexdigest() and blob.size == len(data)
@@ -48,7 +48,7 @@ def test_put_open_round_trip(tmp_path: Path) -> None:
 
 
 def test_put_streams_in_chunks(tmp_path: Path) -> None:
-    store = LocalArtifactStore(tmp_path)
+    store = LocalBlobStorage(tmp_path)
     stream = CountingStream(20 * CHUNK_SIZE)
     blob = store.put(stream)  # type: ignore[arg-type]
     assert stream.largest_read == CHUNK_SIZE
@@ -56,7 +56,7 @@ def test_put_streams_in_chunks(tmp_path: Path) -> None:
 
 
 def test_same_content_is_stored_once_even_concurrently(tmp_path: Path) -> None:
-    store = LocalArtifactStore(tmp_path)
+    store = LocalBlobStorage(tmp_path)
     data = os.urandom(300_000)
     results = []
     threads = [threading.Thread(target=lambda: results.append(store.put(io.BytesIO(data))))
@@ -71,13 +71,13 @@ def test_same_content_is_stored_once_even_concurrently(tmp_path: Path) -> None:
 
 
 def test_empty_blob(tmp_path: Path) -> None:
-    store = LocalArtifactStore(tmp_path)
+    store = LocalBlobStorage(tmp_path)
     blob = store.put(io.BytesIO(b""))
     assert blob.size == 0 and b"".join(store.open(blob.sha256)) == b""
 
 
 def test_missing_blob_is_not_found(tmp_path: Path) -> None:
-    store = LocalArtifactStore(tmp_path)
+    store = LocalBlobStorage(tmp_path)
     sha = hashlib.sha256(b"nothing").hexdigest()
     assert not store.exists(sha)
     with pytest.raises(NotFound):
@@ -89,7 +89,7 @@ def test_missing_blob_is_not_found(tmp_path: Path) -> None:
 @pytest.mark.parametrize("bad", ["../../etc/passwd", "a" * 63, "A" * 64, "g" * 64,
                                  "0" * 64 + "/", "", "../" + "0" * 61])
 def test_bad_sha_never_touches_a_path(tmp_path: Path, bad: str) -> None:
-    store = LocalArtifactStore(tmp_path)
+    store = LocalBlobStorage(tmp_path)
     for call in (store.open, store.stat, store.exists, store.path_for):
         with pytest.raises(InvalidInput):
             call(bad)
@@ -108,7 +108,7 @@ def test_failed_upload_leaves_nothing(tmp_path: Path) -> None:
                 raise OSError("connection reset")
             return b"x" * 10
 
-    store = LocalArtifactStore(tmp_path)
+    store = LocalBlobStorage(tmp_path)
     with pytest.raises(OSError):
         store.put(Broken())  # type: ignore[arg-type]
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

@@ -1,4 +1,10 @@
-"""Shared machinery of the SQL store: transactions, error mapping, row conversion."""
+"""Shared machinery of the SQL store's areas: the database, transactions, error mapping,
+row conversion and the lookups several areas need.
+
+Each area of :class:`~tunehouse.store.sql.SqlStore` is its own object (an
+:class:`SqlArea`) holding the one :class:`Database` of the store and the acting user;
+areas share no other state.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import re
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from tunehouse.errors import Conflict, InvalidInput, NotFound
 from tunehouse.store import schema as t
-from tunehouse.store.artifacts import ArtifactStore
+from tunehouse.store.blob_storage import BlobStorage
 from tunehouse.store.engine import write_options
 from tunehouse.store.records import (
     NAME_MAX,
@@ -83,24 +90,35 @@ def project_from_row(row: DbRow) -> Project:
                    created=m["created"])
 
 
-class SqlBase:
-    """State and helpers every part of :class:`~tunehouse.store.sql.SqlStore` uses."""
+@dataclass(frozen=True)
+class Database:
+    """The engine and the blob storage one :class:`~tunehouse.store.sql.SqlStore` (and
+    all its views) work on."""
 
-    user: str
-    _engine: Engine
-    _artifacts: ArtifactStore
-
-    @property
-    def engine(self) -> Engine:
-        return self._engine
-
-    @property
-    def artifacts(self) -> ArtifactStore:
-        return self._artifacts
+    engine: Engine
+    blobs: BlobStorage
 
     @property
     def is_postgres(self) -> bool:
-        return self._engine.dialect.name == "postgresql"
+        return self.engine.dialect.name == "postgresql"
+
+
+class SqlArea:
+    """Base of each area's SQL implementation: transactions and shared lookups.
+
+    Args:
+        db: The store's database.
+        user: The acting user, recorded on every record this area creates.
+    """
+
+    def __init__(self, db: Database, user: str) -> None:
+        self._db = db
+        self._engine = db.engine
+        self.user = user
+
+    @property
+    def is_postgres(self) -> bool:
+        return self._db.is_postgres
 
     # ------------------------------------------------------------ transactions
     @contextmanager

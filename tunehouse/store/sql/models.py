@@ -1,25 +1,18 @@
-"""Blobs, task artifacts and the model registry of the SQL store."""
+"""The model registry of the SQL store."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import BinaryIO
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tunehouse.errors import Conflict, InvalidInput, NotFound
 from tunehouse.store import schema as t
-from tunehouse.store._sql_base import DbRow, SqlBase, check_name, new_id, utcnow
-from tunehouse.store.records import (
-    Artifact,
-    ArtifactCreate,
-    Blob,
-    Model,
-    ModelCreate,
-    ModelUpdate,
-)
+from tunehouse.store.interfaces.models import ModelStore
+from tunehouse.store.records import Model, ModelCreate, ModelUpdate
+from tunehouse.store.sql.artifacts import check_blob
+from tunehouse.store.sql.database import DbRow, SqlArea, check_name, new_id, utcnow
 
 _STAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _VERSION_RETRIES = 5
@@ -32,48 +25,13 @@ def check_stage(stage: str) -> str:
     return stage
 
 
-class ModelsMixin(SqlBase):
-    # ------------------------------------------------------------ blobs & artifacts
-    def put_blob(self, stream: BinaryIO) -> Blob:
-        return self._artifacts.put(stream)
-
-    def open_blob(self, sha256: str) -> Iterator[bytes]:
-        return self._artifacts.open(sha256)
-
-    def _check_blob(self, sha256: str, size: int) -> None:
-        stored = self._artifacts.stat(sha256)
-        if stored.size != size:
-            raise InvalidInput(f"blob {sha256} holds {stored.size} bytes, not {size}")
-
-    def add_artifact(self, task_id: str, spec: ArtifactCreate) -> Artifact:
-        self._check_blob(spec.sha256, spec.size)
-        now = utcnow()
-        row = {"task_id": task_id, "name": spec.name, "kind": spec.kind, "sha256": spec.sha256,
-               "size": spec.size, "content_type": spec.content_type,
-               "metadata": spec.metadata, "user": self.user, "created": now}
-        with self._write() as conn:
-            self._require_task(conn, task_id)
-            insert = self._insert(t.artifacts).values(**row)
-            conn.execute(insert.on_conflict_do_update(
-                index_elements=["task_id", "name"],
-                set_={name: insert.excluded[name] for name in row if name not in ("task_id", "name")}))
-        return Artifact(task_id=task_id, name=spec.name, kind=spec.kind, sha256=spec.sha256,
-                        size=spec.size, content_type=spec.content_type,
-                        metadata=spec.metadata, created=now)
-
-    def list_artifacts(self, task_id: str) -> list[Artifact]:
-        with self._read() as conn:
-            self._require_task(conn, task_id)
-            rows = conn.execute(sa.select(t.artifacts).where(t.artifacts.c.task_id == task_id)
-                                .order_by(t.artifacts.c.name)).all()
-        return [Artifact(task_id=r.task_id, name=r.name, kind=r.kind, sha256=r.sha256,
-                         size=r.size, content_type=r.content_type, metadata=r.metadata,
-                         created=r.created) for r in rows]
+class SqlModelStore(SqlArea, ModelStore):
+    """The model registry on SQL (see :class:`~tunehouse.store.interfaces.ModelStore`)."""
 
     # ------------------------------------------------------------ models
     def create_model(self, spec: ModelCreate) -> Model:
         check_name("model", spec.name)
-        self._check_blob(spec.sha256, spec.size)
+        check_blob(self._db.blobs, spec.sha256, spec.size)
         for attempt in range(_VERSION_RETRIES):
             try:
                 return self._insert_model(spec)

@@ -1,4 +1,7 @@
-"""Task status changes of the SQL store: the one place that writes ``tasks.status``."""
+"""Task status changes of the SQL store: the one place that writes ``tasks.status``.
+
+:class:`StatusWriter` is the base of the two areas that move tasks (tasks and queues).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +12,14 @@ from sqlalchemy.engine import Connection
 
 from tunehouse.errors import InvalidInput
 from tunehouse.store import schema as t
-from tunehouse.store._sql_base import DbRow, SqlBase, check_name, new_id, utcnow
 from tunehouse.store.records import TaskStatus
+from tunehouse.store.sql.database import DbRow, SqlArea, check_name, new_id, utcnow
 from tunehouse.store.status import TERMINAL, check_transition
 
 
-class StatusMixin(SqlBase):
+class StatusWriter(SqlArea):
+    """An area that changes task status (through :meth:`_apply_status` only)."""
+
     def _ensure_queue(self, conn: Connection, name: str) -> DbRow:
         check_name("queue", name, simple=True)
         query = sa.select(t.queues).where(t.queues.c.name == name)
@@ -50,7 +55,7 @@ class StatusMixin(SqlBase):
         elif new is TaskStatus.created:
             values.update(queue=None, queue_priority=0, worker=None, abort_requested=False,
                           started=None, completed=None, attempt=0, last_iteration=None)
-            self._delete_outputs(conn, task.id)
+            delete_outputs(conn, task.id)
         elif new is TaskStatus.queued:
             queue = queue or task.queue
             if not queue:
@@ -64,10 +69,11 @@ class StatusMixin(SqlBase):
                           abort_requested=False, completed=None)
         conn.execute(sa.update(t.tasks).where(t.tasks.c.id == task.id).values(**values))
 
-    def _delete_outputs(self, conn: Connection, task_id: str) -> None:
-        """Remove what a run of the task recorded: scalars, summaries, console, artifacts."""
-        metric_ids = sa.select(t.metrics.c.id).where(t.metrics.c.task_id == task_id)
-        conn.execute(sa.delete(t.scalars).where(t.scalars.c.metric_id.in_(metric_ids)))
-        conn.execute(sa.delete(t.metrics).where(t.metrics.c.task_id == task_id))
-        conn.execute(sa.delete(t.log_lines).where(t.log_lines.c.task_id == task_id))
-        conn.execute(sa.delete(t.artifacts).where(t.artifacts.c.task_id == task_id))
+
+def delete_outputs(conn: Connection, task_id: str) -> None:
+    """Remove what a run of the task recorded: scalars, summaries, console, artifacts."""
+    metric_ids = sa.select(t.metrics.c.id).where(t.metrics.c.task_id == task_id)
+    conn.execute(sa.delete(t.scalars).where(t.scalars.c.metric_id.in_(metric_ids)))
+    conn.execute(sa.delete(t.metrics).where(t.metrics.c.task_id == task_id))
+    conn.execute(sa.delete(t.log_lines).where(t.log_lines.c.task_id == task_id))
+    conn.execute(sa.delete(t.artifacts).where(t.artifacts.c.task_id == task_id))

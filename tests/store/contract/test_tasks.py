@@ -1,0 +1,322 @@
+"""Contract of the ``tasks`` area: projects, tasks, status, parameters & co, listing.
+
+Run against every backend (SQLite, PostgreSQL, HTTP to a server); the HTTP backend shares one
+server per module, so every test names its projects, queues, models and workers uniquely.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.store.contract.helpers import S, batch_id, move, new_task, put_bytes, task_in, unique
+from tunehouse.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+)
+from tunehouse.store.base import Store
+from tunehouse.store.records import (
+    ArtifactCreate,
+    Configuration,
+    Environment,
+    EventBatch,
+    Parameter,
+    Script,
+    StatusChange,
+    TaskCreate,
+    TaskQuery,
+    TaskType,
+    TaskUpdate,
+)
+
+
+# ---------------------------------------------------------------- projects
+def test_projects_are_hierarchical_and_created_once(store: Store) -> None:
+    root = unique("team")
+    child = store.tasks.get_or_create_project(f"{root}/vision/mnist", description="digits")
+    again = store.tasks.get_or_create_project(f" {root} / vision / mnist ")
+    assert again.id == child.id
+    assert child.name == f"{root}/vision/mnist"
+    assert child.description == "digits"
+    assert child.user == store.user
+    assert child.created.tzinfo is not None and child.created.utcoffset().total_seconds() == 0
+    assert store.tasks.get_project(child.id) == child
+    assert store.tasks.get_project(child.name) == child
+    names = [p.name for p in store.tasks.list_projects()]
+    assert child.name in names and names == sorted(names)
+
+
+@pytest.mark.parametrize("bad", ["", "a//b", "/a", "a/", "a/../b", "  "])
+def test_invalid_project_names_are_refused(store: Store, bad: str) -> None:
+    with pytest.raises(InvalidInput):
+        store.tasks.get_or_create_project(bad)
+
+
+def test_unknown_project_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.tasks.get_project(unique("missing"))
+
+
+# ---------------------------------------------------------------- tasks
+def test_create_and_get_task(store: Store) -> None:
+    project = unique("proj")
+    task = store.tasks.create_task(TaskCreate(project=project, name="train", type=TaskType.testing,
+                                        tags=["a", "b"], comment="hello", max_retries=2))
+    assert task.status is S.created
+    assert task.project == project
+    assert task.type is TaskType.testing
+    assert task.tags == ["a", "b"]
+    assert task.user == store.user
+    assert task.attempt == 0 and task.max_retries == 2
+    assert task.created.tzinfo is not None
+    assert store.tasks.get_task(task.id) == task
+    assert store.tasks.get_project(project).id == task.project_id
+
+
+def test_update_task(store: Store) -> None:
+    task_id = new_task(store)
+    before = store.tasks.get_task(task_id)
+    updated = store.tasks.update_task(task_id, TaskUpdate(name="renamed", comment="c", tags=["x"],
+                                                    max_retries=3, status_message="m",
+                                                    last_iteration=7))
+    assert (updated.name, updated.comment, updated.tags) == ("renamed", "c", ["x"])
+    assert (updated.max_retries, updated.status_message, updated.last_iteration) == (3, "m", 7)
+    assert updated.updated >= before.updated
+    unchanged = store.tasks.update_task(task_id, TaskUpdate())
+    assert unchanged.name == "renamed"
+
+
+ALLOWED = {
+    S.created: {S.queued, S.in_progress, S.aborted},
+    S.queued: {S.created, S.in_progress, S.aborted},
+    S.in_progress: {S.completed, S.failed, S.aborted, S.queued},
+    S.completed: {S.created},
+    S.failed: {S.created},
+    S.aborted: {S.created},
+}
+def test_every_status_transition(store: Store) -> None:
+    queue = unique("queue")
+    for old in S:
+        for new in S:
+            task_id = task_in(store, old, queue)
+            if new in ALLOWED[old]:
+                if new is S.queued:
+                    task = store.queues.enqueue(task_id, queue)
+                else:
+                    task = store.tasks.change_status(task_id, StatusChange(status=new, worker="w"))
+                assert task.status is new, (old, new)
+            else:
+                with pytest.raises(InvalidTransition) as info:
+                    store.tasks.change_status(task_id, StatusChange(status=new))
+                assert old.value in info.value.message and new.value in info.value.message
+                assert store.tasks.get_task(task_id).status is old
+
+
+def test_force_allows_reset_abort_and_terminal_overwrite(store: Store) -> None:
+    task_id = task_in(store, S.failed, unique("queue"))
+    task = store.tasks.change_status(task_id, StatusChange(status=S.completed, force=True))
+    assert task.status is S.completed
+    running = task_in(store, S.in_progress, unique("queue"))
+    assert store.tasks.change_status(running, StatusChange(status=S.created, force=True)).status is S.created
+
+
+def test_status_change_side_effects(store: Store) -> None:
+    task_id = new_task(store)
+    running = store.tasks.change_status(task_id, StatusChange(status=S.in_progress, worker="w1",
+                                                        reason="start", message="go"))
+    assert running.started is not None and running.completed is None
+    assert running.attempt == 1 and running.worker == "w1"
+    assert (running.status_reason, running.status_message) == ("start", "go")
+    done = store.tasks.change_status(task_id, StatusChange(status=S.completed))
+    assert done.completed is not None and done.completed >= done.started
+    sha, size = put_bytes(store, b"artifact")
+    store.artifacts.add_artifact(task_id, ArtifactCreate(name="out", sha256=sha, size=size))
+    store.events.add_events(EventBatch(batch_id=batch_id(), task_id=task_id,
+                                scalars=[("loss", "train", 0, 1.0, 0.0)],
+                                logs=[("stdout", "line", 0.0)]))
+    store.tasks.set_parameters(task_id, [Parameter(name="lr", value="0.1")])
+    reset = store.tasks.change_status(task_id, StatusChange(status=S.created))
+    assert reset.started is None and reset.completed is None and reset.worker is None
+    assert reset.queue is None and not reset.abort_requested and reset.attempt == 0
+    assert store.events.get_scalars(task_id) == []
+    assert store.events.get_metric_summaries(task_id) == []
+    assert store.events.get_logs(task_id) == []
+    assert store.artifacts.list_artifacts(task_id) == []
+    assert [p.name for p in store.tasks.get_parameters(task_id)] == ["lr"]
+
+
+def test_attempt_counts_runs(store: Store) -> None:
+    queue = unique("queue")
+    task_id = new_task(store)
+    store.queues.enqueue(task_id, queue, priority=5)
+    assert store.queues.claim_task([queue], "w1").attempt == 1  # type: ignore[union-attr]
+    requeued = store.tasks.change_status(task_id, StatusChange(status=S.queued, reason="retry"))
+    assert requeued.queue == queue and requeued.worker is None
+    assert [e.priority for e in store.queues.list_queue_entries(queue)] == [5]
+    second = store.queues.claim_task([queue], "w2")
+    assert second is not None and second.attempt == 2 and second.worker == "w2"
+
+
+def test_request_abort(store: Store) -> None:
+    queue = unique("queue")
+    created = new_task(store)
+    assert store.tasks.request_abort(created, "user").status is S.aborted
+    queued = new_task(store)
+    store.queues.enqueue(queued, queue)
+    aborted = store.tasks.request_abort(queued)
+    assert aborted.status is S.aborted and aborted.completed is not None
+    assert store.queues.list_queue_entries(queue) == []
+    running = new_task(store)
+    move(store, running, S.in_progress, worker="w")
+    flagged = store.tasks.request_abort(running, "too slow")
+    assert flagged.status is S.in_progress and flagged.abort_requested
+    move(store, running, S.aborted)
+    with pytest.raises(Conflict):
+        store.tasks.request_abort(running)
+
+
+def test_clone_task(store: Store) -> None:
+    project = unique("proj")
+    source = new_task(store, project, name="base", type=TaskType.optimizer, tags=["t"])
+    store.tasks.set_parameters(source, [Parameter(section="Args", name="lr", value="0.1", type="float")])
+    store.tasks.set_configuration(source, Configuration(name="space", text="{}"))
+    store.tasks.set_script(source, Script(repository="https://example.com/r.git", entry_point="train.py"))
+    store.tasks.set_environment(source, Environment(python="3.11", packages=["numpy==2.0"]))
+    store.events.add_events(EventBatch(batch_id=batch_id(), task_id=source,
+                                scalars=[("loss", "train", 0, 1.0, 0.0)]))
+    move(store, source, S.in_progress, worker="w")
+    clone = store.tasks.clone_task(source, parent_id=source)
+    assert clone.name == "base (clone)" and clone.status is S.created
+    assert clone.parent_id == source and clone.project == project
+    assert clone.type is TaskType.optimizer and clone.tags == ["t"]
+    assert clone.user == store.user
+    assert store.tasks.get_parameters(clone.id) == store.tasks.get_parameters(source)
+    assert store.tasks.get_configurations(clone.id) == store.tasks.get_configurations(source)
+    assert store.tasks.get_script(clone.id) == store.tasks.get_script(source)
+    assert store.tasks.get_environment(clone.id) == store.tasks.get_environment(source)
+    assert store.events.get_scalars(clone.id) == []
+    other = unique("other")
+    named = store.tasks.clone_task(source, name="trial 1", project=other)
+    assert named.name == "trial 1" and named.project == other and named.parent_id is None
+
+
+def test_delete_task(store: Store) -> None:
+    queue = unique("queue")
+    task_id = new_task(store)
+    store.queues.enqueue(task_id, queue)
+    with pytest.raises(Conflict):
+        store.tasks.delete_task(task_id)
+    move(store, task_id, S.in_progress, worker="w")
+    with pytest.raises(Conflict):
+        store.tasks.delete_task(task_id)
+    move(store, task_id, S.completed)
+    store.events.add_events(EventBatch(batch_id=batch_id(), task_id=task_id,
+                                scalars=[("a", "b", 0, 1.0, 0.0)], logs=[("stdout", "x", 0.0)]))
+    store.tasks.set_parameters(task_id, [Parameter(name="p")])
+    child = store.tasks.clone_task(task_id, parent_id=task_id)
+    store.tasks.delete_task(task_id)
+    with pytest.raises(NotFound):
+        store.tasks.get_task(task_id)
+    assert store.tasks.get_task(child.id).parent_id is None
+
+
+# ---------------------------------------------------------------- parameters & co
+def test_parameters_upsert_replace_and_order(store: Store) -> None:
+    task_id = new_task(store)
+    store.tasks.set_parameters(task_id, [
+        Parameter(section="General", name="b", value="1", type="int"),
+        Parameter(section="Args", name="z", value="x"),
+        Parameter(section="General", name="a", value="2", type="int", description="first"),
+    ])
+    params = store.tasks.get_parameters(task_id)
+    assert [(p.section, p.name) for p in params] == [("Args", "z"), ("General", "a"),
+                                                     ("General", "b")]
+    assert params[1].description == "first"
+    store.tasks.set_parameters(task_id, [Parameter(section="General", name="a", value="3")])
+    values = {(p.section, p.name): p.value for p in store.tasks.get_parameters(task_id)}
+    assert values == {("Args", "z"): "x", ("General", "a"): "3", ("General", "b"): "1"}
+    store.tasks.set_parameters(task_id, [Parameter(name="only", value="1")], replace=True)
+    assert [p.name for p in store.tasks.get_parameters(task_id)] == ["only"]
+    store.tasks.set_parameters(task_id, [], replace=True)
+    assert store.tasks.get_parameters(task_id) == []
+
+
+def test_configurations_script_environment(store: Store) -> None:
+    task_id = new_task(store)
+    assert store.tasks.get_configurations(task_id) == []
+    assert store.tasks.get_script(task_id) == Script()
+    assert store.tasks.get_environment(task_id) == Environment()
+    store.tasks.set_configuration(task_id, Configuration(name="b", text="1"))
+    store.tasks.set_configuration(task_id, Configuration(name="a", text="2", description="d"))
+    store.tasks.set_configuration(task_id, Configuration(name="b", text="3"))
+    assert [(c.name, c.text) for c in store.tasks.get_configurations(task_id)] == [("a", "2"), ("b", "3")]
+    script = Script(repository="https://github.com/x/y", branch="main", commit="abc",
+                    diff="--- a\n+++ b\n", untracked_files=["u.py"], entry_point="train.py",
+                    working_dir=".", argv=["--lr", "0.1"])
+    store.tasks.set_script(task_id, script)
+    assert store.tasks.get_script(task_id) == script
+    env = Environment(python="3.11.9", platform="Linux", hostname="h", cpu="x86", cpu_count=2,
+                      memory_gb=24.0, gpus=[{"name": "A100"}], packages=["tensorflow==2.21"],
+                      seed=42, extra={"argv": ["a"]})
+    store.tasks.set_environment(task_id, env)
+    assert store.tasks.get_environment(task_id) == env
+
+
+# ---------------------------------------------------------------- listing tasks
+def _report(store: Store, task_id: str, value: float | None) -> None:
+    store.events.add_events(EventBatch(batch_id=batch_id(), task_id=task_id,
+                                scalars=[("val", "acc", 0, value, 0.0)]))
+
+
+def test_list_tasks_filters_and_pagination(store: Store) -> None:
+    project = unique("proj")
+    parent = new_task(store, project, name="parent", type=TaskType.optimizer)
+    ids = [new_task(store, project, name=f"trial {i}", tags=["trial", f"n{i % 2}"],
+                    parent_id=parent) for i in range(5)]
+    new_task(store, f"{project}/sub", name="elsewhere")
+    move(store, ids[0], S.in_progress, worker="w")
+    page = store.tasks.list_tasks(TaskQuery(project=project))
+    assert page.total == 6 and len(page.tasks) == 6
+    assert [t.id for t in page.tasks] == [*reversed(ids), parent]
+    assert store.tasks.list_tasks(TaskQuery(project=store.tasks.get_project(project).id)).total == 6
+    assert store.tasks.list_tasks(TaskQuery(project=project, status=[S.in_progress])).total == 1
+    assert store.tasks.list_tasks(TaskQuery(project=project, type=[TaskType.optimizer])).total == 1
+    assert store.tasks.list_tasks(TaskQuery(project=project, tags=["trial", "n0"])).total == 3
+    assert store.tasks.list_tasks(TaskQuery(project=project, parent_id=parent)).total == 5
+    assert store.tasks.list_tasks(TaskQuery(project=project, name="TRIAL 3")).total == 1
+    assert store.tasks.list_tasks(TaskQuery(project=project, name="%")).total == 0
+    assert store.tasks.list_tasks(TaskQuery(project=project, user=store.user)).total == 6
+    assert store.tasks.list_tasks(TaskQuery(project=unique("none"))).total == 0
+    first = store.tasks.list_tasks(TaskQuery(project=project, limit=2, order_by="name",
+                                       descending=False))
+    rest = store.tasks.list_tasks(TaskQuery(project=project, limit=10, offset=2, order_by="name",
+                                      descending=False))
+    assert first.total == rest.total == 6
+    names = [t.name for t in first.tasks + rest.tasks]
+    assert names == sorted(names) and len(names) == 6
+    with pytest.raises(InvalidInput):
+        store.tasks.list_tasks(TaskQuery(project=project, order_by="bogus"))
+
+
+def test_list_tasks_sorted_by_metric(store: Store) -> None:
+    project = unique("proj")
+    values = {"a": 0.5, "b": 0.9, "c": 0.1, "d": None}
+    ids = {}
+    for name, value in values.items():
+        ids[name] = new_task(store, project, name=name)
+        _report(store, ids[name], value)
+    ids["e"] = new_task(store, project, name="e")
+    query = TaskQuery(project=project, order_by="metric:val/acc")
+    assert [t.name for t in store.tasks.list_tasks(query).tasks] == ["b", "a", "c", "e", "d"]
+    ascending = TaskQuery(project=project, order_by="metric:val/acc", descending=False)
+    assert [t.name for t in store.tasks.list_tasks(ascending).tasks][:3] == ["c", "a", "b"]
+    paged = [t.name for offset in range(0, 5, 2) for t in store.tasks.list_tasks(
+        TaskQuery(project=project, order_by="metric:val/acc", limit=2, offset=offset)).tasks]
+    assert paged == ["b", "a", "c", "e", "d"]
+    _report(store, ids["a"], 0.95)
+    by_max = TaskQuery(project=project, order_by="metric:val/acc", metric_field="min")
+    assert [t.name for t in store.tasks.list_tasks(by_max).tasks][:3] == ["b", "a", "c"]
+    assert [t.name for t in store.tasks.list_tasks(query).tasks][:3] == ["a", "b", "c"]
+    with pytest.raises(InvalidInput):
+        store.tasks.list_tasks(TaskQuery(project=project, order_by="metric:nodash"))

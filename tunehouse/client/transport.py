@@ -1,0 +1,150 @@
+"""The HTTP transport of the client: one keep-alive ``httpx.Client`` per server, requests
+built from :mod:`tunehouse.contract`, and error bodies turned back into exceptions.
+
+Error bodies become their :mod:`tunehouse.errors` class with
+:func:`~tunehouse.errors.error_class_for`; connection errors, timeouts and 5xx answers
+become :class:`~tunehouse.errors.ServerUnavailable`.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import orjson
+from pydantic import BaseModel, TypeAdapter
+
+from tunehouse.contract import ACT_AS_HEADER, API_PREFIX, route
+from tunehouse.errors import SchemaOutOfDate, ServerUnavailable, error_class_for
+
+BLOB_CHUNK = 1 << 20
+
+_adapters: dict[Any, TypeAdapter[Any]] = {}
+
+
+def adapter(kind: Any) -> TypeAdapter[Any]:
+    """A cached pydantic adapter that parses JSON into ``kind``."""
+    found = _adapters.get(kind)
+    if found is None:
+        found = _adapters[kind] = TypeAdapter(kind)
+    return found
+
+
+def basic_auth(access_key: str, secret_key: str) -> str:
+    """The ``Authorization`` header value of an API key."""
+    token = base64.b64encode(f"{access_key}:{secret_key}".encode()).decode()
+    return f"Basic {token}"
+
+
+def raise_for_response(response: httpx.Response, url: str) -> None:
+    """Raise the tunehouse error an error response carries (nothing for 1xx-3xx)."""
+    status = response.status_code
+    if status < 400:
+        return
+    code, message, detail = "", "", None
+    try:
+        error = orjson.loads(response.content)["error"]
+        code, message, detail = str(error["code"]), str(error["message"]), error.get("detail")
+    except (ValueError, KeyError, TypeError):
+        message = response.text[:300] or response.reason_phrase
+    if status >= 500 and code != SchemaOutOfDate.code:
+        raise ServerUnavailable(f"the tunehouse server at {url} failed ({status}): {message}",
+                                detail={"status": status, "code": code})
+    cls = error_class_for(code, status)
+    raise cls(message or f"HTTP {status}", detail)
+
+
+class Connection:
+    """The shared HTTP client of a server: thread-safe, keep-alive, one per store and all
+    its views."""
+
+    def __init__(self, url: str, access_key: str, secret_key: str, timeout: float) -> None:
+        self.url = url.rstrip("/")
+        self.client = httpx.Client(
+            base_url=self.url + API_PREFIX,
+            headers={"Authorization": basic_auth(access_key, secret_key),
+                     "Accept": "application/json"},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            transport=httpx.HTTPTransport(retries=1),
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def unreachable(self, exc: Exception) -> ServerUnavailable:
+        if isinstance(exc, httpx.TimeoutException):
+            return ServerUnavailable(f"the tunehouse server at {self.url} did not answer in time "
+                                     f"({type(exc).__name__})")
+        return ServerUnavailable(f"cannot reach the tunehouse server at {self.url}: {exc}")
+
+
+class Caller:
+    """Calls operations of :data:`tunehouse.contract.ROUTES` on a connection, acting as
+    the key's user or, with ``act_as``, as another user (``X-Tunehouse-User``)."""
+
+    def __init__(self, conn: Connection, act_as: str | None = None) -> None:
+        self.conn = conn
+        self.act_as = act_as
+
+    def send(self, operation: str, *, path: dict[str, Any] | None = None, body: Any = None,
+             params: dict[str, Any] | None = None, content: Any = None,
+             headers: dict[str, str] | None = None) -> httpx.Response:
+        """Send one request of ``operation``; raises the error an error answer carries."""
+        spec = route(operation)
+        all_headers = dict(headers or {})
+        if self.act_as is not None:
+            all_headers[ACT_AS_HEADER] = self.act_as
+        if body is not None:
+            if isinstance(body, BaseModel):
+                content = body.model_dump_json()
+            elif isinstance(body, list) and body and isinstance(body[0], BaseModel):
+                content = adapter(list[type(body[0])]).dump_json(body)  # type: ignore[misc]
+            else:
+                content = orjson.dumps(body)
+            all_headers["Content-Type"] = "application/json"
+        query = {name: value for name, value in (params or {}).items() if value is not None}
+        try:
+            response = self.conn.client.request(spec.method, spec.url(**(path or {})),
+                                                params=query, content=content,
+                                                headers=all_headers)
+        except httpx.TransportError as exc:
+            raise self.conn.unreachable(exc) from exc
+        raise_for_response(response, self.conn.url)
+        return response
+
+    def call(self, kind: Any, operation: str, *, path: dict[str, Any] | None = None,
+             body: Any = None, params: dict[str, Any] | None = None) -> Any:
+        """Send ``operation`` and parse the answer as ``kind``. Requests with a body
+        (POST, PUT, PATCH) send ``{}`` when ``body`` is None."""
+        if body is None and route(operation).method in ("POST", "PUT", "PATCH"):
+            body = {}
+        response = self.send(operation, path=path, body=body, params=params)
+        return adapter(kind).validate_json(response.content)
+
+    def stream(self, operation: str, *, path: dict[str, Any]) -> Iterator[bytes]:
+        """The body of a GET answer in chunks, streamed (errors raise before the first)."""
+        spec = route(operation)
+        headers = {ACT_AS_HEADER: self.act_as} if self.act_as else {}
+        request = self.conn.client.build_request(spec.method, spec.url(**path), headers=headers)
+        try:
+            response = self.conn.client.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise self.conn.unreachable(exc) from exc
+        if response.status_code >= 400:
+            try:
+                response.read()
+            finally:
+                response.close()
+            raise_for_response(response, self.conn.url)
+        return self._chunks(response)
+
+    def _chunks(self, response: httpx.Response) -> Iterator[bytes]:
+        try:
+            yield from response.iter_bytes(BLOB_CHUNK)
+        except httpx.TransportError as exc:
+            raise self.conn.unreachable(exc) from exc
+        finally:
+            response.close()

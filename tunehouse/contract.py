@@ -1,0 +1,138 @@
+"""The HTTP API contract, shared by the server and the client.
+
+One table says which HTTP method and path carries each operation, so the server
+registers its routes from it (:func:`tunehouse.server.api._deps.operation`) and the
+client builds its requests from it (:meth:`Route.url`). ``tests/test_contract_routes.py``
+walks the store's area interfaces (:mod:`tunehouse.store.interfaces`) and fails when an
+operation lacks its entry here, its route in the server app, or its method in the HTTP
+client.
+
+* Paths are relative to :data:`API_PREFIX`.
+* Store operations are named ``<area>.<method>`` (``tasks.get_task``); the account
+  operations that only the server implements are named ``server.<what>``.
+* Error bodies are ``{"error": {"code": ..., "message": ..., "detail": ...}}``; the codes
+  and their HTTP statuses are the ``code``/``status`` attributes of the classes in
+  :mod:`tunehouse.errors`, which both sides import (:func:`~tunehouse.errors.error_class_for`
+  maps a code back to its class).
+
+This module imports nothing else from tunehouse, so any part may use it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+#: Every API path starts with this prefix.
+API_PREFIX = "/api/v1"
+#: Header naming the user an admin (later: an agent) acts for.
+ACT_AS_HEADER = "X-Tunehouse-User"
+#: Cookie carrying a web session (set by ``server.login``).
+SESSION_COOKIE = "tunehouse_session"
+#: Operations that need no credentials.
+PUBLIC_OPERATIONS = ("server.health", "server.login")
+
+_PARAM = re.compile(r"{(\w+)(:path)?}")
+
+
+@dataclass(frozen=True)
+class Route:
+    """HTTP method and path template of one operation.
+
+    ``{name}`` is one URL segment (a slash inside the value is escaped, so no id can walk
+    the URL tree); ``{name:path}`` may span segments (hierarchical project names).
+    """
+
+    method: str
+    path: str
+
+    def url(self, **values: Any) -> str:
+        """The path with ``values`` filled in and escaped."""
+
+        def fill(match: re.Match[str]) -> str:
+            value = str(values[match.group(1)])
+            return quote(value, safe="/" if match.group(2) else "")
+
+        return _PARAM.sub(fill, self.path)
+
+    @property
+    def params(self) -> list[str]:
+        """Names of the path parameters."""
+        return [match.group(1) for match in _PARAM.finditer(self.path)]
+
+
+ROUTES: dict[str, Route] = {
+    # tasks: projects, tasks and what they are configured with
+    "tasks.get_or_create_project": Route("POST", "/projects"),
+    "tasks.list_projects": Route("GET", "/projects"),
+    "tasks.get_project": Route("GET", "/projects/{name_or_id:path}"),
+    "tasks.create_task": Route("POST", "/tasks"),
+    "tasks.list_tasks": Route("GET", "/tasks"),
+    "tasks.get_task": Route("GET", "/tasks/{task_id}"),
+    "tasks.update_task": Route("PATCH", "/tasks/{task_id}"),
+    "tasks.delete_task": Route("DELETE", "/tasks/{task_id}"),
+    "tasks.change_status": Route("POST", "/tasks/{task_id}/status"),
+    "tasks.request_abort": Route("POST", "/tasks/{task_id}/abort"),
+    "tasks.clone_task": Route("POST", "/tasks/{task_id}/clone"),
+    "tasks.set_parameters": Route("PUT", "/tasks/{task_id}/parameters"),
+    "tasks.get_parameters": Route("GET", "/tasks/{task_id}/parameters"),
+    "tasks.set_configuration": Route("PUT", "/tasks/{task_id}/configurations"),
+    "tasks.get_configurations": Route("GET", "/tasks/{task_id}/configurations"),
+    "tasks.set_script": Route("PUT", "/tasks/{task_id}/script"),
+    "tasks.get_script": Route("GET", "/tasks/{task_id}/script"),
+    "tasks.set_environment": Route("PUT", "/tasks/{task_id}/environment"),
+    "tasks.get_environment": Route("GET", "/tasks/{task_id}/environment"),
+    # events: scalars and console
+    "events.add_events": Route("POST", "/events"),
+    "events.get_metric_summaries": Route("GET", "/tasks/{task_id}/metrics"),
+    "events.get_scalars": Route("GET", "/tasks/{task_id}/scalars"),
+    "events.get_logs": Route("GET", "/tasks/{task_id}/logs"),
+    # artifacts: blobs and task artifacts
+    "artifacts.put_blob": Route("PUT", "/blobs"),
+    "artifacts.open_blob": Route("GET", "/blobs/{sha256}"),
+    "artifacts.add_artifact": Route("POST", "/tasks/{task_id}/artifacts"),
+    "artifacts.list_artifacts": Route("GET", "/tasks/{task_id}/artifacts"),
+    # models: the registry
+    "models.create_model": Route("POST", "/models"),
+    "models.list_models": Route("GET", "/models"),
+    "models.find_model": Route("GET", "/models/find"),
+    "models.set_model_stage": Route("POST", "/models/stage"),
+    "models.get_model": Route("GET", "/models/{model_id}"),
+    "models.update_model": Route("PATCH", "/models/{model_id}"),
+    # queues: queues, claims and workers
+    "queues.get_or_create_queue": Route("POST", "/queues"),
+    "queues.list_queues": Route("GET", "/queues"),
+    "queues.claim_task": Route("POST", "/queues/claim"),
+    "queues.list_queue_entries": Route("GET", "/queues/{queue}/entries"),
+    "queues.enqueue": Route("POST", "/tasks/{task_id}/enqueue"),
+    "queues.dequeue": Route("POST", "/tasks/{task_id}/dequeue"),
+    "queues.heartbeat": Route("POST", "/workers/heartbeat"),
+    "queues.list_workers": Route("GET", "/workers"),
+    # server: operations of the server alone (accounts: tunehouse.server.accounts)
+    "server.health": Route("GET", "/health"),
+    "server.login": Route("POST", "/auth/login"),
+    "server.logout": Route("POST", "/auth/logout"),
+    "server.whoami": Route("GET", "/auth/me"),
+    "server.create_user": Route("POST", "/users"),
+    "server.list_users": Route("GET", "/users"),
+    "server.get_user": Route("GET", "/users/{name}"),
+    "server.set_user_disabled": Route("PATCH", "/users/{name}"),
+    "server.create_api_key": Route("POST", "/keys"),
+    "server.list_api_keys": Route("GET", "/keys"),
+    "server.revoke_api_key": Route("POST", "/keys/{access_key}/revoke"),
+    "server.list_audit_events": Route("GET", "/audit"),
+}
+
+#: Operations whose request body is raw bytes streamed through, not JSON (the JSON body
+#: limit does not apply to them).
+STREAMING_OPERATIONS = ("artifacts.put_blob",)
+
+
+def route(operation: str) -> Route:
+    """The route of ``operation`` (KeyError names an operation missing from the table)."""
+    try:
+        return ROUTES[operation]
+    except KeyError:
+        raise KeyError(f"operation {operation!r} is not in tunehouse.contract.ROUTES") from None

@@ -1,0 +1,103 @@
+"""Projects, tasks and what a task is configured with."""
+
+from __future__ import annotations
+
+import abc
+
+from tunehouse.store.records import (
+    Configuration,
+    Environment,
+    Parameter,
+    Project,
+    Script,
+    StatusChange,
+    Task,
+    TaskCreate,
+    TaskPage,
+    TaskQuery,
+    TaskUpdate,
+)
+
+
+class TaskStore(abc.ABC):
+    """Projects and tasks, with parameters, configurations, script and environment."""
+
+    # ------------------------------------------------------------ projects
+    @abc.abstractmethod
+    def get_or_create_project(self, name: str, description: str = "") -> Project:
+        """The project called ``name`` (hierarchical, ``a/b/c``), created if missing."""
+
+    @abc.abstractmethod
+    def get_project(self, name_or_id: str) -> Project: ...
+
+    @abc.abstractmethod
+    def list_projects(self) -> list[Project]:
+        """All projects, by name."""
+
+    # ------------------------------------------------------------ tasks
+    @abc.abstractmethod
+    def create_task(self, spec: TaskCreate) -> Task:
+        """A new task in status ``created``; the project is created when missing."""
+
+    @abc.abstractmethod
+    def get_task(self, task_id: str) -> Task: ...
+
+    @abc.abstractmethod
+    def list_tasks(self, query: TaskQuery) -> TaskPage:
+        """One page of tasks matching ``query`` and the total count of matches."""
+
+    @abc.abstractmethod
+    def update_task(self, task_id: str, update: TaskUpdate) -> Task:
+        """Edit name, comment, tags, retries, message or last iteration."""
+
+    @abc.abstractmethod
+    def change_status(self, task_id: str, change: StatusChange) -> Task:
+        """Move a task through the status machine (:mod:`tunehouse.store.status`).
+
+        ``in_progress`` sets ``started`` and increments ``attempt``; a terminal status sets
+        ``completed``; ``created`` (reset) clears queue, worker, abort flag and times, and
+        removes the task's scalars, console and artifacts (not its parameters).
+        """
+
+    @abc.abstractmethod
+    def request_abort(self, task_id: str, reason: str = "") -> Task:
+        """Abort a task: queued/created ones at once, running ones by setting
+        ``abort_requested`` for their agent or SDK to act on."""
+
+    @abc.abstractmethod
+    def clone_task(self, task_id: str, name: str | None = None, parent_id: str | None = None,
+                   project: str | None = None) -> Task:
+        """A new ``created`` task with the source's parameters, configurations, script,
+        environment and tags (not its outputs)."""
+
+    @abc.abstractmethod
+    def delete_task(self, task_id: str) -> None:
+        """Delete a task that is not queued or running, with everything it recorded."""
+
+    # ------------------------------------------------------------ parameters & co
+    @abc.abstractmethod
+    def set_parameters(self, task_id: str, params: list[Parameter], replace: bool = False) -> None:
+        """Upsert parameters by (section, name); ``replace`` first drops all others."""
+
+    @abc.abstractmethod
+    def get_parameters(self, task_id: str) -> list[Parameter]:
+        """Parameters ordered by section then name."""
+
+    @abc.abstractmethod
+    def set_configuration(self, task_id: str, config: Configuration) -> None: ...
+
+    @abc.abstractmethod
+    def get_configurations(self, task_id: str) -> list[Configuration]: ...
+
+    @abc.abstractmethod
+    def set_script(self, task_id: str, script: Script) -> None: ...
+
+    @abc.abstractmethod
+    def get_script(self, task_id: str) -> Script:
+        """The recorded script, or an empty ``Script()`` when none was recorded."""
+
+    @abc.abstractmethod
+    def set_environment(self, task_id: str, env: Environment) -> None: ...
+
+    @abc.abstractmethod
+    def get_environment(self, task_id: str) -> Environment: ...

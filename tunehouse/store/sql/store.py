@@ -1,0 +1,108 @@
+"""The SQL implementation of the :class:`~tunehouse.store.base.Store`.
+
+SQLAlchemy Core on SQLite (the embedded default, WAL mode) or PostgreSQL (psycopg 3).
+Each area is its own object over the one :class:`~tunehouse.store.sql.database.Database`:
+``tasks`` (:mod:`.tasks`, listings in :mod:`.task_query`), ``events`` (:mod:`.events`),
+``artifacts`` (:mod:`.artifacts`), ``models`` (:mod:`.models`) and ``queues``
+(:mod:`.queues`); status changes of both tasks and queues go through :mod:`.status`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import threading
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from tunehouse.settings import Settings
+from tunehouse.store.base import Store
+from tunehouse.store.blob_storage import BlobStorage, LocalBlobStorage
+from tunehouse.store.engine import dispose_engine, get_engine
+from tunehouse.store.migrate import ensure_schema
+from tunehouse.store.sql.artifacts import SqlArtifactStore
+from tunehouse.store.sql.database import Database
+from tunehouse.store.sql.events import SqlEventStore
+from tunehouse.store.sql.models import SqlModelStore
+from tunehouse.store.sql.queues import SqlQueueStore
+from tunehouse.store.sql.tasks import SqlTaskStore
+
+__all__ = ["SqlStore", "default_user"]
+
+_checked_engines: set[Engine] = set()
+_checked_lock = threading.Lock()
+
+
+def default_user() -> str:
+    """The OS user running this process (``unknown`` when it cannot be told)."""
+    try:
+        return getpass.getuser() or "unknown"
+    except (KeyError, OSError):
+        return "unknown"
+
+
+class SqlStore(Store):
+    """The store on a SQL database and a blob storage.
+
+    Opening an empty database creates the schema; a database at an older schema revision
+    raises :class:`~tunehouse.errors.SchemaOutOfDate` naming the upgrade command. Engines
+    are shared per URL within the process, so views (:meth:`with_user`) and several
+    stores on one database share one connection pool.
+
+    Args:
+        engine_url: SQLAlchemy URL (``sqlite:///path`` or ``postgresql://...``).
+        blobs: Blob storage, or the directory of a local one.
+        user: Name recorded on the records this store creates.
+    """
+
+    def __init__(self, engine_url: str, blobs: BlobStorage | Path | str,
+                 user: str | None = None) -> None:
+        engine = get_engine(engine_url)
+        storage = blobs if isinstance(blobs, BlobStorage) else LocalBlobStorage(blobs)
+        _ensure_schema_once(engine)
+        self._bind(Database(engine, storage), user or default_user(), owner=True)
+
+    def _bind(self, db: Database, user: str, owner: bool) -> None:
+        self.db = db
+        self._user = user
+        self._owner = owner
+        self.tasks = SqlTaskStore(db, user)
+        self.events = SqlEventStore(db, user)
+        self.artifacts = SqlArtifactStore(db, user)
+        self.models = SqlModelStore(db, user)
+        self.queues = SqlQueueStore(db, user)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, user: str | None = None) -> SqlStore:
+        """The store of ``settings.db`` with blobs under ``settings.artifacts``."""
+        return cls(settings.db, settings.artifacts, user=user)
+
+    @property
+    def user(self) -> str:
+        return self._user
+
+    @property
+    def engine(self) -> Engine:
+        return self.db.engine
+
+    def with_user(self, user: str) -> SqlStore:
+        view = object.__new__(SqlStore)
+        view._bind(self.db, user, owner=False)
+        return view
+
+    def close(self) -> None:
+        """Dispose of the engine's connections; a view (:meth:`with_user`) releases
+        nothing, since the store it came from still uses them."""
+        if not self._owner:
+            return
+        with _checked_lock:
+            _checked_engines.discard(self.db.engine)
+        dispose_engine(self.db.engine)
+
+
+def _ensure_schema_once(engine: Engine) -> None:
+    with _checked_lock:
+        if engine in _checked_engines:
+            return
+        ensure_schema(engine)
+        _checked_engines.add(engine)
