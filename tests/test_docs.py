@@ -19,3 +19,11 @@ def test_readme_names_the_two_commands() -> None:
     assert "scripts/test.sh" in readme
     for script in ("scripts/demo.sh", "scripts/test.sh", "scripts/setup-env.sh", ".ci/run"):
         assert (ROOT / script).stat().st_mode & 0o111, f"{script} is not executable"
+
+
+def test_readme_shows_each_settings_default() -> None:
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip().strip("`")
+            for line in (ROOT / "README.md").read_text().splitlines()
+            if line.startswith("| `TUNEHOUSE_")}
+    for spec in SETTINGS:
+        assert rows[f"`{spec.env}`"] == spec.default_text, spec.env

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,36 +20,56 @@ from tunehouse.errors import InvalidInput
 
 @dataclass(frozen=True)
 class SettingSpec:
-    """Documentation of one setting."""
+    """One setting: its name, environment variable, default and help.
+
+    ``default`` is the value itself, a function of the data directory (for the defaults
+    that live inside it), or None for "unset"; ``shown`` is how the default reads in the
+    documentation when the value alone would not say it.
+    """
 
     name: str
     env: str
-    default: str
+    default: Any
     help: str
+    shown: str = ""
 
+    def default_for(self, home: Path) -> Any:
+        return self.default(home) if callable(self.default) else self.default
+
+    @property
+    def default_text(self) -> str:
+        return self.shown or str(self.default)
+
+
+DEFAULT_HOME = "~/.tunehouse"
 
 SETTINGS: tuple[SettingSpec, ...] = (
-    SettingSpec("home", "TUNEHOUSE_HOME", "~/.tunehouse",
+    SettingSpec("home", "TUNEHOUSE_HOME", DEFAULT_HOME,
                 "Data directory: embedded SQLite database, artifacts, credentials, spool."),
-    SettingSpec("db", "TUNEHOUSE_DB", "sqlite:///$TUNEHOUSE_HOME/tunehouse.db",
-                "SQLAlchemy URL of the store, e.g. postgresql+psycopg://user@host/db."),
-    SettingSpec("artifacts", "TUNEHOUSE_ARTIFACTS", "$TUNEHOUSE_HOME/artifacts",
-                "Directory of the content-addressed artifact store."),
-    SettingSpec("server", "TUNEHOUSE_SERVER", "(unset: embedded mode)",
-                "URL of a tracking server; when set the SDK, CLI and agents talk HTTP to it."),
-    SettingSpec("access_key", "TUNEHOUSE_ACCESS_KEY", "(from the credentials file)",
-                "API access key used with a server."),
-    SettingSpec("secret_key", "TUNEHOUSE_SECRET_KEY", "(from the credentials file)",
-                "API secret used with a server."),
-    SettingSpec("task_id", "TUNEHOUSE_TASK_ID", "(unset)",
-                "Set by the agent: Task.init attaches to this existing task."),
+    SettingSpec("db", "TUNEHOUSE_DB", lambda home: f"sqlite:///{home / 'tunehouse.db'}",
+                "SQLAlchemy URL of the store, e.g. postgresql+psycopg://user@host/db.",
+                shown="sqlite:///$TUNEHOUSE_HOME/tunehouse.db"),
+    SettingSpec("artifacts", "TUNEHOUSE_ARTIFACTS", lambda home: home / "artifacts",
+                "Directory of the content-addressed artifact store.",
+                shown="$TUNEHOUSE_HOME/artifacts"),
+    SettingSpec("server", "TUNEHOUSE_SERVER", None,
+                "URL of a tracking server; when set the SDK, CLI and agents talk HTTP to it.",
+                shown="unset: embedded mode"),
+    SettingSpec("access_key", "TUNEHOUSE_ACCESS_KEY", None,
+                "API access key used with a server.", shown="from the credentials file"),
+    SettingSpec("secret_key", "TUNEHOUSE_SECRET_KEY", None,
+                "API secret used with a server.", shown="from the credentials file"),
+    SettingSpec("task_id", "TUNEHOUSE_TASK_ID", None,
+                "Set by the agent: Task.init attaches to this existing task.", shown="unset"),
     SettingSpec("host", "TUNEHOUSE_HOST", "127.0.0.1", "Address the server listens on."),
-    SettingSpec("port", "TUNEHOUSE_PORT", "8420", "Port the server listens on."),
-    SettingSpec("max_request_mb", "TUNEHOUSE_MAX_REQUEST_MB", "64",
+    SettingSpec("port", "TUNEHOUSE_PORT", 8420, "Port the server listens on."),
+    SettingSpec("max_request_mb", "TUNEHOUSE_MAX_REQUEST_MB", 64,
                 "Largest JSON request body the server accepts, in MiB (artifact uploads stream and are not limited by it)."),
-    SettingSpec("offline_spool", "TUNEHOUSE_SPOOL", "$TUNEHOUSE_HOME/spool",
-                "Where the SDK spools reports while the server is unreachable."),
+    SettingSpec("offline_spool", "TUNEHOUSE_SPOOL", lambda home: home / "spool",
+                "Where the SDK spools reports while the server is unreachable.",
+                shown="$TUNEHOUSE_HOME/spool"),
 )
+_SPECS = {spec.name: spec for spec in SETTINGS}
 
 CREDENTIALS_FILE = "credentials.json"
 CONFIG_FILE = "config.json"
@@ -57,19 +77,22 @@ CONFIG_FILE = "config.json"
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved settings. Build with :meth:`Settings.from_env`; change with ``replace``."""
+    """Resolved settings. Build with :meth:`Settings.from_env`; change with ``replace``.
+
+    The defaults are in :data:`SETTINGS` only.
+    """
 
     home: Path
     db: str
     artifacts: Path
-    server: str | None = None
-    access_key: str | None = None
-    secret_key: str | None = None
-    task_id: str | None = None
-    host: str = "127.0.0.1"
-    port: int = 8420
-    max_request_mb: int = 64
-    offline_spool: Path = field(default=Path("."))
+    server: str | None
+    access_key: str | None
+    secret_key: str | None
+    task_id: str | None
+    host: str
+    port: int
+    max_request_mb: int
+    offline_spool: Path
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -78,46 +101,45 @@ class Settings:
         Precedence: explicit overrides > environment > config file > defaults.
         """
         env = dict(os.environ if env is None else env)
-        home = Path(overrides.pop("home", None) or env.get("TUNEHOUSE_HOME") or "~/.tunehouse")
+        home = Path(overrides.pop("home", None) or env.get("TUNEHOUSE_HOME") or DEFAULT_HOME)
         home = home.expanduser().resolve()
         config = _read_json(home / CONFIG_FILE)
 
-        def pick(name: str, env_name: str, default: Any = None) -> Any:
+        def pick(name: str) -> Any:
+            spec = _SPECS[name]
             if overrides.get(name) is not None:
                 return overrides[name]
-            if env.get(env_name):
-                return env[env_name]
+            if env.get(spec.env):
+                return env[spec.env]
             if config.get(name) is not None:
                 return config[name]
-            return default
+            return spec.default_for(home)
 
-        artifacts = Path(pick("artifacts", "TUNEHOUSE_ARTIFACTS", home / "artifacts"))
-        db = pick("db", "TUNEHOUSE_DB", f"sqlite:///{home / 'tunehouse.db'}")
-        server = pick("server", "TUNEHOUSE_SERVER")
-        access_key = pick("access_key", "TUNEHOUSE_ACCESS_KEY")
-        secret_key = pick("secret_key", "TUNEHOUSE_SECRET_KEY")
+        server = pick("server")
+        access_key = pick("access_key")
+        secret_key = pick("secret_key")
         if server and not (access_key and secret_key):
             creds = read_credentials(home)
             if creds and (not creds.get("server") or _same_server(creds["server"], server)):
                 access_key = access_key or creds.get("access_key")
                 secret_key = secret_key or creds.get("secret_key")
         try:
-            port = int(pick("port", "TUNEHOUSE_PORT", 8420))
-            max_mb = int(pick("max_request_mb", "TUNEHOUSE_MAX_REQUEST_MB", 64))
+            port = int(pick("port"))
+            max_mb = int(pick("max_request_mb"))
         except ValueError as exc:
             raise InvalidInput(f"invalid number in settings: {exc}") from exc
         return cls(
             home=home,
-            db=str(db),
-            artifacts=artifacts.expanduser().resolve(),
+            db=str(pick("db")),
+            artifacts=Path(pick("artifacts")).expanduser().resolve(),
             server=str(server).rstrip("/") if server else None,
             access_key=access_key,
             secret_key=secret_key,
-            task_id=pick("task_id", "TUNEHOUSE_TASK_ID"),
-            host=str(pick("host", "TUNEHOUSE_HOST", "127.0.0.1")),
+            task_id=pick("task_id"),
+            host=str(pick("host")),
             port=port,
             max_request_mb=max_mb,
-            offline_spool=Path(pick("offline_spool", "TUNEHOUSE_SPOOL", home / "spool")),
+            offline_spool=Path(pick("offline_spool")),
         )
 
     def replace(self, **changes: Any) -> Settings:

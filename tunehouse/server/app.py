@@ -53,6 +53,8 @@ def create_app(settings: Settings, store: SqlStore | None = None) -> FastAPI:
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
         lifespan=lifespan,
+        # operationId = the contract's operation name (``tasks.get_task``)
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.settings = settings
     app.state.store = store

@@ -49,6 +49,16 @@ def parse_json_body(model: type[M], body: bytes) -> M:
 
 def operation(router: APIRouter, name: str, **options: Any) -> Callable[[F], F]:
     """Register the decorated function as the route of operation ``name`` (method and
-    path from :data:`tunehouse.contract.ROUTES`); ``options`` go to FastAPI."""
+    path from :data:`tunehouse.contract.ROUTES`); ``options`` go to FastAPI. The function
+    must be named like the operation's method (``tasks.get_task`` -> ``get_task``)."""
     spec = route(name)
-    return router.api_route(spec.path, methods=[spec.method], name=name, **options)
+    register = router.api_route(spec.path, methods=[spec.method], name=name, **options)
+
+    def decorate(function: F) -> F:
+        expected = name.split(".", 1)[1]
+        if function.__name__ != expected:
+            raise TypeError(f"the route of {name} must be a function named {expected}, "
+                            f"not {function.__name__}")
+        return register(function)
+
+    return decorate
