@@ -48,6 +48,11 @@ class Route:
     method: str
     path: str
 
+    @property
+    def idempotent(self) -> bool:
+        """Whether the method alone makes a resend harmless (GET, HEAD, PUT, DELETE)."""
+        return self.method in ("GET", "HEAD", "PUT", "DELETE")
+
     def url(self, **values: Any) -> str:
         """The path with ``values`` filled in and escaped."""
 
@@ -124,6 +129,12 @@ ROUTES: dict[str, Route] = {
     "server.revoke_api_key": Route("POST", "/keys/{access_key}/revoke"),
     "server.list_audit_events": Route("GET", "/audit"),
 }
+
+#: Operations that may be sent twice with the same effect as once, besides every GET, PUT
+#: and DELETE: a resent event batch is stored once (its ``batch_id``), get-or-create and
+#: heartbeats converge. The client resends these once when a kept-alive connection drops.
+IDEMPOTENT_OPERATIONS = ("events.add_events", "tasks.get_or_create_project",
+                         "queues.get_or_create_queue", "queues.heartbeat")
 
 #: Operations whose request body is raw bytes streamed through, not JSON (the JSON body
 #: limit does not apply to them).

@@ -14,6 +14,8 @@ class on the other side::
     │   └── InvalidTransition (409, "invalid_transition")   task status machine
     ├── PayloadTooLarge (413, "payload_too_large")
     ├── SchemaOutOfDate (503, "schema_out_of_date")  database needs `tunehouse db upgrade`
+    ├── StorageFull (507, "storage_full")            the database's or the blobs' disk is full
+    ├── StorageUnavailable (503, "storage_unavailable")  storage read-only or unreachable
     └── ServerUnavailable (503, "unavailable")       the server could not be reached
 
 The server maps these in one handler (``tunehouse.server.errors``); the body is
@@ -102,6 +104,21 @@ class SchemaOutOfDate(TunehouseError):
 
     status = 503
     code = "schema_out_of_date"
+
+
+class StorageFull(TunehouseError):
+    """The disk holding the database or the blobs is full: nothing was stored."""
+
+    status = 507
+    code = "storage_full"
+
+
+class StorageUnavailable(TunehouseError):
+    """The database or the blob storage cannot be written (read-only, no permission) or
+    reached: nothing was stored."""
+
+    status = 503
+    code = "storage_unavailable"
 
 
 class ServerUnavailable(TunehouseError):

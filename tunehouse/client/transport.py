@@ -9,6 +9,7 @@ become :class:`~tunehouse.errors.ServerUnavailable`.
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,10 +17,13 @@ import httpx
 import orjson
 from pydantic import BaseModel, TypeAdapter
 
-from tunehouse.contract import ACT_AS_HEADER, API_PREFIX, route
+from tunehouse.contract import ACT_AS_HEADER, API_PREFIX, IDEMPOTENT_OPERATIONS, route
 from tunehouse.errors import SchemaOutOfDate, ServerUnavailable, error_class_for
 
 BLOB_CHUNK = 1 << 20
+#: Transport errors of a connection the server dropped before answering.
+_DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+log = logging.getLogger("tunehouse.client")
 
 _adapters: dict[Any, TypeAdapter[Any]] = {}
 
@@ -106,10 +110,21 @@ class Caller:
                 content = orjson.dumps(body)
             all_headers["Content-Type"] = "application/json"
         query = {name: value for name, value in (params or {}).items() if value is not None}
+        resendable = ((spec.idempotent or operation in IDEMPOTENT_OPERATIONS)
+                      and (content is None or isinstance(content, bytes | str)))
+        url = spec.url(**(path or {}))
         try:
-            response = self.conn.client.request(spec.method, spec.url(**(path or {})),
-                                                params=query, content=content,
-                                                headers=all_headers)
+            try:
+                response = self.conn.client.request(spec.method, url, params=query,
+                                                    content=content, headers=all_headers)
+            except _DROPPED as exc:
+                # A kept-alive connection the server closed (idle timeout, restart, a
+                # failed request): send once more on a fresh connection when harmless.
+                if not resendable:
+                    raise
+                log.debug("resending %s after a dropped connection: %s", operation, exc)
+                response = self.conn.client.request(spec.method, url, params=query,
+                                                    content=content, headers=all_headers)
         except httpx.TransportError as exc:
             raise self.conn.unreachable(exc) from exc
         raise_for_response(response, self.conn.url)

@@ -25,7 +25,11 @@ from tunehouse.server.accounts import Accounts
 from tunehouse.server.api import build_router
 from tunehouse.server.api._deps import EXTRA_SCHEMAS
 from tunehouse.server.auth import SessionSigner, load_session_secret
-from tunehouse.server.errors import BodyLimitMiddleware, install_error_handlers
+from tunehouse.server.errors import (
+    BodyLimitMiddleware,
+    InternalErrorMiddleware,
+    install_error_handlers,
+)
 from tunehouse.settings import Settings
 from tunehouse.store.sql import SqlStore
 from tunehouse.version import __version__
@@ -65,6 +69,7 @@ def create_app(settings: Settings, store: SqlStore | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_mb * 1024 * 1024,
                        streaming_prefixes=tuple(API_PREFIX + route(name).path
                                                 for name in STREAMING_OPERATIONS))
+    app.add_middleware(InternalErrorMiddleware)  # outermost of ours: sees every exception
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

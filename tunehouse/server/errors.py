@@ -27,6 +27,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tunehouse.errors import InvalidInput, PayloadTooLarge, TunehouseError
+from tunehouse.store.failures import storage_error
 
 log = logging.getLogger("tunehouse.server")
 
@@ -94,16 +95,73 @@ async def _out_of_range(request: Request, exc: Exception) -> Response:
         detail={"error": type(exc).__name__}))
 
 
+def _unparsable_body(exc: StarletteHTTPException) -> InvalidInput | None:
+    """FastAPI answers 400 "error parsing the body" when decoding fails before JSON parsing
+    does (a body that is not UTF-8, JSON nested too deeply): the documented answer to a
+    bad body is 422 naming the problem."""
+    if exc.status_code != 400 or "parsing the body" not in str(exc.detail):
+        return None
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        problem = f"the body is not valid UTF-8 (byte {cause.start}: {cause.reason})"
+    elif isinstance(cause, RecursionError):
+        problem = "the JSON body is nested too deeply"
+    else:
+        problem = "the body is not valid JSON"
+    return InvalidInput(f"invalid request: body: {problem}",
+                        detail=[{"loc": ["body"], "msg": problem, "type": "json_invalid"}])
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    unparsable = _unparsable_body(exc)
+    if unparsable is not None:
+        return error_response(unparsable)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     body = {"error": {"code": code, "message": str(exc.detail)}}
     return OrjsonResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
-async def _internal_error(request: Request, exc: Exception) -> Response:
-    # Starlette re-raises the exception after this response is sent, so uvicorn logs the
-    # traceback; the client sees nothing of it.
+class InternalErrorMiddleware:
+    """Answer 500 to any exception no handler took, log its traceback, and keep the
+    connection: re-raising (as Starlette's outermost middleware does) would make uvicorn
+    drop a keep-alive connection without ``Connection: close``, so the client's next
+    request on it would fail with "connection reset". When the response had already
+    started (a streamed download) nothing can be sent: the exception goes on and the
+    connection is closed."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            log.exception("internal error in %s %s", scope.get("method"), scope.get("path"))
+            response = error_response_for_unexpected(exc)
+            await response(scope, receive, send)
+
+
+def error_response_for_unexpected(exc: Exception) -> Response:
+    """The answer to an exception no handler took: storage trouble is named (507 when the
+    disk is full, 503 when storage is read-only or unwritable), anything else is a plain 500
+    whose details stay in the server log."""
+    storage = storage_error(exc)
+    if storage is not None:
+        return error_response(storage)
     body = {"error": {"code": "internal", "message": "internal server error"}}
     return OrjsonResponse(body, status_code=500)
 
@@ -116,7 +174,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(DataError, _out_of_range)
-    app.add_exception_handler(Exception, _internal_error)
 
 
 class BodyLimitMiddleware:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tunehouse.errors import InvalidInput, NotFound
+from tunehouse.store.failures import storage_error
 from tunehouse.store.records import Blob
 
 CHUNK_SIZE = 1024 * 1024
@@ -75,10 +76,13 @@ class LocalBlobStorage(BlobStorage):
 
     def put(self, stream: BinaryIO) -> Blob:
         incoming = self.root / "incoming"
-        incoming.mkdir(parents=True, exist_ok=True)
+        try:
+            incoming.mkdir(parents=True, exist_ok=True)
+            fd, temp_name = tempfile.mkstemp(dir=incoming, prefix="upload-")
+        except OSError as exc:
+            raise storage_error(exc) or exc from exc
         digest = hashlib.sha256()
         size = 0
-        fd, temp_name = tempfile.mkstemp(dir=incoming, prefix="upload-")
         try:
             with os.fdopen(fd, "wb") as out:
                 while chunk := stream.read(CHUNK_SIZE):
@@ -90,8 +94,10 @@ class LocalBlobStorage(BlobStorage):
             target = self.path_for(digest.hexdigest())
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(temp_name, target)
-        except BaseException:
+        except BaseException as exc:
             Path(temp_name).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise storage_error(exc) or exc from exc
             raise
         return Blob(sha256=digest.hexdigest(), size=size)
 

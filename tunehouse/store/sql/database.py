@@ -23,6 +23,7 @@ from tunehouse.errors import Conflict, InvalidInput, NotFound
 from tunehouse.store import schema as t
 from tunehouse.store.blob_storage import BlobStorage
 from tunehouse.store.engine import write_options
+from tunehouse.store.failures import storage_error
 from tunehouse.store.records import (
     NAME_MAX,
     AuditEvent,
@@ -123,13 +124,17 @@ class SqlArea:
     # ------------------------------------------------------------ transactions
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self._engine.connect() as conn, conn.begin():
-            yield conn
+        try:
+            with self._engine.connect() as conn, conn.begin():
+                yield conn
+        except sa.exc.OperationalError as exc:
+            raise storage_error(exc) or exc from exc
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """A write transaction (``BEGIN IMMEDIATE`` on SQLite); database clashes become
-        Conflict, out-of-range values InvalidInput."""
+        Conflict, out-of-range values InvalidInput, a full or read-only database
+        StorageFull or StorageUnavailable (:mod:`tunehouse.store.failures`)."""
         try:
             with self._engine.connect() as conn:
                 conn.execution_options(**write_options())
@@ -139,6 +144,8 @@ class SqlArea:
             raise Conflict(f"the change clashes with existing records: {_reason(exc)}") from exc
         except sa.exc.DataError as exc:
             raise InvalidInput(f"a value is out of range or malformed: {_reason(exc)}") from exc
+        except sa.exc.DBAPIError as exc:
+            raise storage_error(exc) or exc from exc
 
     # ------------------------------------------------------------ lookups
     def _task_row(self, conn: Connection, task_id: str, lock: bool = False) -> DbRow:

@@ -30,6 +30,7 @@ from tunehouse.store.sql.database import SqlArea, utcnow
 LOG_STREAMS = frozenset({"stdout", "stderr", "log"})
 MAX_LOG_LIMIT = 100_000
 MAX_SAMPLED_KEYS = 10_000
+_MAX_WALL = float("inf")
 _SUMMARY_COLUMNS = ("id", "title", "series", "count", "last", "min", "max", "last_iteration",
                     "in_order")
 _UPDATE_SUMMARY = sa.update(t.metrics).where(t.metrics.c.id == sa.bindparam("metric_id")).values(
@@ -45,6 +46,21 @@ def sample_positions(total: int, max_points: int) -> list[int]:
         return list(range(total))
     step = (total - 1) / (max_points - 1)
     return sorted({round(i * step) for i in range(max_points)})
+
+
+def _check_walls(batch: EventBatch) -> None:
+    """InvalidInput naming the first event whose wall-clock time is NaN or infinite (it
+    would be stored differently by SQLite and PostgreSQL, or not at all)."""
+    walls = (("scalars", 4, [event[4] for event in batch.scalars]),
+             ("logs", 2, [event[2] for event in batch.logs]))
+    for kind, position, values in walls:
+        for index, wall in enumerate(values):
+            if not -_MAX_WALL < wall < _MAX_WALL:  # False for NaN and both infinities
+                raise InvalidInput(
+                    f"invalid request: body.{kind}.{index}.wall: the wall-clock time must be "
+                    f"a finite number of seconds, got {wall!r}",
+                    detail=[{"loc": ["body", kind, index, position], "type": "finite_number",
+                             "msg": "wall-clock time must be finite"}])
 
 
 def _group_scalars(batch: EventBatch) -> dict[tuple[str, str], list[tuple[int, float | None, float]]]:
@@ -66,6 +82,7 @@ class SqlEventStore(SqlArea, EventStore):
     """Scalars and console lines on SQL (see :class:`~tunehouse.store.interfaces.EventStore`)."""
 
     def add_events(self, batch: EventBatch) -> BatchResult:
+        _check_walls(batch)
         groups = _group_scalars(batch)
         for stream, _text, _wall in batch.logs:
             if stream not in LOG_STREAMS:
