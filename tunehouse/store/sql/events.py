@@ -8,7 +8,7 @@ order and a downsampled read fetches just the sampled seqs by primary key.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +21,7 @@ from tunehouse.store.records import (
     NAME_MAX,
     BatchResult,
     EventBatch,
+    LogEvent,
     LogLine,
     MetricSummary,
     SeriesData,
@@ -48,13 +49,14 @@ def sample_positions(total: int, max_points: int) -> list[int]:
     return sorted({round(i * step) for i in range(max_points)})
 
 
-def _check_walls(batch: EventBatch) -> None:
+def _check_walls(batch: EventBatch, scalar_offset: int = 0, log_offset: int = 0) -> None:
     """InvalidInput naming the first event whose wall-clock time is NaN or infinite (it
-    would be stored differently by SQLite and PostgreSQL, or not at all)."""
-    walls = (("scalars", 4, [event[4] for event in batch.scalars]),
-             ("logs", 2, [event[2] for event in batch.logs]))
-    for kind, position, values in walls:
-        for index, wall in enumerate(values):
+    would be stored differently by SQLite and PostgreSQL, or not at all). The offsets
+    number the events of a chunk within its whole batch."""
+    walls = (("scalars", 4, scalar_offset, [event[4] for event in batch.scalars]),
+             ("logs", 2, log_offset, [event[2] for event in batch.logs]))
+    for kind, position, offset, values in walls:
+        for index, wall in enumerate(values, start=offset):
             if not -_MAX_WALL < wall < _MAX_WALL:  # False for NaN and both infinities
                 raise InvalidInput(
                     f"invalid request: body.{kind}.{index}.wall: the wall-clock time must be "
@@ -82,29 +84,43 @@ class SqlEventStore(SqlArea, EventStore):
     """Scalars and console lines on SQL (see :class:`~tunehouse.store.interfaces.EventStore`)."""
 
     def add_events(self, batch: EventBatch) -> BatchResult:
-        _check_walls(batch)
-        groups = _group_scalars(batch)
-        for stream, _text, _wall in batch.logs:
-            if stream not in LOG_STREAMS:
-                raise InvalidInput(f"unknown log stream {stream!r}: use {sorted(LOG_STREAMS)}")
+        return self.add_event_chunks(batch.batch_id, batch.task_id, [batch])
+
+    def add_event_chunks(self, batch_id: str, task_id: str,
+                         chunks: Iterable[EventBatch]) -> BatchResult:
+        """One batch given as consecutive chunks, stored in one transaction: a chunk is
+        checked, grouped and written before the next is read, so memory holds one chunk
+        (the server streams large request bodies through here). Invalid input in any
+        chunk stores nothing of the batch."""
         with self._write() as conn:
-            task = self._lock_task_for_events(conn, batch.task_id)
+            task = self._lock_task_for_events(conn, task_id)
             inserted = conn.execute(self._insert(t.event_batches).values(
-                batch_id=batch.batch_id, task_id=batch.task_id, created=utcnow(),
+                batch_id=batch_id, task_id=task_id, created=utcnow(),
             ).on_conflict_do_nothing(index_elements=["batch_id"])
                 .returning(t.event_batches.c.batch_id)).first()
             if inserted is None:
-                return BatchResult(batch_id=batch.batch_id, duplicate=True, scalars=0, logs=0)
-            top_iteration = self._store_scalars(conn, batch.task_id, groups)
-            if batch.logs:
-                self._store_logs(conn, batch)
+                return BatchResult(batch_id=batch_id, duplicate=True, scalars=0, logs=0)
+            scalars = logs = 0
+            top_iteration: int | None = None
+            for chunk in chunks:
+                _check_walls(chunk, scalars, logs)
+                for stream, _text, _wall in chunk.logs:
+                    if stream not in LOG_STREAMS:
+                        raise InvalidInput(
+                            f"unknown log stream {stream!r}: use {sorted(LOG_STREAMS)}")
+                top = self._store_scalars(conn, task_id, _group_scalars(chunk))
+                if top is not None:
+                    top_iteration = top if top_iteration is None else max(top, top_iteration)
+                if chunk.logs:
+                    self._store_logs(conn, task_id, chunk.logs)
+                scalars += len(chunk.scalars)
+                logs += len(chunk.logs)
             values: dict[str, Any] = {"updated": utcnow()}
             if top_iteration is not None and (task.last_iteration is None
                                               or top_iteration > task.last_iteration):
                 values["last_iteration"] = top_iteration
-            conn.execute(sa.update(t.tasks).where(t.tasks.c.id == batch.task_id).values(**values))
-        return BatchResult(batch_id=batch.batch_id, duplicate=False,
-                           scalars=len(batch.scalars), logs=len(batch.logs))
+            conn.execute(sa.update(t.tasks).where(t.tasks.c.id == task_id).values(**values))
+        return BatchResult(batch_id=batch_id, duplicate=False, scalars=scalars, logs=logs)
 
     def _store_scalars(self, conn: Connection, task_id: str,
                        groups: dict[tuple[str, str], list[tuple[int, float | None, float]]]
@@ -171,13 +187,13 @@ class SqlEventStore(SqlArea, EventStore):
         finally:
             cursor.close()
 
-    def _store_logs(self, conn: Connection, batch: EventBatch) -> None:
+    def _store_logs(self, conn: Connection, task_id: str, lines: Sequence[LogEvent]) -> None:
         last = conn.execute(sa.select(sa.func.max(t.log_lines.c.seq))
-                            .where(t.log_lines.c.task_id == batch.task_id)).scalar_one()
+                            .where(t.log_lines.c.task_id == task_id)).scalar_one()
         start = (last or 0) + 1
         conn.execute(sa.insert(t.log_lines), [
-            {"task_id": batch.task_id, "seq": seq, "stream": stream, "text": text, "wall": wall}
-            for seq, (stream, text, wall) in enumerate(batch.logs, start=start)
+            {"task_id": task_id, "seq": seq, "stream": stream, "text": text, "wall": wall}
+            for seq, (stream, text, wall) in enumerate(lines, start=start)
         ])
 
     def get_metric_summaries(self, task_id: str) -> list[MetricSummary]:
