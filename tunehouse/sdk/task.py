@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import io
 import json
 import os
 import sys
@@ -29,6 +28,7 @@ from typing import Any, ClassVar, TypeVar
 
 from tunehouse.errors import InvalidInput, InvalidTransition, NotFound
 from tunehouse.integrations import argparse_hook
+from tunehouse.sdk import artifacts
 from tunehouse.sdk import parameters as params
 from tunehouse.sdk.capture.seeds import DEFAULT_SEED, apply_seed
 from tunehouse.sdk.lifecycle import ExitHooks, retrying
@@ -36,7 +36,6 @@ from tunehouse.sdk.logger import Logger
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
 from tunehouse.store.records import (
-    ArtifactCreate,
     Configuration,
     Parameter,
     StatusChange,
@@ -70,16 +69,6 @@ class CaptureSwitches:
     argparse: bool = True
     frameworks: bool | Mapping[str, Any] = True
     resource_interval: float = 5.0
-
-
-class _ClosedBuffer:
-    """Replaces the report buffer of a closed task: reporting after close is an error."""
-
-    def append(self, _item: Any) -> None:
-        raise InvalidInput("the task is closed: reports after close() would be lost")
-
-    def __len__(self) -> int:
-        return 0
 
 
 class Task:
@@ -257,8 +246,9 @@ class Task:
                 if existing is None or not (existing.repository or existing.script_text):
                     retrying(lambda: self._store.set_script(self.id, code.script), deadline)
                 if code.large_diff is not None:
-                    self._upload_bytes("git_diff", code.large_diff.encode("utf-8"),
-                                       kind="diff", content_type="text/x-diff")
+                    artifacts.upload_bytes(self._store, self.id, "git_diff",
+                                           code.large_diff.encode("utf-8"),
+                                           kind="diff", content_type="text/x-diff")
             if switches.environment:
                 env = capture_environment(self.seed, packages=switches.packages)
                 retrying(lambda: self._store.set_environment(self.id, env), deadline)
@@ -492,26 +482,8 @@ class Task:
         """Upload a file, folder (zipped), dict/list (JSON), NumPy array (``.npy``),
         pandas DataFrame (gzipped CSV), string or other object (pickled) as artifact
         ``name``; the content is streamed into the artifact store."""
-        from tunehouse.sdk.artifacts import prepared
-
-        if not isinstance(name, str) or not name:
-            raise InvalidInput("artifact name must be a non-empty str")
-        with prepared(artifact_object, name) as item:
-            with open(item.path, "rb") as stream:
-                blob = self._store.put_blob(stream)
-            meta = dict(item.metadata)
-            meta.update(metadata or {})
-            self._store.add_artifact(self.id, ArtifactCreate(
-                name=name, kind=item.kind, sha256=blob.sha256, size=blob.size,
-                content_type=item.content_type, metadata=meta))
+        artifacts.upload(self._store, self.id, name, artifact_object, metadata)
         return True
-
-    def _upload_bytes(self, name: str, data: bytes, kind: str, content_type: str,
-                      metadata: Mapping[str, Any] | None = None) -> None:
-        blob = self._store.put_blob(io.BytesIO(data))
-        self._store.add_artifact(self.id, ArtifactCreate(
-            name=name, kind=kind, sha256=blob.sha256, size=blob.size,
-            content_type=content_type, metadata=dict(metadata or {})))
 
     @property
     def artifacts(self) -> dict[str, Any]:
@@ -596,7 +568,7 @@ class Task:
             self._capture_thread.join(max(0.1, deadline - time.monotonic()))
         complete = self._reporter.close(max(0.5, deadline - time.monotonic()))
         if self._logger is not None:
-            self._logger._scalars = _ClosedBuffer()  # type: ignore[assignment]
+            self._logger.detach()
         if not self._final_status_set:
             self._set_final_status(status, reason, message, deadline)
         if self._hooks is not None:
@@ -660,8 +632,7 @@ class Task:
         self._reporter = Reporter(self._store, self.id, self._settings.offline_spool,
                                   warn=self._warn)
         if self._logger is not None:
-            self._logger._reporter = self._reporter
-            self._logger._scalars = self._reporter.scalars
+            self._logger.attach_reporter(self._reporter)
         self._console = None
         self._monitor = None
         self._capture_thread = None
