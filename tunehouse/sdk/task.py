@@ -28,6 +28,7 @@ from typing import Any, ClassVar, TypeVar
 
 from tunehouse.errors import InvalidInput, InvalidTransition, NotFound
 from tunehouse.integrations import argparse_hook
+from tunehouse.integrations.provider import TrackedTask, set_provider
 from tunehouse.sdk import artifacts
 from tunehouse.sdk import parameters as params
 from tunehouse.sdk.capture.seeds import DEFAULT_SEED, apply_seed
@@ -48,7 +49,11 @@ from tunehouse.store.records import (
 from tunehouse.store.records import Task as TaskRecord
 from tunehouse.store.status import TERMINAL
 
-argparse_hook.install()
+# Arguments parsed before Task.init are captured too (docs/sdk.md), and a parse that ran
+# before Task.init cannot be seen afterwards: so recording starts when ``Task`` is imported,
+# the one patch tunehouse makes at import. Task.init hands it over to the task (or ends it
+# when argparse capture is off) and close() restores argparse.
+argparse_hook.record_early_parses()
 
 T = TypeVar("T")
 CAPTURE_SWITCHES = ("git", "packages", "environment", "console", "resources", "seeds",
@@ -232,7 +237,11 @@ class Task:
         config: dict[str, Any] = {name: _framework_option(switches.frameworks, name)
                   for name in registered_frameworks()}
         config["argparse"] = switches.argparse
+        set_provider(_SDK_PROVIDER)
         self._uninstallers = connect_frameworks(self, config)
+        # the argparse integration, when on, now holds the patch and was handed the
+        # namespaces parsed before Task.init: the import-time recording has done its job
+        argparse_hook.end_early_recording()
 
     def _capture_code_and_environment(self, switches: CaptureSwitches) -> None:
         from tunehouse.sdk.capture.environment import capture_environment
@@ -351,10 +360,6 @@ class Task:
                                f"object, not {type(obj).__name__}")
         self._connect_attributes(obj, name or params.DEFAULT_SECTION)
         return obj
-
-    def _connect_parsed_args(self, parser: argparse.ArgumentParser,
-                             namespace: argparse.Namespace) -> None:
-        self.connect(namespace, params.ARGS_SECTION)
 
     def _connect_attributes(self, obj: Any, section: str) -> None:
         fields = params.object_fields(obj)
@@ -764,6 +769,22 @@ class Task:
 
 
 # ==================================================================== helpers
+class _SdkTrackingProvider:
+    """The SDK's :class:`~tunehouse.integrations.provider.TrackingProvider`, registered by
+    ``Task.init``."""
+
+    def current_task(self) -> TrackedTask | None:
+        return Task._current
+
+    def register_output_model(self, task: TrackedTask, path: str, *, name: str,
+                              framework: str, format: str) -> Any:
+        from tunehouse.sdk.models import OutputModel
+
+        return OutputModel(task=task, name=name, framework=framework).update_weights(
+            path, format=format)
+
+
+_SDK_PROVIDER = _SdkTrackingProvider()
 _fork_watch_installed = False
 
 
