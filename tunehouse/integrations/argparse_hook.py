@@ -1,12 +1,24 @@
 """Capturing argparse arguments (section ``Args``), reversibly.
 
-:func:`install` wraps ``argparse.ArgumentParser.parse_known_args`` (``parse_args`` goes
-through it). Every top-level parse is remembered; when a task is listening (see
-:func:`listen`), the parsed namespace is handed to it, which stores the arguments or,
-under an agent, writes the task's stored values into the namespace. Namespaces parsed
-before ``Task.init`` are handed over when the task starts listening, so scripts that
-parse their arguments first still get the agent's values. :func:`uninstall` puts the
-original method back.
+:func:`acquire` wraps ``argparse.ArgumentParser.parse_known_args`` (``parse_args`` goes
+through it) on behalf of an owner; the original method is put back once the last owner
+calls :func:`release`. While the wrapper is in place every top-level parse is remembered;
+when a task is listening (see :func:`listen`), the parsed namespace is handed to it, which
+stores the arguments or, under an agent, writes the task's stored values into the
+namespace. Namespaces parsed before ``Task.init`` are handed over when the task starts
+listening, so scripts that parse their arguments first still get the agent's values.
+
+Owners:
+
+* :data:`EARLY` records parses made before ``Task.init``. Importing ``tunehouse.Task``
+  acquires it (:func:`record_early_parses`), the one patch tunehouse makes at import: a
+  parse that happens before any tunehouse code runs again cannot be seen otherwise.
+  ``Task.init`` releases it (:func:`end_early_recording`) once the task listens, or at
+  once when argparse capture is switched off.
+* the running task's registry entry (:func:`connect`) owns the patch until
+  ``task.close()``, so closing the task restores ``argparse``.
+* :func:`install` / :func:`uninstall` are the manual switch: ``uninstall`` restores the
+  original whoever holds it.
 """
 
 from __future__ import annotations
@@ -16,12 +28,20 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from tunehouse.integrations.provider import TrackedTask
+
 NamespaceListener = Callable[[argparse.ArgumentParser, argparse.Namespace], None]
 
+#: Owner of the patch made at import to record parses before ``Task.init``.
+EARLY = "argparse parses before Task.init"
+_MANUAL = "install()"
+
 _original: Any = None
+_owners: list[object] = []
 _listener: NamespaceListener | None = None
 _parsed: list[tuple[argparse.ArgumentParser, argparse.Namespace]] = []
 _depth = threading.local()
+_lock = threading.RLock()
 _MAX_REMEMBERED = 16
 
 
@@ -29,19 +49,24 @@ def installed() -> bool:
     return _original is not None
 
 
-def install() -> None:
-    """Wrap ``ArgumentParser.parse_known_args`` (idempotent)."""
+def acquire(owner: object) -> None:
+    """Wrap ``ArgumentParser.parse_known_args`` on behalf of ``owner`` (idempotent per
+    owner)."""
     global _original
-    if _original is not None:
-        return
-    _original = argparse.ArgumentParser.parse_known_args
+    with _lock:
+        if not any(held is owner for held in _owners):
+            _owners.append(owner)
+        if _original is not None:
+            return
+        _original = argparse.ArgumentParser.parse_known_args
+        original = _original
 
     def parse_known_args(self: argparse.ArgumentParser, args: Any = None,
                          namespace: Any = None) -> Any:
         depth = getattr(_depth, "value", 0)
         _depth.value = depth + 1
         try:
-            result = _original(self, args, namespace)
+            result = original(self, args, namespace)
         finally:
             _depth.value = depth
         if depth == 0 and isinstance(result, tuple) and result:
@@ -51,8 +76,28 @@ def install() -> None:
     argparse.ArgumentParser.parse_known_args = parse_known_args  # type: ignore[method-assign]
 
 
+def release(owner: object) -> None:
+    """Drop ``owner``'s hold; the last one out restores the original method."""
+    with _lock:
+        _owners[:] = [held for held in _owners if held is not owner]
+        if not _owners:
+            _restore()
+
+
+def install() -> None:
+    """Wrap ``ArgumentParser.parse_known_args`` (idempotent)."""
+    acquire(_MANUAL)
+
+
 def uninstall() -> None:
-    """Restore the original ``parse_known_args`` and forget remembered namespaces."""
+    """Restore the original ``parse_known_args`` and forget remembered namespaces, whoever
+    holds the patch."""
+    with _lock:
+        _owners.clear()
+        _restore()
+
+
+def _restore() -> None:
     global _original, _listener
     if _original is None:
         return
@@ -60,6 +105,16 @@ def uninstall() -> None:
     _original = None
     _listener = None
     _parsed.clear()
+
+
+def record_early_parses() -> None:
+    """Remember parses made from now until ``Task.init`` (owner :data:`EARLY`)."""
+    acquire(EARLY)
+
+
+def end_early_recording() -> None:
+    """``Task.init`` no longer needs the parses made before it."""
+    release(EARLY)
 
 
 def _remember(parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> None:
@@ -74,11 +129,13 @@ def _remember(parser: argparse.ArgumentParser, namespace: argparse.Namespace) ->
 def listen(listener: NamespaceListener) -> Callable[[], None]:
     """Hand every parsed namespace (those parsed so far, then new ones) to ``listener``.
 
+    The listener holds the patch (see :func:`acquire`) until it stops.
+
     Returns:
         A function that stops listening.
     """
     global _listener
-    install()
+    acquire(listener)
     _listener = listener
     earlier = list(_parsed)
     _parsed.clear()
@@ -89,6 +146,7 @@ def listen(listener: NamespaceListener) -> Callable[[], None]:
         global _listener
         if _listener is listener:
             _listener = None
+        release(listener)
 
     return stop
 
@@ -103,12 +161,18 @@ def parser_defaults(parser: argparse.ArgumentParser) -> dict[str, Any]:
     }
 
 
+def connect(task: TrackedTask) -> Callable[[], None]:
+    """Framework-registry entry: hand every parsed namespace to ``task.connect`` (section
+    ``Args``) until the returned function is called (at ``task.close()``)."""
+    def hand_over(_parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> None:
+        task.connect(namespace)
+
+    return listen(hand_over)
+
+
 def register() -> None:
     """Register this hook in the framework registry under the name ``argparse``."""
     from tunehouse.integrations.frameworks import register_framework
-
-    def connect(task: Any) -> Callable[[], None]:
-        return listen(task._connect_parsed_args)
 
     register_framework("argparse", connect)
 

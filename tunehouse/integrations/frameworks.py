@@ -76,7 +76,7 @@ def connect_frameworks(task: Any, config: Mapping[str, Any]) -> list[Callable[[]
     """Install every registered integration not switched off in ``config``.
 
     Args:
-        task: The running :class:`~tunehouse.sdk.task.Task`.
+        task: The running task (a :class:`~tunehouse.integrations.provider.TrackedTask`).
         config: ``{name: enabled or options}``; names missing from it are enabled.
 
     Returns:

@@ -13,13 +13,14 @@ is the same Keras in TensorFlow 2.16+) and ``tf.saved_model.save``:
   (1-based, continuing across fits) as iteration.
 * ``Model.save`` / ``Model.save_weights`` (and so ``keras.callbacks.ModelCheckpoint``),
   ``Model.export`` and ``tf.saved_model.save`` register an output model on the current task
-  (see :class:`tunehouse.sdk.models.OutputModel`). Nested calls (``export`` calls
-  ``tf.saved_model.save``) register once.
+  (through the SDK's :class:`~tunehouse.integrations.provider.TrackingProvider`, which
+  uses ``tunehouse.OutputModel``). Nested calls (``export`` calls ``tf.saved_model.save``)
+  register once.
 * ``keras.utils.set_random_seed`` is called with the task's recorded seed.
 
 Reports go to the task returned by the task provider at call time; with no current task
 the patched methods behave exactly like the originals. Nothing here imports Keras or
-TensorFlow at module level.
+TensorFlow at module level, nor the SDK (see :mod:`tunehouse.integrations.provider`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from tunehouse.errors import InvalidInput
+from tunehouse.integrations import provider as tracking
+from tunehouse.integrations.provider import TrackedTask
 from tunehouse.integrations.tensorboard import DEDUP, tf_api_modules
 
 log = logging.getLogger("tunehouse.integrations.keras")
@@ -127,7 +130,8 @@ def install(options: KerasOptions | dict | bool | None = None,
 
     Args:
         options: :class:`KerasOptions` or the dict form.
-        task_provider: Returns the task to report to (default: ``Task.current_task``).
+        task_provider: Returns the task to report to (default: the task started by
+            ``Task.init``, see :func:`tunehouse.integrations.provider.current_task`).
         seed: The task's recorded seed, given to ``keras.utils.set_random_seed`` unless
             ``options.set_seed`` is false.
 
@@ -180,9 +184,7 @@ def set_seed(seed: int) -> None:
 
 
 def _default_task_provider() -> Any:
-    from tunehouse.sdk.task import Task
-
-    return Task.current_task()
+    return tracking.current_task()
 
 
 def _patch(owner: Any, name: str, make_wrapper: Callable[[Any], Any]) -> None:
@@ -471,18 +473,18 @@ def register_saved_model(path: Any, framework: str, fmt: str | None = None) -> A
         path = os.fspath(path)
         if not os.path.exists(path):
             return None
-        from tunehouse.sdk.models import OutputModel
-
-        output = OutputModel(
-            task=task, name=options.model_name or default_model_name(path), framework=framework
-        )
-        return output.update_weights(path, format=fmt or model_format(path))
+        sdk = tracking.get_provider()
+        if sdk is None:
+            raise InvalidInput("no tracking provider is registered: call Task.init() first")
+        return sdk.register_output_model(
+            task, path, name=options.model_name or default_model_name(path),
+            framework=framework, format=fmt or model_format(path))
     except Exception as exc:
         log.warning("tunehouse could not register model %s: %s", path, exc)
         return None
 
 
-def connect(task: Any, options: Any = True) -> Callable[[], None]:
+def connect(task: TrackedTask, options: Any = True) -> Callable[[], None]:
     """Framework-registry entry: patch Keras now, or as soon as the script imports it."""
     from tunehouse.integrations.frameworks import when_imported
 

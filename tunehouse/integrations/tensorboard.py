@@ -36,6 +36,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from tunehouse.integrations.provider import TrackedTask
+
 log = logging.getLogger("tunehouse.integrations.tensorboard")
 
 LoggerProvider = Callable[[], Any]
@@ -248,7 +250,7 @@ def _current_series(tf: Any) -> str:
         return DEFAULT_SERIES
 
 
-def connect(task: Any) -> Callable[[], None]:
+def connect(task: TrackedTask) -> Callable[[], None]:
     """Framework-registry entry: wrap ``tf.summary`` now, or once TensorFlow is imported."""
     from tunehouse.integrations.frameworks import when_imported
 

@@ -3,21 +3,52 @@
 Files are uploaded as they are, folders as a zip, dicts/lists as JSON, NumPy arrays as
 ``.npy``, pandas DataFrames as gzipped CSV, strings that are not paths as text, anything
 else pickled. Temporary files live in a temporary folder removed after the upload.
+:func:`upload` and :func:`upload_bytes` stream into the store and register the artifact.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import mimetypes
 import os
 import pickle
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tunehouse.errors import InvalidInput
+from tunehouse.store.base import Store
+from tunehouse.store.records import ArtifactCreate
+
+
+def upload(store: Store, task_id: str, name: str, artifact_object: Any,
+           metadata: Mapping[str, Any] | None = None) -> None:
+    """Stream ``artifact_object`` (see :func:`prepared`) into ``store`` and register it as
+    artifact ``name`` of task ``task_id``; ``metadata`` is added to the prepared one."""
+    if not isinstance(name, str) or not name:
+        raise InvalidInput("artifact name must be a non-empty str")
+    with prepared(artifact_object, name) as item:
+        with open(item.path, "rb") as stream:
+            blob = store.artifacts.put_blob(stream)
+        meta = dict(item.metadata)
+        meta.update(metadata or {})
+        store.artifacts.add_artifact(task_id, ArtifactCreate(
+            name=name, kind=item.kind, sha256=blob.sha256, size=blob.size,
+            content_type=item.content_type, metadata=meta))
+
+
+def upload_bytes(store: Store, task_id: str, name: str, data: bytes, kind: str,
+                 content_type: str, metadata: Mapping[str, Any] | None = None) -> None:
+    """Store ``data`` and register it as artifact ``name`` of task ``task_id``."""
+    blob = store.artifacts.put_blob(io.BytesIO(data))
+    store.artifacts.add_artifact(task_id, ArtifactCreate(
+        name=name, kind=kind, sha256=blob.sha256, size=blob.size,
+        content_type=content_type, metadata=dict(metadata or {})))
 
 
 @dataclass

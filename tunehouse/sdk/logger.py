@@ -45,6 +45,16 @@ def _bad_name(argument: str, value: Any) -> InvalidInput:
                         detail={"argument": argument})
 
 
+class _ClosedBuffer:
+    """Replaces the report buffer of a closed task: reporting after close is an error."""
+
+    def append(self, _item: Any) -> None:
+        raise InvalidInput("the task is closed: reports after close() would be lost")
+
+    def __len__(self) -> int:
+        return 0
+
+
 class Logger:
     """Reports of one task. Get it with ``task.get_logger()`` or
     ``Logger.current_logger()``."""
@@ -54,6 +64,17 @@ class Logger:
         self._reporter = reporter
         self._scalars = reporter.scalars
         self._limit = reporter.max_buffered
+
+    def attach_reporter(self, reporter: Reporter) -> None:
+        """Report through ``reporter`` from now on (used by the SDK in a forked child,
+        which gets a reporter of its own)."""
+        self._reporter = reporter
+        self._scalars = reporter.scalars
+
+    def detach(self) -> None:
+        """The task closed: any further ``report_scalar`` raises ``InvalidInput`` instead
+        of filling a buffer nobody sends (used by the SDK)."""
+        self._scalars = _ClosedBuffer()  # type: ignore[assignment]
 
     @classmethod
     def current_logger(cls) -> Logger:
@@ -124,7 +145,10 @@ class Logger:
             raise _bad_name("series", series)
         iteration = _as_iteration(iteration)
         text = _table_csv(table_plot, csv or url)
-        self._task._upload_bytes(
+        from tunehouse.sdk.artifacts import upload_bytes
+
+        upload_bytes(
+            self._task.store, self._task.id,
             f"table/{title}/{series}", text.encode("utf-8"), kind="table",
             content_type="text/csv",
             metadata={"title": title, "series": series, "iteration": iteration},

@@ -1,0 +1,408 @@
+"""The run of the task started by ``Task.init``: start, capture, exit handling, close.
+
+:class:`TaskRun` is what a running :class:`~tunehouse.sdk.task.Task` has and a handle from
+``get_task`` lacks: the background reporter and the :class:`~tunehouse.sdk.logger.Logger`,
+the auto-capture (console, resources, seeds, git and environment, framework and argparse
+hooks), the exit, exception and SIGTERM handlers that flush and set the final status, and
+the hand-over to a forked child. Everything it installs is removed by :meth:`TaskRun.shutdown`
+(``task.close()``), except ``os.register_at_fork``, which cannot be undone: that hook does
+nothing while no run is current.
+
+:data:`RUN_STATE` is the SDK's one piece of process-wide state (see :class:`RunState`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tunehouse.errors import InvalidInput, InvalidTransition
+from tunehouse.integrations import argparse_hook
+from tunehouse.integrations.provider import TrackedTask, set_provider
+from tunehouse.sdk.artifacts import upload_bytes
+from tunehouse.sdk.capture.seeds import DEFAULT_SEED, apply_seed
+from tunehouse.sdk.lifecycle import ExitHooks, retrying
+from tunehouse.sdk.logger import Logger
+from tunehouse.settings import Settings
+from tunehouse.store.base import Store
+from tunehouse.store.records import StatusChange, TaskStatus
+from tunehouse.store.records import Task as TaskRecord
+from tunehouse.store.status import TERMINAL
+
+if TYPE_CHECKING:
+    from tunehouse.sdk.connect import ParameterBinding
+    from tunehouse.sdk.task import Task
+
+CAPTURE_SWITCHES = ("git", "packages", "environment", "console", "resources", "seeds",
+                    "argparse", "frameworks")
+STATUS_MESSAGE_LIMIT = 64 * 1024
+
+
+class RunState:
+    """Process-wide state of the SDK; the one instance is :data:`RUN_STATE`.
+
+    Attributes:
+        run: The run started by ``Task.init`` (its task is ``Task.current_task()``), from
+            the start until it is closed; in a forked child, the parent's run carried over.
+        seed: The seed the next ``Task.init`` applies (``Task.set_random_seed``).
+        stores_by_settings: One open store per settings, shared by every task handle of
+            the process (guarded by ``lock``).
+        fork_watch: Whether the ``os.register_at_fork`` hook is registered (once per
+            process: it cannot be removed).
+    """
+
+    def __init__(self) -> None:
+        self.run: TaskRun | None = None
+        self.seed: int | None = DEFAULT_SEED
+        self.stores_by_settings: dict[Settings, Store] = {}
+        self.lock = threading.Lock()
+        self.fork_watch = False
+
+    def current_task(self) -> Task | None:
+        """The task started by ``Task.init``, or None."""
+        run = self.run
+        return run.task if run is not None else None
+
+    def store_for(self, settings: Settings) -> Store:
+        """The process's store for ``settings`` (opened on first use)."""
+        with self.lock:
+            store = self.stores_by_settings.get(settings)
+            if store is None:
+                from tunehouse.client import open_store
+
+                store = open_store(settings)
+                self.stores_by_settings[settings] = store
+            return store
+
+    def default_store(self) -> tuple[Settings, Store]:
+        """The running task's settings and store, else those of ``Settings.from_env()``."""
+        task = self.current_task()
+        if task is not None:
+            return task.settings, task.store
+        settings = Settings.from_env()
+        return settings, self.store_for(settings)
+
+    def watch_forks(self) -> None:
+        """Give a forked child's current run a reporter of its own (registered once)."""
+        if self.fork_watch or not hasattr(os, "register_at_fork"):
+            return
+        self.fork_watch = True
+
+        def after_in_child() -> None:
+            run = self.run
+            if run is not None:
+                run.after_fork_in_child()
+
+        os.register_at_fork(after_in_child=after_in_child)
+
+
+RUN_STATE = RunState()
+
+
+class SdkTrackingProvider:
+    """The SDK's :class:`~tunehouse.integrations.provider.TrackingProvider`, registered by
+    ``Task.init``."""
+
+    def current_task(self) -> TrackedTask | None:
+        return RUN_STATE.current_task()
+
+    def register_output_model(self, task: TrackedTask, path: str, *, name: str,
+                              framework: str, format: str) -> Any:
+        from tunehouse.sdk.models import OutputModel
+
+        return OutputModel(task=task, name=name, framework=framework).update_weights(
+            path, format=format)
+
+
+SDK_PROVIDER = SdkTrackingProvider()
+
+
+@dataclass(frozen=True)
+class CaptureSwitches:
+    """Which parts ``Task.init`` records (see docs/sdk.md)."""
+
+    git: bool = True
+    packages: bool = True
+    environment: bool = True
+    console: bool = True
+    resources: bool = True
+    seeds: bool = True
+    argparse: bool = True
+    frameworks: bool | Mapping[str, Any] = True
+    resource_interval: float = 5.0
+
+
+def capture_switches(arg_parser: bool, frameworks: bool | Mapping[str, Any],
+                     resources: bool | float, streams: bool,
+                     capture: Mapping[str, bool] | None) -> CaptureSwitches:
+    """The switches from ``Task.init``'s keyword arguments and its ``capture`` dict."""
+    interval = 5.0
+    if not isinstance(resources, bool) and isinstance(resources, (int, float)):
+        if resources <= 0:
+            raise InvalidInput("auto_resource_monitoring interval must be > 0")
+        interval = float(resources)
+        resources = True
+    values: dict[str, Any] = {
+        "argparse": bool(arg_parser), "frameworks": frameworks, "resources": bool(resources),
+        "console": bool(streams), "resource_interval": interval,
+    }
+    for key, value in (capture or {}).items():
+        if key not in CAPTURE_SWITCHES:
+            raise InvalidInput(f"unknown capture switch {key!r}; known: "
+                               f"{', '.join(CAPTURE_SWITCHES)}")
+        values[key] = value
+    return CaptureSwitches(**values)
+
+
+def _framework_option(frameworks: bool | Mapping[str, Any], name: str) -> Any:
+    """``True``/``False`` or the integration's options dict for ``name``."""
+    if isinstance(frameworks, Mapping):
+        return frameworks.get(name, True)
+    return bool(frameworks)
+
+
+class TaskRun:
+    """The running part of the task from ``Task.init`` (internal to the SDK).
+
+    Args:
+        task: The task being run (its public face).
+        parameters: The task's parameter binding (loads the stored values under an agent).
+        remote: The task was attached under an agent (``TUNEHOUSE_TASK_ID``).
+        flush_timeout: Seconds close, exit and exception handling wait for reports.
+        set_record: Receives the task record after the final status change.
+    """
+
+    def __init__(self, task: Task, parameters: ParameterBinding, remote: bool,
+                 flush_timeout: float, set_record: Callable[[TaskRecord], None]) -> None:
+        self.task = task
+        self._store = task.store
+        self._settings = task.settings
+        self._parameters = parameters
+        self._set_record = set_record
+        self.remote = remote
+        self.flush_timeout = flush_timeout
+        self.reporter: Any = None
+        self.logger: Logger | None = None
+        self._started = False
+        self.closed = False
+        self._close_lock = threading.Lock()
+        self._final_status_set = False
+        self._uninstallers: list[Callable[[], None]] = []
+        self._console: Any = None
+        self._monitor: Any = None
+        self._capture_thread: threading.Thread | None = None
+        self._hooks: ExitHooks | None = None
+        self._fork_child = False
+
+    @property
+    def running(self) -> bool:
+        """Started and not yet closed."""
+        return self._started and not self.closed
+
+    # ================================================================ start
+    def start(self, switches: CaptureSwitches) -> None:
+        """Become the current run and start reporting and every capture switched on."""
+        from tunehouse.sdk.reporter import Reporter
+
+        RUN_STATE.run = self
+        self._started = True
+        if self.remote:
+            self._parameters.load_stored()
+        self.reporter = Reporter(self._store, self.task.id, self._settings.offline_spool,
+                                 warn=self.warn)
+        self.logger = Logger(self.task, self.reporter)
+        RUN_STATE.watch_forks()
+        if switches.seeds and RUN_STATE.seed is not None:
+            apply_seed(RUN_STATE.seed)
+            self.task.seed = RUN_STATE.seed
+        if switches.console:
+            from tunehouse.sdk.capture.console import ConsoleCapture
+
+            self._console = ConsoleCapture(self.reporter.add_log)
+            self._console.start()
+        self._hooks = ExitHooks(self._on_exit, self._on_exception, self._on_thread_exception,
+                                self._on_sigterm)
+        self._hooks.install()
+        if switches.git or switches.environment:
+            self._capture_thread = threading.Thread(
+                target=self._capture_code_and_environment, args=(switches,),
+                name="tunehouse-capture", daemon=True)
+            self._capture_thread.start()
+        if switches.resources:
+            from tunehouse.sdk.capture.resources import ResourceMonitor
+
+            self._monitor = ResourceMonitor(self.logger.report_scalar,
+                                            switches.resource_interval)
+            self._monitor.start()
+        self._connect_frameworks(switches)
+
+    def _connect_frameworks(self, switches: CaptureSwitches) -> None:
+        from tunehouse.integrations.frameworks import connect_frameworks, registered_frameworks
+
+        set_provider(SDK_PROVIDER)
+        config: dict[str, Any] = {name: _framework_option(switches.frameworks, name)
+                                  for name in registered_frameworks()}
+        config["argparse"] = switches.argparse
+        self._uninstallers = connect_frameworks(self.task, config)
+        # the argparse integration, when on, now holds the patch and was handed the
+        # namespaces parsed before Task.init: the import-time recording has done its job
+        argparse_hook.end_early_recording()
+
+    def _capture_code_and_environment(self, switches: CaptureSwitches) -> None:
+        from tunehouse.sdk.capture.environment import capture_environment
+        from tunehouse.sdk.capture.git import capture_code
+
+        task_id = self.task.id
+        deadline = time.monotonic() + max(self.flush_timeout, 10.0)
+        try:
+            if switches.git:
+                code = capture_code()
+                existing = self._store.tasks.get_script(task_id) if self.remote else None
+                if existing is None or not (existing.repository or existing.script_text):
+                    retrying(lambda: self._store.tasks.set_script(task_id, code.script), deadline)
+                if code.large_diff is not None:
+                    upload_bytes(self._store, task_id, "git_diff",
+                                 code.large_diff.encode("utf-8"),
+                                 kind="diff", content_type="text/x-diff")
+            if switches.environment:
+                env = capture_environment(self.task.seed, packages=switches.packages)
+                retrying(lambda: self._store.tasks.set_environment(task_id, env), deadline)
+        except Exception as exc:
+            self.warn(f"tunehouse: could not record the code/environment: {exc}")
+
+    # ================================================================ while running
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything reported so far is stored (see ``Task.flush``)."""
+        if self.reporter is None or self.closed:
+            return True
+        return bool(self.reporter.flush(self.flush_timeout if timeout is None else timeout))
+
+    def note_final_status(self) -> None:
+        """The task's final status was set explicitly: closing keeps it."""
+        self._final_status_set = True
+
+    def warn(self, message: str) -> None:
+        """Print one line for the user on stderr (past the console capture)."""
+        console = self._console
+        text = message.rstrip("\n") + "\n"
+        try:
+            if console is not None and console.active:
+                console.write_stderr(text)
+            else:
+                sys.stderr.write(text)
+                sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+    # ================================================================ shutdown
+    def shutdown(self, status: TaskStatus, reason: str = "", message: str = "",
+                 traceback_text: str | None = None) -> None:
+        """Flush, stop the capture, undo every hook and set the final ``status`` (unless
+        one was set already); only the first call does anything."""
+        with self._close_lock:
+            if self.closed or not self._started:
+                return
+            self.closed = True
+        if self._fork_child:
+            self.reporter.close(self.flush_timeout)
+            atexit.unregister(self.reporter.close)
+            return
+        deadline = time.monotonic() + self.flush_timeout
+        if self._monitor is not None:
+            self._monitor.stop()
+        for undo in self._uninstallers:
+            try:
+                undo()
+            except Exception as exc:
+                self.warn(f"tunehouse: could not remove a framework hook: {exc}")
+        if traceback_text:
+            for line in traceback_text.rstrip("\n").splitlines():
+                self.reporter.add_log("log", line)
+        if self._console is not None:
+            self._console.stop()
+        if self._capture_thread is not None:
+            self._capture_thread.join(max(0.1, deadline - time.monotonic()))
+        complete = self.reporter.close(max(0.5, deadline - time.monotonic()))
+        if self.logger is not None:
+            self.logger.detach()
+        if not self._final_status_set:
+            self._set_final_status(status, reason, message, deadline)
+        if self._hooks is not None:
+            self._hooks.uninstall()
+        if RUN_STATE.run is self:
+            RUN_STATE.run = None
+        if not complete:
+            self.warn(f"tunehouse: not every report of task {self.task.id} reached the store")
+
+    def _set_final_status(self, status: TaskStatus, reason: str, message: str,
+                          deadline: float) -> None:
+        task_id = self.task.id
+
+        def change() -> None:
+            record = self._store.tasks.get_task(task_id)
+            final = status
+            if status == TaskStatus.completed and record.abort_requested:
+                final = TaskStatus.aborted
+            if record.status in TERMINAL:
+                return
+            self._set_record(self._store.tasks.change_status(task_id, StatusChange(
+                status=final, reason=reason, message=message[-STATUS_MESSAGE_LIMIT:])))
+
+        try:
+            retrying(change, max(deadline, time.monotonic() + 2.0))
+        except InvalidTransition as exc:
+            self.warn(f"tunehouse: could not mark task {task_id} {status.value}: {exc}")
+        except Exception as exc:
+            self.warn(f"tunehouse: could not mark task {task_id} {status.value}: {exc}")
+
+    def _on_exit(self, exit_code: int | None) -> None:
+        if exit_code:
+            self.shutdown(TaskStatus.failed, reason=f"exit code {exit_code}",
+                          message=f"the script exited with code {exit_code}")
+        else:
+            self.shutdown(TaskStatus.completed)
+
+    def _on_exception(self, kind: type[BaseException], text: str) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            self.shutdown(TaskStatus.aborted, reason="KeyboardInterrupt",
+                          message="interrupted (KeyboardInterrupt)", traceback_text=text)
+        else:
+            last = text.strip().splitlines()[-1] if text.strip() else kind.__name__
+            self.shutdown(TaskStatus.failed, reason=last[:1000], message=text,
+                          traceback_text=text)
+
+    def _on_thread_exception(self, thread_name: str, text: str) -> None:
+        if self.reporter is not None and not self.closed:
+            self.reporter.add_log("log", f"exception in thread {thread_name}:")
+            for line in text.rstrip("\n").splitlines():
+                self.reporter.add_log("log", line)
+
+    def _on_sigterm(self) -> None:
+        self.shutdown(TaskStatus.aborted, reason="SIGTERM", message="terminated by SIGTERM")
+
+    def after_fork_in_child(self) -> None:
+        """A forked child gets its own reporter (the parent's thread does not exist here);
+        what the parent had buffered stays the parent's to send."""
+        if not self.running:
+            return
+        from tunehouse.sdk.reporter import Reporter
+
+        self.reporter = Reporter(self._store, self.task.id, self._settings.offline_spool,
+                                 warn=self.warn)
+        if self.logger is not None:
+            self.logger.attach_reporter(self.reporter)
+        self._console = None
+        self._monitor = None
+        self._capture_thread = None
+        self._uninstallers = []
+        if self._hooks is not None:
+            self._hooks.uninstall()  # the child must not set the task's final status
+            self._hooks = None
+        self._fork_child = True
+        atexit.register(self.reporter.close, self.flush_timeout)
