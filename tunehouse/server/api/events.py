@@ -5,18 +5,28 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from tunehouse.server.api._deps import Acting, TaskId, json_body_doc, operation, parse_json_body
+from tunehouse.server.event_stream import LARGE_BATCH_BYTES, batch_ids, event_chunks
 from tunehouse.store.base import Store
 from tunehouse.store.records import BatchResult, EventBatch, LogLine, MetricSummary, SeriesData
 
 router = APIRouter(tags=["events"])
+#: Event batches over LARGE_BATCH_BYTES read and stored at the same time, at most.
+MAX_LARGE_BATCHES = 2
 
 
 def _store_batch(store: Store, body: bytes) -> BatchResult:
-    return store.events.add_events(parse_json_body(EventBatch, body))
+    if len(body) <= LARGE_BATCH_BYTES:
+        return store.events.add_events(parse_json_body(EventBatch, body))
+    if not body.lstrip().startswith(b"{"):
+        return store.events.add_events(parse_json_body(EventBatch, body))  # names the error
+    batch_id, task_id = batch_ids(body)
+    return store.events.add_event_chunks(batch_id, task_id,
+                                         event_chunks(body, batch_id, task_id))
 
 
 @operation(router, "events.get_metric_summaries", response_model=list[MetricSummary])
@@ -47,6 +57,23 @@ async def add_events(request: Request, who: Acting) -> BatchResult:
     wall]`` arrays, logs as ``[stream, text, wall]``). A resent ``batch_id`` is stored once
     and answered with ``duplicate: true``. The body is parsed and validated by pydantic
     straight from the bytes, which is several times faster than FastAPI's generic path
-    for 10,000-event batches."""
-    body = await request.body()
-    return await run_in_threadpool(_store_batch, who.store, body)
+    for 10,000-event batches; a body over 4 MiB is parsed incrementally in chunks
+    (:mod:`tunehouse.server.event_stream`), and at most two such bodies are read and
+    stored at once, so large batches cannot drive the server out of memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) <= LARGE_BATCH_BYTES:
+        body = await request.body()
+        return await run_in_threadpool(_store_batch, who.store, body)
+    async with large_batch_slots(request):
+        body = await request.body()
+        return await run_in_threadpool(_store_batch, who.store, body)
+
+
+def large_batch_slots(request: Request) -> anyio.Semaphore:
+    """The app's limit on large event batches handled at once (created on first use, in
+    the event loop)."""
+    state = request.app.state
+    slots = getattr(state, "large_batch_slots", None)
+    if slots is None:
+        slots = state.large_batch_slots = anyio.Semaphore(MAX_LARGE_BATCHES)
+    return slots
