@@ -42,11 +42,10 @@ def task_type(value: str | TaskType) -> TaskType:
 
 
 def attach(store: Store, task_id: str) -> TaskRecord:
-    """The agent's task ``task_id``, now ``in_progress``."""
-    record = store.tasks.get_task(task_id)
-    if record.status != TaskStatus.in_progress:
-        record = store.tasks.change_status(task_id, StatusChange(status=TaskStatus.in_progress))
-    return record
+    """The agent's task ``task_id``, now ``in_progress``. The change is one check-and-set
+    in the store, so the processes of a distributed job may all attach at once."""
+    return store.tasks.change_status(task_id, StatusChange(status=TaskStatus.in_progress,
+                                                           keep_if_same=True))
 
 
 def create_or_reuse(store: Store, project: str, name: str, kind: TaskType, tags: list[str],

@@ -100,8 +100,8 @@ class TaskSpool:
         """Lock the folder and pick up batches left by an earlier process of this task."""
         if self._lock_handle is not None:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self._lock_handle = open(self.folder / LOCK_FILE, "ab")  # noqa: SIM115
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._lock_handle = open_private(self.folder / LOCK_FILE)
         if fcntl is not None:
             try:
                 fcntl.flock(self._lock_handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -146,11 +146,16 @@ class TaskSpool:
 def reject_file(path: Path, reason: str) -> Path:
     """Move a spooled batch to ``rejected/`` next to it with a ``.reason`` file."""
     folder = path.parent / REJECTED_DIR
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(mode=0o700, exist_ok=True)
     target = folder / path.name
     os.replace(path, target)
-    target.with_suffix(".reason").write_text(reason + "\n")
+    write_atomic(target.with_suffix(".reason"), (reason + "\n").encode())
     return target
+
+
+def open_private(path: Path) -> IO[bytes]:
+    """``path`` opened for appending, created readable by its owner only (0600)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
 
 
 @dataclass
@@ -197,7 +202,7 @@ def sync_spool(settings: Any, store: Any = None,
 
 def _sync_folder(folder: Path, store: Any, result: SyncResult,
                  say: Callable[[str], None]) -> None:
-    handle = open(folder / LOCK_FILE, "ab")  # noqa: SIM115
+    handle = open_private(folder / LOCK_FILE)
     try:
         if fcntl is not None:
             try:

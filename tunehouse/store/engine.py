@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import threading
+import os
 from pathlib import Path
 from typing import Any
 
@@ -103,9 +104,20 @@ def _create(url: URL) -> Engine:
     return sa.create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
+def _create_private_file(path: Path) -> None:
+    """Create a missing database file readable by its owner only (0600): it holds
+    password and key hashes. SQLite gives its -wal and -shm files the same mode."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 def _create_sqlite(url: URL) -> Engine:
     assert url.database is not None
-    ensure_private_dir(Path(url.database).expanduser().parent)
+    path = Path(url.database).expanduser()
+    ensure_private_dir(path.parent)
+    _create_private_file(path)
     engine = sa.create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},

@@ -108,11 +108,16 @@ class TaskUpdate(Input):
 
 
 class StatusChange(Input):
+    """A status change. ``keep_if_same``: when the task already has ``status``, succeed
+    and change nothing (one atomic check-and-set, so several processes attaching to one
+    task all succeed and the attempt is counted once)."""
+
     status: TaskStatus
     reason: str = ""
     message: str = ""
     worker: str | None = None
     force: bool = False
+    keep_if_same: bool = False
 
 
 class TaskQuery(Input):

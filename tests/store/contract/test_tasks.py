@@ -6,6 +6,8 @@ server per module, so every test names its projects, queues, models and workers 
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from tests.store.contract.helpers import S, batch_id, move, new_task, put_bytes, task_in, unique
@@ -320,3 +322,25 @@ def test_list_tasks_sorted_by_metric(store: Store) -> None:
     assert [t.name for t in store.tasks.list_tasks(query).tasks][:3] == ["a", "b", "c"]
     with pytest.raises(InvalidInput):
         store.tasks.list_tasks(TaskQuery(project=project, order_by="metric:nodash"))
+
+
+def test_keep_if_same_is_one_atomic_check_and_set(store: Store) -> None:
+    task_id = new_task(store)
+    start = StatusChange(status=S.in_progress, keep_if_same=True)
+    results: list[object] = []
+
+    def attach() -> None:
+        try:
+            results.append(store.tasks.change_status(task_id, start).attempt)
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            results.append(exc)
+
+    threads = [threading.Thread(target=attach) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [1] * 8
+    assert store.tasks.get_task(task_id).attempt == 1
+    with pytest.raises(InvalidTransition):
+        store.tasks.change_status(task_id, StatusChange(status=S.in_progress))

@@ -56,7 +56,9 @@ class TaskStore(abc.ABC):
 
         ``in_progress`` sets ``started`` and increments ``attempt``; a terminal status sets
         ``completed``; ``created`` (reset) clears queue, worker, abort flag and times, and
-        removes the task's scalars, console and artifacts (not its parameters).
+        removes the task's scalars, console and artifacts (not its parameters). With
+        ``keep_if_same`` a task already in ``change.status`` is returned unchanged (the
+        check and the change are one atomic step).
         """
 
     @abc.abstractmethod

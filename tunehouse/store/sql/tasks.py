@@ -105,6 +105,8 @@ class SqlTaskStore(StatusWriter, TaskStore):
     def change_status(self, task_id: str, change: StatusChange) -> Task:
         with self._write() as conn:
             row = self._task_row(conn, task_id, lock=True)
+            if change.keep_if_same and row.status == change.status.value:
+                return self._get_task(conn, task_id)
             self._apply_status(conn, row, change.status, reason=change.reason,
                                message=change.message, worker=change.worker, force=change.force)
             return self._get_task(conn, task_id)
