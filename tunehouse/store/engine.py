@@ -10,8 +10,9 @@
 
 from __future__ import annotations
 
-import threading
+import contextlib
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -107,10 +108,8 @@ def _create(url: URL) -> Engine:
 def _create_private_file(path: Path) -> None:
     """Create a missing database file readable by its owner only (0600): it holds
     password and key hashes. SQLite gives its -wal and -shm files the same mode."""
-    try:
+    with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        pass
 
 
 def _create_sqlite(url: URL) -> Engine:
