@@ -25,9 +25,14 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     result = sync_spool(settings)
     print(f"sent {result.sent} batch(es) ({result.duplicates} already stored), "
-          f"rejected {result.rejected}")
+          f"rejected {result.rejected}" + (f", split {result.split} refused batch(es) to "
+                                           "store their valid part" if result.split else ""))
     for name in result.skipped_locked:
         print(f"skipped task {name}: its process is still running")
     for failure in result.failed:
         print(f"not sent (will retry on the next sync): {failure}")
-    return 1 if result.failed or result.rejected else 0
+    for task_id, count in result.kept_rejected.items():
+        folder = settings.offline_spool / task_id / "rejected"
+        print(f"task {task_id}: {count} batch(es) were refused by the store and are kept in "
+              f"{folder} (the .reason files say why)")
+    return 1 if result.failed or result.rejected or result.kept_rejected else 0

@@ -14,8 +14,19 @@ Failure handling, in order of preference:
 * the buffer holds ``max_buffered`` events (the thread cannot keep up): the reporting
   thread moves the oldest ``batch_size`` events to the spool itself (a few ms), never
   dropping and never waiting on the network;
-* the store rejects a batch for good (a 4xx other than 401/503): the batch is kept in
-  ``rejected/`` and the reason printed to stderr.
+* the spool cannot be written (disk full, read-only, no permission): batches are held in
+  memory, up to ``max_held_events`` events, and sent from there; beyond that the oldest
+  held batches are dropped, and counted: :meth:`Reporter.close` and the task record (its
+  status message and a ``:dropped:/reports`` scalar) say how many reports were lost and
+  why. Nothing here raises into the training code;
+* the store rejects a batch for good (a 4xx other than 401/503): when it refused the
+  content (422) the batch is split in halves that are sent on their own, so its valid
+  events are stored; what is refused in the end (a single bad event, or a batch of a task
+  that is gone) is kept in ``rejected/`` and the reason printed to stderr.
+
+Batches are bounded by events (``batch_size``) and by bytes (``max_batch_bytes``, well
+under the server's request limit), and a console line longer than ``max_line_chars`` is
+truncated with a marker, so no line can sink the batch it travels in.
 
 Each batch has a uuid4 ``batch_id`` that the store records, so a batch resent after an
 unanswered request is stored once.
@@ -32,9 +43,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tunehouse.sdk.spool import TaskSpool, batch_payload, is_retryable, to_event_batch
+from tunehouse.sdk.spool import (
+    TaskSpool,
+    batch_payload,
+    event_count,
+    is_content_problem,
+    is_retryable,
+    split_payload,
+    to_event_batch,
+)
+from tunehouse.store.base import Store
 
 POLL_S = 0.05
+MAX_LINE_CHARS = 64 * 1024
+MAX_BATCH_BYTES = 8 << 20
+MAX_HELD_EVENTS = 1_000_000
+#: Bytes an event costs in a JSON batch besides its strings (numbers, brackets, commas).
+EVENT_OVERHEAD_BYTES = 48
 MAX_BACKOFF_S = 5.0
 FLUSH_BACKOFF_S = 1.0
 
@@ -54,17 +79,30 @@ class Reporter:
         batch_size: Most events (scalars or lines) per batch.
         interval: Most seconds an event waits before it is sent.
         max_buffered: Events kept in memory before the oldest are spilled to disk.
+        max_batch_bytes: Most bytes (estimated) per batch.
+        max_line_chars: Longer console lines are truncated with a marker.
+        max_held_events: Events held in memory while the spool cannot be written.
     """
 
-    def __init__(self, store: Any, task_id: str, spool_root: Path,
+    def __init__(self, store: Store, task_id: str, spool_root: Path,
                  warn: Callable[[str], None], batch_size: int = 10_000,
-                 interval: float = 2.0, max_buffered: int = 200_000) -> None:
+                 interval: float = 2.0, max_buffered: int = 200_000,
+                 max_batch_bytes: int = MAX_BATCH_BYTES, max_line_chars: int = MAX_LINE_CHARS,
+                 max_held_events: int = MAX_HELD_EVENTS) -> None:
         self.store = store
         self.task_id = task_id
         self.warn = warn
         self.batch_size = batch_size
         self.interval = interval
         self.max_buffered = max_buffered
+        self.max_batch_bytes = max_batch_bytes
+        self.max_line_chars = max_line_chars
+        self.max_held_events = max_held_events
+        self.held: deque[dict[str, Any]] = deque()
+        self.held_events = 0
+        self.dropped_events = 0
+        self.drop_reason = ""
+        self.truncated_lines = 0
         self.scalars: deque[tuple[str, str, int, float, float]] = deque()
         self.logs: deque[tuple[str, str, float]] = deque()
         self.spool = TaskSpool(Path(spool_root), task_id)
@@ -89,20 +127,35 @@ class Reporter:
 
     # ------------------------------------------------------------ producer side
     def add_log(self, stream: str, text: str) -> None:
+        if len(text) > self.max_line_chars:
+            cut = len(text) - self.max_line_chars
+            text = f"{text[:self.max_line_chars]}... [tunehouse: {cut} characters truncated]"
+            self.truncated_lines += 1
         self.logs.append((stream, text, time.time()))
         if len(self.logs) >= self.max_buffered:
             self.spill()
 
     def spill(self) -> None:
-        """Move the oldest events to the spool (called when the buffer is full)."""
-        with self._lock:
-            if len(self.scalars) + len(self.logs) < self.max_buffered:
-                return
-            payload = self._take_batch()
-            if payload is not None:
-                self.spool.write(payload)
-                self.spooled_batches += 1
+        """Move the oldest events to the spool (called when the buffer is full). Never
+        raises: what cannot be kept is counted in :attr:`dropped_events`."""
+        try:
+            with self._lock:
+                if len(self.scalars) + len(self.logs) < self.max_buffered:
+                    return
+                payload = self._take_batch()
+                if payload is not None:
+                    self._keep(payload)
+        except Exception as exc:  # reporting must never break training
+            self._count_dropped(self.batch_size, f"{type(exc).__name__}: {exc}")
         self._wake.set()
+
+    @property
+    def lost_reports(self) -> str:
+        """One line on reports lost for good (empty when none were)."""
+        if not self.dropped_events:
+            return ""
+        return (f"{self.dropped_events} report(s) of task {self.task_id} were lost: "
+                f"{self.drop_reason}")
 
     # ------------------------------------------------------------ control
     def flush(self, timeout: float | None = 30.0) -> bool:
@@ -142,14 +195,19 @@ class Reporter:
         with self._lock:
             if self._thread.is_alive() and self._in_flight_payload is not None:
                 # a request still hangs: keep a copy (a duplicate is stored only once)
-                self.spool.write(self._in_flight_payload)
-                self.spooled_batches += 1
+                self._keep(self._in_flight_payload)
             while self.scalars or self.logs:
                 payload = self._take_batch()
                 if payload is None:
                     break
-                self.spool.write(payload)
-                self.spooled_batches += 1
+                self._keep(payload)
+            while self.held:  # last chance for what the spool could not take
+                payload = self.held.popleft()
+                self.held_events -= event_count(payload)
+                try:
+                    self.spool.write(payload)
+                except OSError as exc:
+                    self._count_dropped(event_count(payload), _spool_problem(exc))
             left = len(self.spool.pending)
             self.spool.close()
         if left:
@@ -157,7 +215,9 @@ class Reporter:
                 f"tunehouse: {left} batch(es) of task {self.task_id} could not be sent and "
                 f"were kept in {self.spool.folder}; run `tunehouse sync` to upload them"
             )
-        return complete and left == 0
+        if self.dropped_events:
+            self.warn(f"tunehouse: {self.lost_reports}")
+        return complete and left == 0 and not self.dropped_events
 
     def pending_events(self) -> int:
         return len(self.scalars) + len(self.logs)
@@ -165,7 +225,8 @@ class Reporter:
     # ------------------------------------------------------------ thread
     def _drained(self) -> bool:
         with self._lock:
-            return not (self.scalars or self.logs or self.spool.pending or self._in_flight)
+            return not (self.scalars or self.logs or self.spool.pending or self.held
+                        or self._in_flight)
 
     def _run(self) -> None:
         last_send = time.monotonic()
@@ -177,6 +238,7 @@ class Reporter:
             try:
                 now = time.monotonic()
                 self._send_spooled(now)
+                self._send_held(time.monotonic())
                 waiting = len(self.scalars) + len(self.logs)
                 due = bool(waiting) and bool(
                     self._flushing
@@ -198,14 +260,26 @@ class Reporter:
                     self._state.notify_all()
 
     def _take_batch(self) -> dict[str, Any] | None:
+        """The oldest events, at most ``batch_size`` of each kind and about
+        ``max_batch_bytes`` in all (at least one event)."""
         scalars: list[tuple[Any, ...]] = []
         logs: list[tuple[Any, ...]] = []
+        budget = self.max_batch_bytes
         pop_scalar, pop_log = self.scalars.popleft, self.logs.popleft
-        for _ in range(min(self.batch_size, len(self.scalars))):
-            title, series, iteration, value, wall = pop_scalar()
-            scalars.append((title, series, iteration, _finite_or_none(value), wall))
         for _ in range(min(self.batch_size, len(self.logs))):
+            size = len(self.logs[0][1]) * 2 + EVENT_OVERHEAD_BYTES  # escapes, UTF-8
+            if logs and size > budget:
+                break
+            budget -= size
             logs.append(pop_log())
+        for _ in range(min(self.batch_size, len(self.scalars))):
+            title, series, iteration, value, wall = self.scalars[0]
+            size = len(title) + len(series) + EVENT_OVERHEAD_BYTES
+            if (scalars or logs) and size > budget:
+                break
+            budget -= size
+            pop_scalar()
+            scalars.append((title, series, iteration, _finite_or_none(value), wall))
         if not scalars and not logs:
             return None
         return batch_payload(uuid.uuid4().hex, self.task_id, scalars, logs)
@@ -215,9 +289,8 @@ class Reporter:
             payload = self._take_batch()
             if payload is None:
                 return
-            if self.spool.pending:
-                self.spool.write(payload)
-                self.spooled_batches += 1
+            if self.spool.pending or self.held:
+                self._keep(payload)  # behind what waits already, to keep the order
                 return
             self._in_flight = True
             self._in_flight_payload = payload
@@ -233,15 +306,56 @@ class Reporter:
             self.store.events.add_events(to_event_batch(payload))
         except Exception as exc:
             with self._lock:
-                path = self.spool.write(payload)
-                self.spooled_batches += 1
                 if is_retryable(exc):
+                    self._keep(payload)
                     self._note_failure(exc)
                 else:
-                    self._reject(path, exc)
+                    self._refused(payload, exc)
             return
         self.sent_batches += 1
         self._note_success()
+
+    def _keep(self, payload: dict[str, Any]) -> None:
+        """Keep an unsent batch for later: in the spool, or in memory while the spool
+        cannot be written (then behind what memory holds already, to keep the order)."""
+        if not self.held:
+            try:
+                self.spool.write(payload)
+                self.spooled_batches += 1
+                return
+            except OSError as exc:
+                self.drop_reason = _spool_problem(exc)
+                self.warn(f"tunehouse: cannot write the spool {self.spool.folder} "
+                          f"({self.drop_reason}); holding up to {self.max_held_events} "
+                          "reports in memory")
+        self.held.append(payload)
+        self.held_events += event_count(payload)
+        while self.held_events > self.max_held_events and len(self.held) > 1:
+            oldest = self.held.popleft()
+            self.held_events -= event_count(oldest)
+            self._count_dropped(event_count(oldest), self.drop_reason
+                                or "too many reports held in memory")
+
+    def _count_dropped(self, events: int, reason: str) -> None:
+        self.dropped_events += events
+        self.drop_reason = reason
+
+    def _refused(self, payload: dict[str, Any], exc: BaseException) -> None:
+        """The store refused ``payload`` for good: send its halves on their own (before
+        anything newer), so that its valid events are stored."""
+        halves = split_payload(payload) if is_content_problem(exc) else []
+        if not halves:
+            try:
+                path = self.spool.write(payload)
+            except OSError as problem:
+                self._count_dropped(1, f"refused by the store ({exc}), and "
+                                       f"{_spool_problem(problem)}")
+                return
+            self._reject(path, exc)
+            return
+        for half in reversed(halves):
+            self.held.appendleft(half)
+            self.held_events += event_count(half)
 
     def _send_spooled(self, now: float) -> None:
         while self.spool.pending and now >= self._retry_at:
@@ -261,7 +375,7 @@ class Reporter:
                     self._note_failure(exc)
                     return
                 with self._lock:
-                    self._reject(path, exc)
+                    self._reject(path, exc)  # splits it in the spool when it can
                 continue
             with self._lock:
                 self.spool.done(path)
@@ -271,11 +385,43 @@ class Reporter:
             if self._stopping:
                 return
 
+    def _send_held(self, now: float) -> None:
+        """Send the batches held in memory (the spool could not take them), oldest first."""
+        while self.held and not self.spool.pending and now >= self._retry_at:
+            with self._lock:
+                if not self.held:
+                    return
+                payload = self.held[0]
+            try:
+                self.store.events.add_events(to_event_batch(payload))
+            except Exception as exc:
+                with self._lock:
+                    if is_retryable(exc):
+                        self._note_failure(exc)
+                        return
+                    self.held.popleft()
+                    self.held_events -= event_count(payload)
+                    self._refused(payload, exc)
+                continue
+            with self._lock:
+                if self.held and self.held[0] is payload:
+                    self.held.popleft()
+                    self.held_events -= event_count(payload)
+            self.sent_batches += 1
+            self._note_success()
+            now = time.monotonic()
+            if self._stopping:
+                return
+
     def _reject(self, path: Path, exc: BaseException) -> None:
+        """A spooled batch the store refused for good: split in the spool when it holds
+        several events, else moved to ``rejected/``."""
+        if is_content_problem(exc) and self.spool.split(path):
+            return
         reason = f"{type(exc).__name__}: {exc}"
         target = self.spool.reject(path, reason)
         self.rejected_batches += 1
-        self.warn(f"tunehouse: a batch of task {self.task_id} was rejected ({reason}); "
+        self.warn(f"tunehouse: a report of task {self.task_id} was rejected ({reason}); "
                   f"kept in {target}")
 
     def _note_failure(self, exc: BaseException) -> None:
@@ -294,3 +440,7 @@ class Reporter:
         self._failures = 0
         self._outage_warned = False
         self._retry_at = 0.0
+
+
+def _spool_problem(exc: OSError) -> str:
+    return f"the spool cannot be written: {exc.strerror or exc}"

@@ -31,7 +31,13 @@ from tunehouse.sdk.lifecycle import ExitHooks, retrying
 from tunehouse.sdk.logger import Logger
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
-from tunehouse.store.records import StatusChange, TaskStatus
+from tunehouse.store.records import (
+    EventBatch,
+    ScalarEvent,
+    StatusChange,
+    TaskStatus,
+    TaskUpdate,
+)
 from tunehouse.store.records import Task as TaskRecord
 from tunehouse.store.status import TERMINAL
 
@@ -331,14 +337,42 @@ class TaskRun:
         complete = self.reporter.close(max(0.5, deadline - time.monotonic()))
         if self.logger is not None:
             self.logger.detach()
+        lost = self._record_lost_reports(deadline)
+        if lost:
+            message = f"{lost}\n{message}" if message else lost
         if not self._final_status_set:
             self._set_final_status(status, reason, message, deadline)
+        elif lost:
+            self._try(lambda: self._store.tasks.update_task(
+                self.task.id, TaskUpdate(status_message=message[-STATUS_MESSAGE_LIMIT:])),
+                deadline, "record the lost reports")
         if self._hooks is not None:
             self._hooks.uninstall()
         if RUN_STATE.run is self:
             RUN_STATE.run = None
         if not complete:
             self.warn(f"tunehouse: not every report of task {self.task.id} reached the store")
+
+    def _record_lost_reports(self, deadline: float) -> str:
+        """When reports were dropped (spool unwritable and memory full), say so in the
+        task: a ``:dropped:/reports`` scalar with their count. Returns the line saying how
+        many were lost and why (empty when none were)."""
+        lost = self.reporter.lost_reports
+        if not lost:
+            return ""
+        batch = EventBatch(batch_id=f"{self.task.id}.dropped", task_id=self.task.id,
+                           scalars=[ScalarEvent(":dropped:", "reports", 0,
+                                                float(self.reporter.dropped_events),
+                                                time.time())])
+        self._try(lambda: self._store.events.add_events(batch), deadline,
+                  "record the lost reports")
+        return lost
+
+    def _try(self, action: Callable[[], object], deadline: float, what: str) -> None:
+        try:
+            retrying(action, max(deadline, time.monotonic() + 2.0))
+        except Exception as exc:
+            self.warn(f"tunehouse: could not {what} of task {self.task.id}: {exc}")
 
     def _set_final_status(self, status: TaskStatus, reason: str, message: str,
                           deadline: float) -> None:

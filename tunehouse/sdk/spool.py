@@ -17,6 +17,7 @@ import contextlib
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ import orjson
 
 from tunehouse.errors import (
     AuthenticationFailed,
+    InvalidInput,
     SchemaOutOfDate,
     ServerUnavailable,
     TunehouseError,
@@ -38,6 +40,7 @@ except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
 
 LOCK_FILE = ".lock"
+MAX_BATCH_ID = 64
 REJECTED_DIR = "rejected"
 
 #: Errors after which a batch is kept and sent again later.
@@ -51,9 +54,38 @@ def is_retryable(exc: BaseException) -> bool:
     return not isinstance(exc, TunehouseError) or exc.status >= 500
 
 
+def is_content_problem(exc: BaseException) -> bool:
+    """True when the store refused what a batch holds (422): its halves may pass."""
+    return isinstance(exc, InvalidInput)
+
+
 def batch_payload(batch_id: str, task_id: str, scalars: list[tuple[Any, ...]],
                   logs: list[tuple[Any, ...]]) -> dict[str, Any]:
     return {"batch_id": batch_id, "task_id": task_id, "scalars": scalars, "logs": logs}
+
+
+def event_count(payload: dict[str, Any]) -> int:
+    """Scalars plus console lines in a batch payload."""
+    return len(payload["scalars"]) + len(payload["logs"])
+
+
+def split_payload(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The two halves of a batch (events in order), each with a batch id derived from the
+    batch's, so that resending a half is still stored once; ``[]`` for a single event."""
+    scalars, logs = payload["scalars"], payload["logs"]
+    total = len(scalars) + len(logs)
+    if total < 2:
+        return []
+    half = total // 2
+    cut_logs = max(0, half - len(scalars))
+    parts = ((scalars[:half], logs[:cut_logs]), (scalars[half:], logs[cut_logs:]))
+    halves = []
+    for index, (part_scalars, part_logs) in enumerate(parts):
+        batch_id = f"{payload['batch_id']}.{index}"
+        if len(batch_id) > MAX_BATCH_ID:
+            batch_id = uuid.uuid4().hex
+        halves.append(batch_payload(batch_id, payload["task_id"], part_scalars, part_logs))
+    return halves
 
 
 def to_event_batch(payload: dict[str, Any]) -> EventBatch:
@@ -110,11 +142,33 @@ class TaskSpool:
         self.pending = sorted(self.folder.glob("*.json"))
 
     def write(self, payload: dict[str, Any]) -> Path:
+        """Spool a batch behind the others. Raises OSError when the spool cannot be
+        written (the reporter then holds the batch in memory)."""
         self.open()
         path = self.folder / f"{time.time_ns():020d}-{payload['batch_id']}.json"
         write_atomic(path, orjson.dumps(payload))
         self.pending.append(path)
         return path
+
+    def split(self, path: Path) -> bool:
+        """Replace a spooled batch by its two halves, in its place; False when it holds a
+        single event (or the halves cannot be written)."""
+        halves = split_payload(self.read(path))
+        if not halves:
+            return False
+        prefix = path.name.split("-", 1)[0]
+        paths = [self.folder / f"{prefix}-{half['batch_id']}.json" for half in halves]
+        try:
+            for half, half_path in zip(halves, paths, strict=True):
+                write_atomic(half_path, orjson.dumps(half))
+        except OSError:
+            for half_path in paths:
+                half_path.unlink(missing_ok=True)
+            return False
+        index = self.pending.index(path)
+        self.pending[index:index + 1] = paths
+        path.unlink(missing_ok=True)
+        return True
 
     def read(self, path: Path) -> dict[str, Any]:
         data: dict[str, Any] = orjson.loads(path.read_bytes())
@@ -158,6 +212,21 @@ def open_private(path: Path) -> IO[bytes]:
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
 
 
+def _split_file(path: Path, payload: dict[str, Any]) -> list[Path]:
+    """Replace a spool file by files of its two halves; [] for a single event."""
+    halves = split_payload(payload)
+    if not halves:
+        return []
+    prefix = path.name.split("-", 1)[0]
+    paths = []
+    for half in halves:
+        half_path = path.with_name(f"{prefix}-{half['batch_id']}.json")
+        write_atomic(half_path, orjson.dumps(half))
+        paths.append(half_path)
+    path.unlink(missing_ok=True)
+    return paths
+
+
 @dataclass
 class SyncResult:
     """What :func:`sync_spool` did."""
@@ -165,8 +234,12 @@ class SyncResult:
     sent: int = 0
     duplicates: int = 0
     rejected: int = 0
+    split: int = 0
     skipped_locked: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    #: Batches the store refused for good, kept in ``<task>/rejected/`` (this sync's and
+    #: earlier ones'), by task id.
+    kept_rejected: dict[str, int] = field(default_factory=dict)
 
 
 def sync_spool(settings: Any, store: Any = None,
@@ -210,10 +283,12 @@ def _sync_folder(folder: Path, store: Any, result: SyncResult,
             except BlockingIOError:
                 result.skipped_locked.append(folder.name)
                 return
-        for path in sorted(folder.glob("*.json")):
+        work = sorted(folder.glob("*.json"))
+        while work:
+            path = work.pop(0)
             try:
-                batch = to_event_batch(orjson.loads(path.read_bytes()))
-                outcome = store.events.add_events(batch)
+                payload = orjson.loads(path.read_bytes())
+                outcome = store.events.add_events(to_event_batch(payload))
             except orjson.JSONDecodeError as exc:
                 reject_file(path, f"unreadable spool file: {exc}")
                 result.rejected += 1
@@ -223,13 +298,21 @@ def _sync_folder(folder: Path, store: Any, result: SyncResult,
                 if is_retryable(exc):
                     result.failed.append(f"{folder.name}: {exc}")
                     return
+                halves = _split_file(path, payload) if is_content_problem(exc) else []
+                if halves:  # send the halves on their own: their valid events get stored
+                    result.split += 1
+                    work[:0] = halves
+                    continue
                 reject_file(path, f"{type(exc).__name__}: {exc}")
                 result.rejected += 1
-                say(f"tunehouse: batch {path.name} of task {folder.name} rejected: {exc}")
+                say(f"tunehouse: a report of task {folder.name} was rejected: {exc}")
                 continue
             path.unlink(missing_ok=True)
             result.sent += 1
             result.duplicates += int(bool(outcome.duplicate))
+        kept = len(list((folder / REJECTED_DIR).glob("*.json")))
+        if kept:
+            result.kept_rejected[folder.name] = kept
         if not any(folder.glob("*.json")) and not (folder / REJECTED_DIR).exists():
             (folder / LOCK_FILE).unlink(missing_ok=True)
             handle.close()

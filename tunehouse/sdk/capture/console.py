@@ -35,12 +35,18 @@ def _write_all(fd: int, data: bytes) -> None:
             return
 
 
-def _final_text(line: str) -> str:
-    """What a terminal would show for a line rewritten with ``\\r`` (progress bars)."""
+def _final_text(line: str, cut: int = 0) -> str:
+    """What a terminal would show for a line rewritten with ``\\r`` (progress bars), at most
+    :data:`MAX_LINE_CHARS` of it; ``cut`` characters were dropped from it already. A
+    shortened line ends with a marker saying how much is missing."""
     if "\r" in line:
         parts = [part for part in line.split("\r") if part]
         line = parts[-1] if parts else ""
-    return line.replace("\b", "")[:MAX_LINE_CHARS]
+    line = line.replace("\b", "")
+    cut += max(0, len(line) - MAX_LINE_CHARS)
+    if cut:
+        return f"{line[:MAX_LINE_CHARS]}... [tunehouse: {cut} characters truncated]"
+    return line
 
 
 class _StreamTee:
@@ -55,6 +61,7 @@ class _StreamTee:
         os.dup2(write_fd, fd)
         os.close(write_fd)
         self._pending = ""
+        self._cut = 0  # characters of the pending line dropped already (too long)
         self.thread = threading.Thread(
             target=self._pump, name=f"tunehouse-console-{stream}", daemon=True
         )
@@ -71,23 +78,26 @@ class _StreamTee:
             if not chunk:
                 break
             _write_all(self.saved_fd, chunk)
-            self._feed(chunk.decode("utf-8", errors="replace"))
+            with contextlib.suppress(Exception):  # the output must flow whatever happens
+                self._feed(chunk.decode("utf-8", errors="replace"))
         if self._pending:
-            self._emit(self._pending)
+            self._emit(self._pending, self._cut)
             self._pending = ""
 
     def _feed(self, text: str) -> None:
         text = self._pending + text
         lines = text.split("\n")
         self._pending = lines.pop()
-        if len(self._pending) > MAX_LINE_CHARS * 4:
-            lines.append(self._pending)
-            self._pending = ""
         for line in lines:
-            self._emit(line)
+            self._emit(line, self._cut)
+            self._cut = 0
+        if len(self._pending) > MAX_LINE_CHARS * 4:
+            # a line without end in sight: keep its start, count the rest until "\n"
+            self._cut += len(self._pending) - MAX_LINE_CHARS
+            self._pending = self._pending[:MAX_LINE_CHARS]
 
-    def _emit(self, line: str) -> None:
-        text = _final_text(line.rstrip("\r"))
+    def _emit(self, line: str, cut: int = 0) -> None:
+        text = _final_text(line.rstrip("\r"), cut)
         if text:
             with contextlib.suppress(Exception):  # the sink must never break the output
                 self.sink(self.stream, text)
