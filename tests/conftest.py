@@ -1,8 +1,11 @@
 """Fixtures shared by every test group: data directories and real databases.
 
 PostgreSQL is the server at ``TUNEHOUSE_TEST_PG`` (default
-``postgresql+psycopg://postgres@127.0.0.1:5432/test``); each test session creates its own
-database there and drops it at the end, so parallel runs never see each other's rows.
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``); every database a test session
+creates there has a random name and is dropped at the end, so parallel runs never see
+each other's rows. ``pg_url`` is an empty database per test; ``pg_schema_url`` is a
+database per test that already has the schema: it is copied (``CREATE DATABASE ...
+TEMPLATE``) from a template database the session migrates once.
 """
 
 from __future__ import annotations
@@ -57,18 +60,68 @@ def pg_server_url() -> Iterator[str]:
     admin.dispose()
 
 
-@pytest.fixture
-def pg_url(pg_server_url: str) -> Iterator[str]:
-    """An empty PostgreSQL database for one test: a fresh database per test is slow, so
-    each test gets its own database created from the session's template name."""
+def _create_database(name: str, template: str | None = None) -> None:
     from sqlalchemy import text
+
+    admin = _pg_admin_engine()
+    try:
+        with admin.connect() as conn:
+            suffix = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(text(f'CREATE DATABASE "{name}"{suffix}'))
+    finally:
+        admin.dispose()
+
+
+def _drop_database(name: str) -> None:
+    from sqlalchemy import text
+
+    admin = _pg_admin_engine()
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def _database_url(name: str) -> str:
     from sqlalchemy.engine import make_url
 
+    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def pg_url(pg_server_url: str) -> Iterator[str]:
+    """An EMPTY PostgreSQL database for one test (no tables: migration tests need that)."""
     name = f"th_t_{uuid.uuid4().hex[:12]}"
-    admin = _pg_admin_engine()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    _create_database(name)
+    yield _database_url(name)
+    _drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def pg_schema_template(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory
+                       ) -> Iterator[str]:
+    """The name of a database with the current schema, migrated once per session.
+
+    Nothing stays connected to it (``CREATE DATABASE ... TEMPLATE`` requires that).
+    """
+    from tunehouse.store.sql import SqlStore
+
+    name = f"th_tmpl_{uuid.uuid4().hex[:12]}"
+    _create_database(name)
+    try:
+        store = SqlStore(_database_url(name), tmp_path_factory.mktemp("pg-template-artifacts"))
+        store.close()  # disposes the engine: no connection is left open
+        yield name
+    finally:
+        _drop_database(name)
+
+
+@pytest.fixture
+def pg_schema_url(pg_schema_template: str) -> Iterator[str]:
+    """A PostgreSQL database for one test with the schema already there (no rows)."""
+    name = f"th_t_{uuid.uuid4().hex[:12]}"
+    _create_database(name, template=pg_schema_template)
+    yield _database_url(name)
+    _drop_database(name)
+
