@@ -1,4 +1,4 @@
-"""Fixtures shared by every test group: data directories and real databases.
+"""Fixtures shared by every test group: data directories, real databases, a real server.
 
 PostgreSQL is the server at ``TUNEHOUSE_TEST_PG`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``); every database a test session
@@ -6,6 +6,12 @@ creates there has a random name and is dropped at the end, so parallel runs neve
 each other's rows. ``pg_url`` is an empty database per test; ``pg_schema_url`` is a
 database per test that already has the schema: it is copied (``CREATE DATABASE ...
 TEMPLATE``) from a template database the session migrates once.
+
+``shared_server`` is one ``tunehouse server`` (SQLite) for the whole session. Tests that
+only need *a* server and keep to records they create (unique names, their own task ids)
+use it; tests that kill or restart the server, configure it, look at its log or
+credentials file, or assert on global state (all users, counts without a project filter,
+version numbers of a fixed model name, bootstrap) start their own with ``running_server``.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.server import ServerProcess, running_server
 
 PG_ADMIN_URL = os.environ.get(
     "TUNEHOUSE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -125,3 +133,11 @@ def pg_schema_url(pg_schema_template: str) -> Iterator[str]:
     yield _database_url(name)
     _drop_database(name)
 
+
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One real server (SQLite) for the whole session; see the module docstring for who
+    may use it. It refuses ``kill()`` and ``restart()``."""
+    with running_server(tmp_path_factory.mktemp("shared-server") / "home") as server:
+        server.shared = True
+        yield server
