@@ -3,6 +3,9 @@
 ``running_server(home, db_url, port)`` starts ``python -m tunehouse server`` on a free
 port, waits for ``/api/v1/health``, reads the admin credentials the first start wrote and
 yields a :class:`ServerProcess`; the process is always stopped on exit.
+
+A server marked ``shared`` (the test session's server, see ``tests/conftest.py``) refuses
+``kill()`` and ``restart()``: tests that need either must start a server of their own.
 """
 
 from __future__ import annotations
@@ -52,17 +55,22 @@ class ServerProcess:
     admin_user: str = ""
     admin_password: str = ""
     log_path: Path = field(default_factory=Path)
+    shared: bool = False
     _log: IO[bytes] | None = None
 
     @property
     def credentials(self) -> dict[str, str]:
         return json.loads((self.home / "credentials.json").read_text())
 
-    def client_env(self) -> dict[str, str]:
-        """Environment for a subprocess (SDK, CLI) that talks to this server as admin."""
+    def client_env(self, home: Path | None = None) -> dict[str, str]:
+        """Environment for a subprocess (SDK, CLI) that talks to this server as admin.
+
+        ``home`` is the clients' TUNEHOUSE_HOME (offline spool, model cache); without it,
+        ``client`` under the server's data directory. Tests on a shared server pass their own.
+        """
         return clean_env(TUNEHOUSE_SERVER=self.url, TUNEHOUSE_ACCESS_KEY=self.access_key,
                          TUNEHOUSE_SECRET_KEY=self.secret_key,
-                         TUNEHOUSE_HOME=str(self.home / "client"))
+                         TUNEHOUSE_HOME=str(home or self.home / "client"))
 
     def store(self):  # type: ignore[no-untyped-def]
         """An HttpStore acting as the admin (close it when done)."""
@@ -78,6 +86,10 @@ class ServerProcess:
 
     def kill(self) -> None:
         """SIGKILL the server (no graceful shutdown)."""
+        self._refuse_if_shared("kill")
+        self._kill()
+
+    def _kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=30)
@@ -89,15 +101,21 @@ class ServerProcess:
             try:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.kill()
+                self._kill()
         if self._log is not None:
             self._log.close()
             self._log = None
 
     def restart(self) -> None:
         """Stop (if running) and start again on the same port, data directory and database."""
+        self._refuse_if_shared("restart")
         self.stop()
         self._start()
+
+    def _refuse_if_shared(self, action: str) -> None:
+        if self.shared:
+            raise RuntimeError(f"cannot {action} the test session's shared server; a test "
+                               "that does must start its own (running_server)")
 
     def _start(self) -> None:
         command = [sys.executable, "-m", "tunehouse", "server", "--data-dir", str(self.home),
@@ -126,7 +144,7 @@ class ServerProcess:
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-        self.kill()
+        self._kill()
         raise RuntimeError(f"server did not become healthy in {START_TIMEOUT_S} s:\n{self.log()}")
 
 

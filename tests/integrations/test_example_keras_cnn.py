@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.server import clean_env, running_server
+from tests.helpers.server import ServerProcess, clean_env
 from tests.integrations.conftest import REPO_ROOT, open_home_store, run_python, scalars_by_key
 from tunehouse.store.records import TaskQuery, TaskStatus
 
@@ -75,12 +75,13 @@ def test_example_embedded(tmp_path: Path, home: Path) -> None:
         store.close()
 
 
-def test_example_through_a_server(tmp_path: Path) -> None:
-    with running_server(tmp_path / "server-home") as server:
-        task_id, accuracy, elapsed = run_example(server.client_env(), tmp_path)
-        assert elapsed < TIME_LIMIT_S
-        store = server.store()
-        try:
-            check_recorded(store, task_id, accuracy)
-        finally:
-            store.close()
+def test_example_through_a_server(tmp_path: Path, home: Path,
+                                  shared_server: ServerProcess) -> None:
+    server = shared_server  # the records are read back by task id: a shared server will do
+    task_id, accuracy, elapsed = run_example(server.client_env(home=home), tmp_path)
+    assert elapsed < TIME_LIMIT_S
+    store = server.store()
+    try:
+        check_recorded(store, task_id, accuracy)
+    finally:
+        store.close()

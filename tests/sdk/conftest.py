@@ -2,6 +2,11 @@
 
 Scripts under ``tests/sdk/scripts`` run as subprocesses with a controlled environment:
 no TUNEHOUSE_* variable of the developer is inherited and TUNEHOUSE_HOME is always set.
+
+``backend``'s server variant uses the session's shared server (``tests/conftest.py``): the
+SDK tests read back only the tasks they created, by id. Each test still gets its own
+TUNEHOUSE_HOME for its clients (offline spool, model cache). ``served`` starts a private
+server, for tests that kill or restart it.
 """
 
 from __future__ import annotations
@@ -93,8 +98,13 @@ def wait_for_file(path: Path, proc: subprocess.Popen[str], timeout: float = 60) 
 
 
 @contextmanager
-def make_backend(kind: str, tmp_path: Path) -> Iterator[Backend]:
-    """A backend of ``kind`` (``embedded`` or ``server``) under ``tmp_path``."""
+def make_backend(kind: str, tmp_path: Path,
+                 shared: ServerProcess | None = None) -> Iterator[Backend]:
+    """A backend of ``kind`` (``embedded`` or ``server``) under ``tmp_path``.
+
+    A ``server`` backend uses ``shared`` when given (with a TUNEHOUSE_HOME of its own under
+    ``tmp_path``), else a server of its own that ends with the block.
+    """
     workdir = tmp_path / "work"
     workdir.mkdir()
     if kind == "embedded":
@@ -109,6 +119,16 @@ def make_backend(kind: str, tmp_path: Path) -> Iterator[Backend]:
         finally:
             store.close()
         return
+    if shared is not None:
+        client_home = tmp_path / "client-home"
+        client_home.mkdir()
+        store = shared.store()
+        try:
+            yield Backend("server", shared.client_env(home=client_home), store, workdir,
+                          server=shared)
+        finally:
+            store.close()
+        return
     with running_server(tmp_path / "server") as server:
         env = server.client_env()
         store = server.store()
@@ -120,8 +140,10 @@ def make_backend(kind: str, tmp_path: Path) -> Iterator[Backend]:
 
 @pytest.fixture(params=["embedded", "server"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    """Each SDK test runs once against the embedded store and once against a server."""
-    with make_backend(request.param, tmp_path) as made:
+    """Each SDK test runs once against the embedded store and once against a server (the
+    session's shared one)."""
+    shared = request.getfixturevalue("shared_server") if request.param == "server" else None
+    with make_backend(request.param, tmp_path, shared) as made:
         yield made
 
 
@@ -134,6 +156,6 @@ def embedded(tmp_path: Path) -> Iterator[Backend]:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Backend]:
-    """The server backend alone (for tests that kill the server)."""
+    """The server backend alone, on a private server (for tests that kill the server)."""
     with make_backend("server", tmp_path) as made:
         yield made

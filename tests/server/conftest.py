@@ -1,4 +1,11 @@
-"""Servers shared by the tests of one module: real subprocesses on SQLite or PostgreSQL."""
+"""Servers shared by the server tests: real subprocesses on SQLite or PostgreSQL.
+
+``server`` is the session's shared SQLite server (``tests/conftest.py``) or one PostgreSQL
+server for the whole session. The tests that use it create uniquely named users and their
+own tasks and look at nothing global; tests that restart the server, configure it, read its
+log or fuzz it (bootstrap, body limits, schemathesis) start their own with
+``running_server``.
+"""
 
 from __future__ import annotations
 
@@ -31,21 +38,24 @@ def fresh_pg_database() -> tuple[str, object]:
     return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False), drop
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[ServerProcess]:
-    """One server per test module and database kind."""
-    home: Path = tmp_path_factory.mktemp("server") / "home"
-    if request.param == "postgres":
-        url, drop = fresh_pg_database()
-        try:
-            with running_server(home, db_url=url) as proc:
-                yield proc
-        finally:
-            drop()  # type: ignore[operator]
-    else:
-        with running_server(home) as proc:
+@pytest.fixture(scope="session")
+def shared_pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server on a fresh PostgreSQL database for the whole session."""
+    home: Path = tmp_path_factory.mktemp("pg-server") / "home"
+    url, drop = fresh_pg_database()
+    try:
+        with running_server(home, db_url=url) as proc:
+            proc.shared = True
             yield proc
+    finally:
+        drop()  # type: ignore[operator]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def server(request: pytest.FixtureRequest) -> ServerProcess:
+    """The session's server of each database kind."""
+    name = "shared_pg_server" if request.param == "postgres" else "shared_server"
+    return request.getfixturevalue(name)  # type: ignore[no-any-return]
 
 
 @pytest.fixture

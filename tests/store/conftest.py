@@ -1,9 +1,10 @@
 """The ``store`` fixture: one Store per backend the contract suite runs against.
 
-``sqlite`` and ``postgres`` are :class:`SqlStore` on a fresh database per test. ``http`` is
-:class:`HttpStore` talking to a real ``tunehouse server`` subprocess; starting one costs
-seconds, so one server serves a whole test module and tests keep apart by giving every
-project, queue, model, worker and user a unique name.
+``sqlite`` and ``postgres`` are :class:`SqlStore` on a fresh database per test (PostgreSQL's
+is copied from a template that already has the schema). ``http`` is :class:`HttpStore`
+talking to a real ``tunehouse server`` subprocess; starting one costs seconds, so the
+session's shared server (``tests/conftest.py``) serves them all and tests keep apart by
+giving every project, queue, model, worker and user a unique name.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.server import ServerProcess
 from tunehouse.store.base import Store
 
 BACKENDS = [
@@ -22,12 +24,10 @@ BACKENDS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from tests.helpers.server import running_server
-
-    with running_server(tmp_path_factory.mktemp("server-home")) as server:
-        yield server
+@pytest.fixture
+def http_server(shared_server: ServerProcess) -> ServerProcess:
+    """The server behind the ``http`` backend: the session's shared one."""
+    return shared_server
 
 
 @pytest.fixture(params=BACKENDS)
@@ -45,7 +45,7 @@ def store(store_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> It
     else:
         from tunehouse.store.sql import SqlStore
 
-        url = request.getfixturevalue("sqlite_url" if store_kind == "sqlite" else "pg_url")
+        url = request.getfixturevalue("sqlite_url" if store_kind == "sqlite" else "pg_schema_url")
         backend = SqlStore(url, tmp_path / "artifacts", user="tester")
     try:
         yield backend
