@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server.conftest import anon, api, server  # noqa: F401 - shared fixtures
+from tests.server.conftest import anon, api, server, shared_pg_server  # noqa: F401 - shared fixtures
 
 
 @contextmanager
