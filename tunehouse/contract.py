@@ -81,6 +81,8 @@ ROUTES: dict[str, Route] = {
     "tasks.change_status": Route("POST", "/tasks/{task_id}/status"),
     "tasks.request_abort": Route("POST", "/tasks/{task_id}/abort"),
     "tasks.clone_task": Route("POST", "/tasks/{task_id}/clone"),
+    "tasks.mark_alive": Route("POST", "/tasks/{task_id}/alive"),
+    "tasks.reap_lost_tasks": Route("POST", "/tasks/reap"),
     "tasks.set_parameters": Route("PUT", "/tasks/{task_id}/parameters"),
     "tasks.get_parameters": Route("GET", "/tasks/{task_id}/parameters"),
     "tasks.set_configuration": Route("PUT", "/tasks/{task_id}/configurations"),
@@ -134,6 +136,7 @@ ROUTES: dict[str, Route] = {
 #: and DELETE: a resent event batch is stored once (its ``batch_id``), get-or-create and
 #: heartbeats converge. The client resends these once when a kept-alive connection drops.
 IDEMPOTENT_OPERATIONS = ("events.add_events", "tasks.get_or_create_project",
+                         "tasks.mark_alive", "tasks.reap_lost_tasks",
                          "queues.get_or_create_queue", "queues.heartbeat")
 
 #: Operations whose request body is raw bytes streamed through, not JSON (the JSON body

@@ -65,6 +65,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("port", "TUNEHOUSE_PORT", 8420, "Port the server listens on."),
     SettingSpec("max_request_mb", "TUNEHOUSE_MAX_REQUEST_MB", 64,
                 "Largest JSON request body the server accepts, in MiB (artifact uploads stream and are not limited by it)."),
+    SettingSpec("task_lost_after_s", "TUNEHOUSE_TASK_LOST_AFTER", 300,
+                "Seconds without a sign of life after which the server's watchdog fails a running task (not under an agent) as \"process lost\"."),
+    SettingSpec("init_timeout_s", "TUNEHOUSE_INIT_TIMEOUT", 30,
+                "Seconds Task.init keeps retrying an unreachable server before the run goes on offline."),
     SettingSpec("offline_spool", "TUNEHOUSE_SPOOL", lambda home: home / "spool",
                 "Where the SDK spools reports while the server is unreachable.",
                 shown="$TUNEHOUSE_HOME/spool"),
@@ -92,6 +96,8 @@ class Settings:
     host: str
     port: int
     max_request_mb: int
+    task_lost_after_s: float
+    init_timeout_s: float
     offline_spool: Path
 
     @classmethod
@@ -126,6 +132,8 @@ class Settings:
         try:
             port = int(pick("port"))
             max_mb = int(pick("max_request_mb"))
+            lost_after = float(pick("task_lost_after_s"))
+            init_timeout = float(pick("init_timeout_s"))
         except ValueError as exc:
             raise InvalidInput(f"invalid number in settings: {exc}") from exc
         return cls(
@@ -139,6 +147,8 @@ class Settings:
             host=str(pick("host")),
             port=port,
             max_request_mb=max_mb,
+            task_lost_after_s=lost_after,
+            init_timeout_s=init_timeout,
             offline_spool=Path(pick("offline_spool")),
         )
 

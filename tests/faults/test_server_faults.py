@@ -3,6 +3,8 @@ never a dropped connection or a bare 500 (issue 8, cases 6 and 7 and the small o
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
 import uuid
@@ -195,13 +197,15 @@ def test_a_read_only_database_is_503(tmp_path: Path) -> None:
 
 
 def _fill(home: Path) -> None:
-    with open(home / "filler", "wb") as out:
-        try:
-            while True:
-                out.write(b"\0" * (64 << 10))
-                out.flush()
-        except OSError:
-            pass
+    """Take every free byte of the filesystem (unbuffered, so closing cannot fail)."""
+    fd = os.open(home / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (64 << 10, 4 << 10, 512, 1):
+            with contextlib.suppress(OSError):
+                while os.write(fd, b"\0" * size):
+                    pass
+    finally:
+        os.close(fd)
 
 
 def _unfill(home: Path) -> None:

@@ -1,4 +1,4 @@
-"""``tunehouse tasks``: list and inspect tasks."""
+"""``tunehouse tasks``: list and inspect tasks; abort, reset, and reap lost ones."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from rich.table import Table
 from tunehouse.cli._options import add_common_options, console, open_store, when
 from tunehouse.errors import InvalidInput, NotFound
 from tunehouse.store.base import Store
-from tunehouse.store.records import Task, TaskQuery, TaskStatus
+from tunehouse.store.records import LOST_AFTER_S, StatusChange, Task, TaskQuery, TaskStatus
 
 PREFIX_SCAN_LIMIT = 20_000
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("tasks", help="tasks: list, show")
+    parser = subparsers.add_parser("tasks", help="tasks: list, show, abort, reset, reap")
     commands = parser.add_subparsers(dest="tasks_command", metavar="COMMAND", required=True)
     listing = commands.add_parser("list", help="list tasks, newest first")
     listing.add_argument("--project", default=None, help="only this project")
@@ -32,6 +32,53 @@ def register(subparsers: Any) -> None:
     show.add_argument("task_id")
     add_common_options(show)
     show.set_defaults(func=run_show)
+    abort = commands.add_parser(
+        "abort", help="abort a task (a running one without an agent that shows no life "
+                      "ends at once; otherwise its process is asked to stop)")
+    abort.add_argument("task_id")
+    abort.add_argument("--reason", default="", help="why (kept as the status reason)")
+    add_common_options(abort)
+    abort.set_defaults(func=run_abort)
+    reset = commands.add_parser(
+        "reset", help="reset a finished task to 'created', clearing its outputs")
+    reset.add_argument("task_id")
+    add_common_options(reset)
+    reset.set_defaults(func=run_reset)
+    reap = commands.add_parser(
+        "reap", help="fail running tasks whose process shows no life (what the server's "
+                     "watchdog does; for the embedded database)")
+    reap.add_argument("--after", type=float, default=LOST_AFTER_S, metavar="SECONDS",
+                      help=f"quiet for this long (default {LOST_AFTER_S:g})")
+    add_common_options(reap)
+    reap.set_defaults(func=run_reap)
+
+
+def run_abort(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        task = store.tasks.request_abort(resolve_task(store, args.task_id).id, args.reason)
+    if task.status is TaskStatus.aborted:
+        print(f"task {task.id} aborted")
+    else:
+        print(f"task {task.id} is {task.status.value}: abort requested, its process will stop")
+    return 0
+
+
+def run_reset(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        task_id = resolve_task(store, args.task_id).id
+        task = store.tasks.change_status(task_id, StatusChange(
+            status=TaskStatus.created, reason="reset"))
+    print(f"task {task.id} reset to {task.status.value}")
+    return 0
+
+
+def run_reap(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        reaped = store.tasks.reap_lost_tasks(args.after)
+    for task in reaped:
+        print(f"{task.id} {task.status.value}: {task.status_reason}")
+    print(f"{len(reaped)} task(s) changed")
+    return 0
 
 
 def run_list(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from tunehouse.store.interfaces import (
     TaskStore,
 )
 from tunehouse.store.records import (
+    LOST_AFTER_S,
     Artifact,
     ArtifactCreate,
     BatchResult,
@@ -85,6 +86,13 @@ class HttpTaskStore(_Area, TaskStore):
     def request_abort(self, task_id: str, reason: str = "") -> Task:
         return self._caller.call(Task, "tasks.request_abort",
                                  path={"task_id": task_id}, body={"reason": reason})
+
+    def mark_alive(self, task_id: str) -> Task:
+        return self._caller.call(Task, "tasks.mark_alive", path={"task_id": task_id})
+
+    def reap_lost_tasks(self, lost_after_s: float = LOST_AFTER_S) -> list[Task]:
+        return self._caller.call(list[Task], "tasks.reap_lost_tasks",
+                                 body={"lost_after_s": lost_after_s})
 
     def clone_task(self, task_id: str, name: str | None = None, parent_id: str | None = None,
                    project: str | None = None) -> Task:

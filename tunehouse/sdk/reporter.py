@@ -53,6 +53,7 @@ from tunehouse.sdk.spool import (
     to_event_batch,
 )
 from tunehouse.store.base import Store
+from tunehouse.store.records import ALIVE_INTERVAL_S
 
 POLL_S = 0.05
 MAX_LINE_CHARS = 64 * 1024
@@ -103,6 +104,8 @@ class Reporter:
         self.dropped_events = 0
         self.drop_reason = ""
         self.truncated_lines = 0
+        self.abort_requested = False
+        self._last_contact = time.monotonic()
         self.scalars: deque[tuple[str, str, int, float, float]] = deque()
         self.logs: deque[tuple[str, str, float]] = deque()
         self.spool = TaskSpool(Path(spool_root), task_id)
@@ -228,6 +231,17 @@ class Reporter:
             return not (self.scalars or self.logs or self.spool.pending or self.held
                         or self._in_flight)
 
+    def _beat(self, now: float) -> None:
+        """Mark the task alive when nothing reached the store for ``ALIVE_INTERVAL_S``
+        (the server's watchdog fails tasks whose process shows no life)."""
+        if now - self._last_contact < ALIVE_INTERVAL_S:
+            return
+        self._last_contact = now
+        try:
+            self.abort_requested = self.store.tasks.mark_alive(self.task_id).abort_requested
+        except Exception:  # the next report or beat tries again
+            return
+
     def _run(self) -> None:
         last_send = time.monotonic()
         while True:
@@ -239,6 +253,7 @@ class Reporter:
                 now = time.monotonic()
                 self._send_spooled(now)
                 self._send_held(time.monotonic())
+                self._beat(time.monotonic())
                 waiting = len(self.scalars) + len(self.logs)
                 due = bool(waiting) and bool(
                     self._flushing
@@ -435,6 +450,7 @@ class Reporter:
                       f"{self.spool.folder} and retrying")
 
     def _note_success(self) -> None:
+        self._last_contact = time.monotonic()
         if self._failures and self._outage_warned:
             self.warn("tunehouse: store reachable again; sending spooled reports")
         self._failures = 0

@@ -30,6 +30,7 @@ from tunehouse.server.errors import (
     InternalErrorMiddleware,
     install_error_handlers,
 )
+from tunehouse.server.watchdog import Watchdog
 from tunehouse.settings import Settings
 from tunehouse.store.sql import SqlStore
 from tunehouse.version import __version__
@@ -43,10 +44,13 @@ def create_app(settings: Settings, store: SqlStore | None = None) -> FastAPI:
     if store is None:
         store = SqlStore.from_settings(settings, user="server")
     opened = store
+    watchdog = Watchdog(store, settings.task_lost_after_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        watchdog.start()
         yield
+        watchdog.stop()
         opened.close()
 
     app = FastAPI(

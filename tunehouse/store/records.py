@@ -79,9 +79,23 @@ class Task(Record):
     max_retries: int = 0
     last_iteration: int | None = None
     abort_requested: bool = False
+    #: When the task's process last showed a sign of life (a report or a beat).
+    last_seen: datetime | None = None
+
+
+#: A running SDK marks its task alive at least this often (reports count too).
+ALIVE_INTERVAL_S = 30.0
+#: A running task quiet for this long "shows no life": an abort ends it at once.
+QUIET_AFTER_S = 3 * ALIVE_INTERVAL_S
+#: Default time after which the watchdog fails a quiet task as "process lost".
+LOST_AFTER_S = 300.0
 
 
 class TaskCreate(Input):
+    """A new task. ``id`` (32 lowercase hex digits) may be chosen by the client so that a
+    create sent again after a lost answer returns the same task instead of a second one."""
+
+    id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
     project: str = Field(min_length=1, max_length=NAME_MAX)
     name: str = Field(min_length=1, max_length=NAME_MAX)
     type: TaskType = TaskType.training

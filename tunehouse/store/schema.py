@@ -109,10 +109,12 @@ tasks = sa.Table(
     sa.Column("max_retries", sa.Integer(), nullable=False, default=0),
     sa.Column("last_iteration", sa.BigInteger(), nullable=True),
     sa.Column("abort_requested", sa.Boolean(), nullable=False, default=False),
+    sa.Column("last_seen", UtcDateTime(), nullable=True),
     sa.Index(None, "project_id", "created"),
     sa.Index(None, "created"),
     sa.Index(None, "status"),
     sa.Index(None, "parent_id"),
+    sa.Index(None, "status", "last_seen"),
 )
 
 parameters = sa.Table(

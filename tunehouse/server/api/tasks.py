@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
-from tunehouse.server.api._deps import Acting, TaskId, operation
+from tunehouse.server.api._deps import Acting, AdminOnly, TaskId, operation
 from tunehouse.store.records import (
+    LOST_AFTER_S,
     NAME_MAX,
     Configuration,
     Environment,
@@ -94,6 +95,23 @@ def change_status(task_id: TaskId, body: StatusChange, who: Acting) -> Task:
 @operation(router, "tasks.request_abort", response_model=Task)
 def request_abort(task_id: TaskId, body: AbortRequest, who: Acting) -> Task:
     return who.store.tasks.request_abort(task_id, body.reason)
+
+
+class ReapRequest(Input):
+    lost_after_s: float = Field(default=LOST_AFTER_S, gt=0, le=366 * 86400)
+
+
+@operation(router, "tasks.mark_alive", response_model=Task)
+def mark_alive(task_id: TaskId, who: Acting) -> Task:
+    """A sign of life of the task's process; the answer carries ``abort_requested``."""
+    return who.store.tasks.mark_alive(task_id)
+
+
+@operation(router, "tasks.reap_lost_tasks", response_model=list[Task])
+def reap_lost_tasks(body: ReapRequest, who: AdminOnly) -> list[Task]:
+    """Run the watchdog's pass now (admins): fail running tasks without an agent that
+    showed no life for ``lost_after_s``, end aborted ones that are quiet."""
+    return who.store.tasks.reap_lost_tasks(body.lost_after_s)
 
 
 @operation(router, "tasks.clone_task", response_model=Task, status_code=201)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 
 from tunehouse.store.records import (
+    LOST_AFTER_S,
     Configuration,
     Environment,
     Parameter,
@@ -64,7 +65,21 @@ class TaskStore(abc.ABC):
     @abc.abstractmethod
     def request_abort(self, task_id: str, reason: str = "") -> Task:
         """Abort a task: queued/created ones at once, running ones by setting
-        ``abort_requested`` for their agent or SDK to act on."""
+        ``abort_requested`` for their agent or SDK to act on, except a running task
+        without an agent that shows no life (quiet for
+        :data:`~tunehouse.store.records.QUIET_AFTER_S`): nobody would act, so it ends now."""
+
+    @abc.abstractmethod
+    def mark_alive(self, task_id: str) -> Task:
+        """Record a sign of life of the task's process (storing events does too); the
+        answer carries ``abort_requested``."""
+
+    @abc.abstractmethod
+    def reap_lost_tasks(self, lost_after_s: float = LOST_AFTER_S) -> list[Task]:
+        """The watchdog's pass: running tasks without an agent whose process showed no
+        life for ``lost_after_s`` become ``failed`` ("process lost: no sign of life since
+        ..."); those whose abort was requested become ``aborted`` once quiet for
+        :data:`~tunehouse.store.records.QUIET_AFTER_S`. Returns the tasks it changed."""
 
     @abc.abstractmethod
     def clone_task(self, task_id: str, name: str | None = None, parent_id: str | None = None,

@@ -82,6 +82,7 @@ def task_from_row(row: DbRow) -> Task:
         completed=m["completed"], updated=m["updated"], queue=m["queue"], worker=m["worker"],
         attempt=m["attempt"], max_retries=m["max_retries"],
         last_iteration=m["last_iteration"], abort_requested=m["abort_requested"],
+        last_seen=m["last_seen"],
     )
 
 

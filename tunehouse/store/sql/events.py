@@ -115,7 +115,8 @@ class SqlEventStore(SqlArea, EventStore):
                     self._store_logs(conn, task_id, chunk.logs)
                 scalars += len(chunk.scalars)
                 logs += len(chunk.logs)
-            values: dict[str, Any] = {"updated": utcnow()}
+            now = utcnow()
+            values: dict[str, Any] = {"updated": now, "last_seen": now}
             if top_iteration is not None and (task.last_iteration is None
                                               or top_iteration > task.last_iteration):
                 values["last_iteration"] = top_iteration

@@ -49,7 +49,7 @@ class StatusWriter(SqlArea):
         conn.execute(sa.delete(t.queue_entries).where(t.queue_entries.c.task_id == task.id))
         if new is TaskStatus.in_progress:
             values.update(started=now, completed=None, attempt=task.attempt + 1, worker=worker,
-                          abort_requested=False)
+                          abort_requested=False, last_seen=now)
         elif new in TERMINAL:
             values.update(completed=now)
         elif new is TaskStatus.created:

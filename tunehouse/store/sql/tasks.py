@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,6 +12,8 @@ from tunehouse.errors import Conflict, InvalidInput, NotFound
 from tunehouse.store import schema as t
 from tunehouse.store.interfaces.tasks import TaskStore
 from tunehouse.store.records import (
+    LOST_AFTER_S,
+    QUIET_AFTER_S,
     Configuration,
     Environment,
     Parameter,
@@ -26,14 +29,40 @@ from tunehouse.store.records import (
 )
 from tunehouse.store.sql import task_query
 from tunehouse.store.sql.database import (
+    TASK_COLUMNS,
+    DbRow,
     check_name,
     new_id,
     project_from_row,
     project_name,
+    task_from_row,
     utcnow,
 )
 from tunehouse.store.sql.status import StatusWriter, delete_outputs
 from tunehouse.store.status import ACTIVE, check_transition
+
+
+def _last_sign(row: DbRow) -> datetime | None:
+    return row.last_seen or row.started or row.updated  # type: ignore[no-any-return]
+
+
+def _quiet(row: DbRow, seconds: float) -> bool:
+    """Whether a running task without an agent showed no life for ``seconds``."""
+    seen = _last_sign(row)
+    return row.worker is None and (seen is None
+                                   or (utcnow() - seen).total_seconds() >= seconds)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "its start"
+
+
+def _same_create(existing: DbRow, spec: TaskCreate, user: str) -> Task:
+    """The task a create with a client-chosen id made before (a resend), or Conflict."""
+    task = task_from_row(existing)
+    if (task.project, task.name, task.user) != (project_name(spec.project), spec.name, user):
+        raise Conflict(f"task id {spec.id} is taken by another task")
+    return task
 
 
 def _check_tags(tags: list[str]) -> list[str]:
@@ -65,8 +94,14 @@ class SqlTaskStore(StatusWriter, TaskStore):
 
     # ------------------------------------------------------------ tasks
     def create_task(self, spec: TaskCreate) -> Task:
-        task_id = new_id()
+        task_id = spec.id or new_id()
         with self._write() as conn:
+            if spec.id is not None:
+                existing = conn.execute(sa.select(*TASK_COLUMNS).join(
+                    t.projects, t.projects.c.id == t.tasks.c.project_id)
+                    .where(t.tasks.c.id == spec.id)).first()
+                if existing is not None:
+                    return _same_create(existing, spec, self.user)
             project = self._ensure_project(conn, spec.project)
             if spec.parent_id is not None:
                 self._require_task(conn, spec.parent_id)
@@ -117,6 +152,10 @@ class SqlTaskStore(StatusWriter, TaskStore):
             status = TaskStatus(row.status)
             if status in (TaskStatus.created, TaskStatus.queued):
                 self._apply_status(conn, row, TaskStatus.aborted, reason=reason or "aborted")
+            elif status is TaskStatus.in_progress and _quiet(row, QUIET_AFTER_S):
+                # no agent and no sign of life: nobody would act on a flag, end it now
+                self._apply_status(conn, row, TaskStatus.aborted,
+                                   reason=reason or "aborted (the process showed no life)")
             elif status is TaskStatus.in_progress:
                 conn.execute(sa.update(t.tasks).where(t.tasks.c.id == task_id).values(
                     abort_requested=True, status_reason=reason or "abort requested",
@@ -124,6 +163,42 @@ class SqlTaskStore(StatusWriter, TaskStore):
             else:
                 check_transition(status, TaskStatus.aborted)
             return self._get_task(conn, task_id)
+
+    def mark_alive(self, task_id: str) -> Task:
+        with self._write() as conn:
+            self._task_row(conn, task_id, lock=True)
+            conn.execute(sa.update(t.tasks).where(t.tasks.c.id == task_id)
+                         .values(last_seen=utcnow()))
+            return self._get_task(conn, task_id)
+
+    def reap_lost_tasks(self, lost_after_s: float = LOST_AFTER_S) -> list[Task]:
+        """Fail running tasks without an agent that showed no life for ``lost_after_s``;
+        abort those whose abort was requested and that are quiet (``QUIET_AFTER_S``)."""
+        if lost_after_s <= 0:
+            raise InvalidInput("lost_after_s must be positive")
+        now = utcnow()
+        quiet_since = now - timedelta(seconds=min(QUIET_AFTER_S, lost_after_s))
+        tasks = t.tasks.c
+        candidates = (sa.select(tasks.id).where(
+            tasks.status == TaskStatus.in_progress.value, tasks.worker.is_(None),
+            sa.func.coalesce(tasks.last_seen, tasks.started, tasks.updated) < quiet_since))
+        reaped: list[Task] = []
+        with self._write() as conn:
+            for (task_id,) in conn.execute(candidates).all():
+                row = self._task_row(conn, task_id, lock=True)
+                seen = _last_sign(row)
+                if row.status != TaskStatus.in_progress.value or row.worker is not None:
+                    continue
+                if row.abort_requested:
+                    self._apply_status(conn, row, TaskStatus.aborted, reason=(
+                        f"aborted: abort requested, no sign of life since {_when(seen)}"))
+                elif seen is None or (now - seen).total_seconds() >= lost_after_s:
+                    self._apply_status(conn, row, TaskStatus.failed, reason=(
+                        f"process lost: no sign of life since {_when(seen)}"))
+                else:
+                    continue
+                reaped.append(self._get_task(conn, task_id))
+        return reaped
 
     def clone_task(self, task_id: str, name: str | None = None, parent_id: str | None = None,
                    project: str | None = None) -> Task:
