@@ -8,11 +8,15 @@ the class to build them with (``Task``), so this module does not import it.
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from tunehouse.errors import InvalidInput, NotFound
+from tunehouse.errors import InvalidInput, NotFound, ServerUnavailable
 from tunehouse.sdk import parameters as params
+from tunehouse.sdk.lifecycle import retrying
+from tunehouse.sdk.offline import OfflineRun, start_offline
 from tunehouse.sdk.run import RUN_STATE
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
@@ -48,10 +52,48 @@ def attach(store: Store, task_id: str) -> TaskRecord:
                                                            keep_if_same=True))
 
 
+def open_record(settings: Settings, store: Store, project: str | None, name: str | None,
+                kind: TaskType, tags: list[str], reuse: bool | str,
+                warn: Callable[[str], None]) -> tuple[Store, TaskRecord, OfflineRun | None]:
+    """The record ``Task.init`` runs, and the store it runs on.
+
+    Every step is retried with backoff while the server is unreachable, for
+    ``settings.init_timeout_s``; the steps are idempotent (the task id is chosen here, the
+    start is a check-and-set), so a server restarting meanwhile leaves no second task.
+    When the server stays unreachable a new run goes on offline
+    (:mod:`tunehouse.sdk.offline`); attaching under an agent raises instead.
+    """
+    deadline = time.monotonic() + settings.init_timeout_s
+    if settings.task_id:
+        task_id = settings.task_id
+        return store, retrying(lambda: attach(store, task_id), deadline, _unreachable), None
+    if not project or not name:
+        raise InvalidInput("Task.init needs project_name and task_name")
+    new_id = uuid.uuid4().hex
+    try:
+        record = retrying(lambda: create_or_reuse(store, project, name, kind, tags, reuse,
+                                                  new_id), deadline, _unreachable)
+        return store, record, None
+    except ServerUnavailable as exc:
+        if not settings.server:
+            raise
+        offline = start_offline(settings, new_id)
+        record = create_or_reuse(offline.store, project, name, kind, tags, False, new_id)
+        warn(f"tunehouse: the server {settings.server} is unreachable ({exc.message}); "
+             f"running offline: everything is recorded in {offline.folder}; run "
+             "`tunehouse sync` when the server is back to upload it")
+        return offline.store, record, offline
+
+
+def _unreachable(exc: BaseException) -> bool:
+    return isinstance(exc, ServerUnavailable)
+
+
 def create_or_reuse(store: Store, project: str, name: str, kind: TaskType, tags: list[str],
-                    reuse: bool | str) -> TaskRecord:
-    """A new ``in_progress`` task, or the reused one (see ``Task.init``'s
-    ``reuse_last_task_id``) reset and started."""
+                    reuse: bool | str, new_id: str | None = None) -> TaskRecord:
+    """A new ``in_progress`` task (with id ``new_id`` when given: sent again, it returns
+    the same task), or the reused one (see ``Task.init``'s ``reuse_last_task_id``) reset
+    and started."""
     record = None
     if isinstance(reuse, str) and reuse:
         record = store.tasks.get_task(reuse)
@@ -68,8 +110,10 @@ def create_or_reuse(store: Store, project: str, name: str, kind: TaskType, tags:
         if tags:
             record = store.tasks.update_task(record.id, TaskUpdate(tags=tags))
     else:
-        record = store.tasks.create_task(TaskCreate(project=project, name=name, type=kind, tags=tags))
-    return store.tasks.change_status(record.id, StatusChange(status=TaskStatus.in_progress))
+        record = store.tasks.create_task(TaskCreate(id=new_id, project=project, name=name,
+                                                    type=kind, tags=tags))
+    return store.tasks.change_status(record.id, StatusChange(status=TaskStatus.in_progress,
+                                                             keep_if_same=True))
 
 
 def _reusable(store: Store, record: TaskRecord) -> bool:

@@ -29,6 +29,7 @@ from tunehouse.sdk.artifacts import upload_bytes
 from tunehouse.sdk.capture.seeds import DEFAULT_SEED, apply_seed
 from tunehouse.sdk.lifecycle import ExitHooks, retrying
 from tunehouse.sdk.logger import Logger
+from tunehouse.sdk.offline import OfflineRun
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
 from tunehouse.store.records import (
@@ -180,13 +181,16 @@ class TaskRun:
         task: The task being run (its public face).
         parameters: The task's parameter binding (loads the stored values under an agent).
         remote: The task was attached under an agent (``TUNEHOUSE_TASK_ID``).
+        offline: The offline run the task records into, when the server was unreachable.
         flush_timeout: Seconds close, exit and exception handling wait for reports.
         set_record: Receives the task record after the final status change.
     """
 
     def __init__(self, task: Task, parameters: ParameterBinding, remote: bool,
-                 flush_timeout: float, set_record: Callable[[TaskRecord], None]) -> None:
+                 flush_timeout: float, set_record: Callable[[TaskRecord], None],
+                 offline: OfflineRun | None = None) -> None:
         self.task = task
+        self.offline = offline
         self._store = task.store
         self._settings = task.settings
         self._parameters = parameters
@@ -350,6 +354,8 @@ class TaskRun:
             self._hooks.uninstall()
         if RUN_STATE.run is self:
             RUN_STATE.run = None
+        if self.offline is not None:
+            self.offline.release()  # `tunehouse sync` may upload it now
         if not complete:
             self.warn(f"tunehouse: not every report of task {self.task.id} reached the store")
 

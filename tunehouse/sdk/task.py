@@ -18,6 +18,7 @@ task: start, capture, exit handling, close, and the process-wide state),
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -110,20 +111,14 @@ class Task:
         settings = settings or Settings.from_env()
         switches = capture_switches(auto_connect_arg_parser, auto_connect_frameworks,
                                     auto_resource_monitoring, auto_connect_streams, capture)
-        store = RUN_STATE.store_for(settings)
-        if settings.task_id:
-            record = queries.attach(store, settings.task_id)
-            remote = True
-        else:
-            if not project_name or not task_name:
-                raise InvalidInput("Task.init needs project_name and task_name")
-            record = queries.create_or_reuse(store, project_name, task_name,
-                                             queries.task_type(task_type), tags or [],
-                                             reuse_last_task_id)
-            remote = False
+        store, record, offline = queries.open_record(
+            settings, RUN_STATE.store_for(settings), project_name, task_name,
+            queries.task_type(task_type), tags or [], reuse_last_task_id, _say)
+        remote = bool(settings.task_id)
         task = cls(store, settings, record)
         task.output_uri = output_uri if isinstance(output_uri, str) else None
-        task._run = TaskRun(task, task._params, remote, float(flush_timeout), task._set_record)
+        task._run = TaskRun(task, task._params, remote, float(flush_timeout), task._set_record,
+                            offline)
         task._run.start(switches)
         return task
 
@@ -362,3 +357,8 @@ class Task:
         """The whole stored record as plain data: task fields, script, diff, packages,
         environment, parameters, configurations, status, metric summaries, artifacts."""
         return queries.export_task(self._store, self.reload())
+
+
+def _say(message: str) -> None:
+    """One line for the user on stderr (before the console capture starts)."""
+    print(message, file=sys.stderr, flush=True)

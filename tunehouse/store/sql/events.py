@@ -8,7 +8,7 @@ order and a downsampled read fetches just the sampled seqs by primary key.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +24,7 @@ from tunehouse.store.records import (
     LogEvent,
     LogLine,
     MetricSummary,
+    ScalarEvent,
     SeriesData,
 )
 from tunehouse.store.sql.database import SqlArea, utcnow
@@ -249,6 +250,21 @@ class SqlEventStore(SqlArea, EventStore):
         return SeriesData.model_construct(
             title=metric.title, series=metric.series, x=[p[0] for p in points],
             y=[p[1] for p in points], total=total, sampled=sampled)
+
+    def scalar_events(self, task_id: str) -> Iterator[ScalarEvent]:
+        """Every scalar of the task as reported (with its wall time), metric by metric in
+        report order: what an offline run uploads (SQL store only)."""
+        with self._read() as conn:
+            self._require_task(conn, task_id)
+            metrics = conn.execute(sa.select(t.metrics.c.id, t.metrics.c.title,
+                                             t.metrics.c.series)
+                                   .where(t.metrics.c.task_id == task_id)
+                                   .order_by(t.metrics.c.id)).all()
+            for metric in metrics:
+                for iteration, value, wall in self._raw_rows(
+                        conn, "SELECT iteration, value, wall FROM scalars WHERE metric_id = ? "
+                        "ORDER BY seq", [metric.id]):
+                    yield ScalarEvent(metric.title, metric.series, iteration, value, wall)
 
     def get_logs(self, task_id: str, after_seq: int = 0, limit: int = 1000) -> list[LogLine]:
         if not 1 <= limit <= MAX_LOG_LIMIT:

@@ -55,6 +55,12 @@ class SqlStore(Store):
         user: Name recorded on the records this store creates.
     """
 
+    tasks: SqlTaskStore
+    events: SqlEventStore
+    artifacts: SqlArtifactStore
+    models: SqlModelStore
+    queues: SqlQueueStore
+
     def __init__(self, engine_url: str, blobs: BlobStorage | Path | str,
                  user: str | None = None) -> None:
         engine = get_engine(engine_url)
