@@ -110,6 +110,8 @@ class Reporter:
         self.logs: deque[tuple[str, str, float]] = deque()
         self.spool = TaskSpool(Path(spool_root), task_id)
         self.sent_batches = 0
+        #: Events the store acknowledged (stored, or found stored already).
+        self.acknowledged_events = 0
         self.spooled_batches = 0
         self.rejected_batches = 0
         self._lock = threading.RLock()
@@ -327,6 +329,7 @@ class Reporter:
                 else:
                     self._refused(payload, exc)
             return
+        self.acknowledged_events += event_count(payload)
         self.sent_batches += 1
         self._note_success()
 
@@ -394,6 +397,7 @@ class Reporter:
                 continue
             with self._lock:
                 self.spool.done(path)
+            self.acknowledged_events += event_count(payload)
             self.sent_batches += 1
             self._note_success()
             now = time.monotonic()
@@ -422,6 +426,7 @@ class Reporter:
                 if self.held and self.held[0] is payload:
                     self.held.popleft()
                     self.held_events -= event_count(payload)
+            self.acknowledged_events += event_count(payload)
             self.sent_batches += 1
             self._note_success()
             now = time.monotonic()
