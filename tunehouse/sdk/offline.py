@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from tunehouse.sdk.spool import fcntl, is_retryable, open_private
 from tunehouse.settings import Settings, ensure_private_dir
@@ -36,8 +36,10 @@ from tunehouse.store.records import (
     TaskStatus,
 )
 from tunehouse.store.records import Task as TaskRecord
-from tunehouse.store.sql import SqlStore
 from tunehouse.store.status import TERMINAL
+
+if TYPE_CHECKING:  # the SQL store (SQLAlchemy) is imported only when a run goes offline
+    from tunehouse.store.sql import SqlStore
 
 OFFLINE_DIR = "offline"
 LOCK_FILE = ".lock"
@@ -65,6 +67,8 @@ class OfflineRun:
 
 def start_offline(settings: Settings, task_id: str) -> OfflineRun:
     """Open (create) the offline store of ``task_id`` and lock it for this process."""
+    from tunehouse.store.sql import SqlStore
+
     folder = ensure_private_dir(offline_root(settings) / task_id)
     lock = open_private(folder / LOCK_FILE)
     if fcntl is not None:
@@ -124,6 +128,8 @@ def _locked(folder: Path) -> Iterator[bool]:
 
 
 def _upload(folder: Path, server: Store) -> None:
+    from tunehouse.store.sql import SqlStore
+
     with SqlStore(f"sqlite:///{folder / 'tunehouse.db'}", folder / "artifacts") as local:
         for record in local.tasks.list_tasks(TaskQuery(limit=1000)).tasks:
             _upload_task(local, server, record)
