@@ -13,7 +13,6 @@ is stored. A running offline process holds a lock on its folder; sync skips lock
 
 from __future__ import annotations
 
-import contextlib
 import io
 import shutil
 import sys
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from tunehouse.sdk.spool import fcntl, is_retryable, open_private
+from tunehouse.sdk.spool import fcntl, is_retryable, locked_folder, open_private
 from tunehouse.settings import Settings, ensure_private_dir
 from tunehouse.store.base import Store
 from tunehouse.store.records import (
@@ -96,7 +95,7 @@ def sync_offline_runs(settings: Settings, server: Store,
     if not root.is_dir():
         return result
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        with _locked(folder) as locked:
+        with locked_folder(folder) as locked:
             if not locked:
                 result.skipped_running.append(folder.name)
                 continue
@@ -110,21 +109,6 @@ def sync_offline_runs(settings: Settings, server: Store,
         shutil.rmtree(folder, ignore_errors=True)
         result.uploaded.append(folder.name)
     return result
-
-
-@contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[bool]:
-    handle = open_private(folder / LOCK_FILE)
-    try:
-        if fcntl is not None:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-        yield True
-    finally:
-        handle.close()
 
 
 def _upload(folder: Path, server: Store) -> None:

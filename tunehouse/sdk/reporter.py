@@ -329,6 +329,9 @@ class Reporter:
                 else:
                     self._refused(payload, exc)
             return
+        self._acknowledged(payload)
+
+    def _acknowledged(self, payload: dict[str, Any]) -> None:
         self.acknowledged_events += event_count(payload)
         self.sent_batches += 1
         self._note_success()
@@ -397,9 +400,7 @@ class Reporter:
                 continue
             with self._lock:
                 self.spool.done(path)
-            self.acknowledged_events += event_count(payload)
-            self.sent_batches += 1
-            self._note_success()
+            self._acknowledged(payload)
             now = time.monotonic()
             if self._stopping:
                 return
@@ -426,9 +427,7 @@ class Reporter:
                 if self.held and self.held[0] is payload:
                     self.held.popleft()
                     self.held_events -= event_count(payload)
-            self.acknowledged_events += event_count(payload)
-            self.sent_batches += 1
-            self._note_success()
+            self._acknowledged(payload)
             now = time.monotonic()
             if self._stopping:
                 return

@@ -18,7 +18,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -273,51 +273,65 @@ def sync_spool(settings: Any, store: Any = None,
     return result
 
 
-def _sync_folder(folder: Path, store: Any, result: SyncResult,
-                 say: Callable[[str], None]) -> None:
+@contextlib.contextmanager
+def locked_folder(folder: Path) -> Iterator[bool]:
+    """Lock ``folder`` (its ``.lock`` file) for this block; yields False when a live
+    process holds it."""
     handle = open_private(folder / LOCK_FILE)
     try:
         if fcntl is not None:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                result.skipped_locked.append(folder.name)
+                yield False
                 return
-        work = sorted(folder.glob("*.json"))
-        while work:
-            path = work.pop(0)
-            try:
-                payload = orjson.loads(path.read_bytes())
-                outcome = store.events.add_events(to_event_batch(payload))
-            except orjson.JSONDecodeError as exc:
-                reject_file(path, f"unreadable spool file: {exc}")
-                result.rejected += 1
-                say(f"tunehouse: kept unreadable spool file in rejected/: {path.name}")
-                continue
-            except Exception as exc:
-                if is_retryable(exc):
-                    result.failed.append(f"{folder.name}: {exc}")
-                    return
-                halves = _split_file(path, payload) if is_content_problem(exc) else []
-                if halves:  # send the halves on their own: their valid events get stored
-                    result.split += 1
-                    work[:0] = halves
-                    continue
-                reject_file(path, f"{type(exc).__name__}: {exc}")
-                result.rejected += 1
-                say(f"tunehouse: a report of task {folder.name} was rejected: {exc}")
-                continue
-            path.unlink(missing_ok=True)
-            result.sent += 1
-            result.duplicates += int(bool(outcome.duplicate))
-        kept = len(list((folder / REJECTED_DIR).glob("*.json")))
-        if kept:
-            result.kept_rejected[folder.name] = kept
-        if not any(folder.glob("*.json")) and not (folder / REJECTED_DIR).exists():
-            (folder / LOCK_FILE).unlink(missing_ok=True)
-            handle.close()
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        yield True
     finally:
-        if not handle.closed:
-            handle.close()
+        handle.close()
+
+
+def _sync_folder(folder: Path, store: Any, result: SyncResult,
+                 say: Callable[[str], None]) -> None:
+    with locked_folder(folder) as locked:
+        if not locked:
+            result.skipped_locked.append(folder.name)
+            return
+        _sync_locked_folder(folder, store, result, say)
+    if not any(folder.glob("*.json")) and not (folder / REJECTED_DIR).exists():
+        (folder / LOCK_FILE).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def _sync_locked_folder(folder: Path, store: Any, result: SyncResult,
+                        say: Callable[[str], None]) -> None:
+    work = sorted(folder.glob("*.json"))
+    while work:
+        path = work.pop(0)
+        try:
+            payload = orjson.loads(path.read_bytes())
+            outcome = store.events.add_events(to_event_batch(payload))
+        except orjson.JSONDecodeError as exc:
+            reject_file(path, f"unreadable spool file: {exc}")
+            result.rejected += 1
+            say(f"tunehouse: kept unreadable spool file in rejected/: {path.name}")
+            continue
+        except Exception as exc:
+            if is_retryable(exc):
+                result.failed.append(f"{folder.name}: {exc}")
+                return
+            halves = _split_file(path, payload) if is_content_problem(exc) else []
+            if halves:  # send the halves on their own: their valid events get stored
+                result.split += 1
+                work[:0] = halves
+                continue
+            reject_file(path, f"{type(exc).__name__}: {exc}")
+            result.rejected += 1
+            say(f"tunehouse: a report of task {folder.name} was rejected: {exc}")
+            continue
+        path.unlink(missing_ok=True)
+        result.sent += 1
+        result.duplicates += int(bool(outcome.duplicate))
+    kept = len(list((folder / REJECTED_DIR).glob("*.json")))
+    if kept:
+        result.kept_rejected[folder.name] = kept
