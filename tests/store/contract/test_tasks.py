@@ -7,6 +7,7 @@ server per module, so every test names its projects, queues, models and workers 
 from __future__ import annotations
 
 import threading
+import uuid
 
 import pytest
 
@@ -344,3 +345,32 @@ def test_keep_if_same_is_one_atomic_check_and_set(store: Store) -> None:
     assert store.tasks.get_task(task_id).attempt == 1
     with pytest.raises(InvalidTransition):
         store.tasks.change_status(task_id, StatusChange(status=S.in_progress))
+
+
+def test_signs_of_life_and_the_reaping_pass(store: Store) -> None:
+    task_id = new_task(store)
+    assert store.tasks.get_task(task_id).last_seen is None
+    move(store, task_id, S.in_progress)
+    started = store.tasks.get_task(task_id).last_seen
+    assert started is not None
+    beat = store.tasks.mark_alive(task_id)
+    assert beat.last_seen is not None and beat.last_seen >= started
+    assert not beat.abort_requested
+    store.tasks.request_abort(task_id)  # alive: only asks
+    assert store.tasks.mark_alive(task_id).abort_requested
+    assert task_id not in {t.id for t in store.tasks.reap_lost_tasks(3600)}
+    assert store.tasks.get_task(task_id).status is S.in_progress
+    with pytest.raises(NotFound):
+        store.tasks.mark_alive(uuid.uuid4().hex)
+    with pytest.raises(InvalidInput):
+        store.tasks.reap_lost_tasks(0)
+
+
+def test_a_create_with_a_chosen_id_is_idempotent(store: Store) -> None:
+    chosen = uuid.uuid4().hex
+    spec = TaskCreate(id=chosen, project=unique("proj"), name="once")
+    first = store.tasks.create_task(spec)
+    assert first.id == chosen
+    assert store.tasks.create_task(spec) == first
+    with pytest.raises(Conflict):
+        store.tasks.create_task(TaskCreate(id=chosen, project=unique("other"), name="x"))
