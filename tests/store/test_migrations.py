@@ -123,3 +123,30 @@ def test_sqlite_connections_use_wal_and_foreign_keys(sqlite_url: str) -> None:
 
 def test_head_revision_constant_matches_the_migration_scripts() -> None:
     assert head_revision() == HEAD_REVISION
+
+
+def test_upgrading_keeps_the_scalars_and_their_summaries(sqlite_url: str, tmp_path: Path) -> None:
+    assert upgrade(sqlite_url, "0002") == "0002"
+    engine = get_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO projects VALUES ('p1', 'old', '', 'u', '2026-01-01 00:00:00')"))
+        conn.execute(sa.text(
+            "INSERT INTO tasks (id, project_id, name, type, status, status_reason, "
+            "status_message, tags, comment, user, created, updated, queue_priority, attempt, "
+            "max_retries, abort_requested) VALUES ('t1', 'p1', 'run', 'training', "
+            "'completed', '', '', '[]', '', 'u', '2026-01-01 00:00:00', "
+            "'2026-01-01 00:00:00', 0, 1, 0, 0)"))
+        conn.execute(sa.text(
+            "INSERT INTO metrics VALUES (7, 't1', 'loss', 'train', 2, 0.25, 0.25, 0.5, 1, 1)"))
+        conn.execute(sa.text("INSERT INTO scalars VALUES (7, 0, 0, 0.5, 1.0), (7, 1, 1, 0.25, 2.0)"))
+    engine.dispose()
+    assert upgrade(sqlite_url) == head_revision()
+    store = SqlStore(sqlite_url, tmp_path / "artifacts", user="u")
+    try:
+        [series] = store.events.get_scalars("t1")
+        assert (series.x, series.y) == ([0, 1], [0.5, 0.25])
+        [summary] = store.events.get_metric_summaries("t1")
+        assert (summary.count, summary.last, summary.min, summary.max) == (2, 0.25, 0.25, 0.5)
+    finally:
+        store.close()

@@ -57,6 +57,21 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
 Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
+class _SqliteExactDouble(sa.types.UserDefinedType[float]):
+    """A SQLite column without type affinity (declared ``BLOB``) for doubles: in a REAL
+    column SQLite stores a float without fraction as an integer, so -0.0 came back as 0.0;
+    without affinity the float is stored as given. Values are bound and read as floats."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: object) -> str:
+        return "BLOB"
+
+
+#: A double that keeps the sign of zero: ``FLOAT`` (double precision) on PostgreSQL.
+ExactFloat = sa.Float().with_variant(_SqliteExactDouble(), "sqlite")
+
+
 def _id(**kwargs: Any) -> sa.Column[str]:
     return sa.Column("id", sa.String(ID_LENGTH), primary_key=True, **kwargs)
 
@@ -167,9 +182,9 @@ metrics = sa.Table(
     sa.Column("title", sa.String(NAME_LENGTH), nullable=False),
     sa.Column("series", sa.String(NAME_LENGTH), nullable=False),
     sa.Column("count", sa.BigInteger(), nullable=False),
-    sa.Column("last", sa.Float(), nullable=True),
-    sa.Column("min", sa.Float(), nullable=True),
-    sa.Column("max", sa.Float(), nullable=True),
+    sa.Column("last", ExactFloat, nullable=True),
+    sa.Column("min", ExactFloat, nullable=True),
+    sa.Column("max", ExactFloat, nullable=True),
     sa.Column("last_iteration", sa.BigInteger(), nullable=False),
     # True while every point came with an iteration >= the previous one: report order is
     # then iteration order, and downsampled reads fetch only the sampled ``seq`` values.
@@ -188,7 +203,7 @@ scalars = sa.Table(
     sa.Column("metric_id", sa.Integer(), primary_key=True, autoincrement=False),
     sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=False),
     sa.Column("iteration", sa.BigInteger(), nullable=False),
-    sa.Column("value", sa.Float(), nullable=True),
+    sa.Column("value", ExactFloat, nullable=True),
     sa.Column("wall", sa.Float(), nullable=False),
     sqlite_with_rowid=False,
 )

@@ -116,3 +116,14 @@ def test_events_work_in_any_status_and_reject_bad_input(store: Store) -> None:
         store.events.add_events(EventBatch(batch_id=batch_id(), task_id=task_id,
                                     logs=[("bogus", "x", 0.0)]))
     assert [m.title for m in store.events.get_metric_summaries(task_id)] == ["late"]
+
+
+def test_negative_zero_keeps_its_sign(store: Store) -> None:
+    task_id = new_task(store)
+    store.events.add_events(EventBatch(batch_id=batch_id(), task_id=task_id,
+                                       scalars=[("loss", "s", 0, -0.0, 1.0),
+                                                ("loss", "s", 1, 0.0, 1.0)]))
+    [series] = store.events.get_scalars(task_id)
+    assert [math.copysign(1.0, y) for y in series.y] == [-1.0, 1.0]  # type: ignore[arg-type]
+    [summary] = store.events.get_metric_summaries(task_id)
+    assert summary.min is not None and math.copysign(1.0, summary.min) == -1.0
