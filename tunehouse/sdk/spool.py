@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
@@ -33,6 +33,10 @@ from tunehouse.errors import (
     TunehouseError,
 )
 from tunehouse.store.records import EventBatch, LogEvent, ScalarEvent
+
+if TYPE_CHECKING:
+    from tunehouse.settings import Settings
+    from tunehouse.store.base import Store
 
 try:
     import fcntl
@@ -242,7 +246,7 @@ class SyncResult:
     kept_rejected: dict[str, int] = field(default_factory=dict)
 
 
-def sync_spool(settings: Any, store: Any = None,
+def sync_spool(settings: Settings, store: Store | None = None,
                warn: Callable[[str], None] | None = None) -> SyncResult:
     """Upload the batches that dead processes left in the spool, oldest first.
 
@@ -259,17 +263,13 @@ def sync_spool(settings: Any, store: Any = None,
     result = SyncResult()
     if not root.is_dir():
         return result
-    own_store = store is None
-    if own_store:
+    if store is None:
         from tunehouse.client import open_store
 
-        store = open_store(settings)
-    try:
-        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-            _sync_folder(folder, store, result, say)
-    finally:
-        if own_store:
-            store.close()
+        with open_store(settings) as opened:
+            return sync_spool(settings, opened, warn)
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        _sync_folder(folder, store, result, say)
     return result
 
 
@@ -290,7 +290,7 @@ def locked_folder(folder: Path) -> Iterator[bool]:
         handle.close()
 
 
-def _sync_folder(folder: Path, store: Any, result: SyncResult,
+def _sync_folder(folder: Path, store: Store, result: SyncResult,
                  say: Callable[[str], None]) -> None:
     with locked_folder(folder) as locked:
         if not locked:
@@ -303,7 +303,7 @@ def _sync_folder(folder: Path, store: Any, result: SyncResult,
             folder.rmdir()
 
 
-def _sync_locked_folder(folder: Path, store: Any, result: SyncResult,
+def _sync_locked_folder(folder: Path, store: Store, result: SyncResult,
                         say: Callable[[str], None]) -> None:
     work = sorted(folder.glob("*.json"))
     while work:
