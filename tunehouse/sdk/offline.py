@@ -18,10 +18,11 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import count, islice
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from tunehouse.sdk.spool import fcntl, is_retryable, locked_folder, open_private
+from tunehouse.sdk.spool import LOCK_FILE, fcntl, is_retryable, locked_folder, open_private
 from tunehouse.settings import Settings, ensure_private_dir
 from tunehouse.store.base import Store
 from tunehouse.store.records import (
@@ -41,7 +42,6 @@ if TYPE_CHECKING:  # the SQL store (SQLAlchemy) is imported only when a run goes
     from tunehouse.store.sql import SqlStore
 
 OFFLINE_DIR = "offline"
-LOCK_FILE = ".lock"
 BATCH_EVENTS = 10_000
 
 
@@ -155,18 +155,24 @@ def _upload_task(local: SqlStore, server: Store, record: TaskRecord) -> None:
 
 def _batches(local: SqlStore, task_id: str) -> Iterator[EventBatch]:
     """The task's scalars (in report order per metric, with their wall times) and console
-    lines as batches, always cut the same way, so that the batch ids derived from their
-    position name the same events on every sync."""
-    scalars = list(local.events.scalar_events(task_id))
-    logs: list[LogEvent] = []
+    lines as batches, read as they are sent and always cut the same way, so that the batch
+    ids derived from their position name the same events on every sync."""
+    scalars = local.events.scalar_events(task_id)
+    logs = _log_events(local, task_id)
+    for number in count():
+        scalar_part = list(islice(scalars, BATCH_EVENTS))
+        log_part = list(islice(logs, BATCH_EVENTS))
+        if not scalar_part and not log_part:
+            return
+        yield EventBatch(batch_id=f"{task_id}.offline{number}", task_id=task_id,
+                         scalars=scalar_part, logs=log_part)
+
+
+def _log_events(local: SqlStore, task_id: str) -> Iterator[LogEvent]:
     after = 0
     while page := local.events.get_logs(task_id, after_seq=after, limit=BATCH_EVENTS):
-        logs.extend(LogEvent(line.stream, line.text, line.wall) for line in page)
+        yield from (LogEvent(line.stream, line.text, line.wall) for line in page)
         after = page[-1].seq
-    for number, start in enumerate(range(0, max(len(scalars), len(logs)), BATCH_EVENTS)):
-        yield EventBatch(batch_id=f"{task_id}.offline{number}", task_id=task_id,
-                         scalars=scalars[start:start + BATCH_EVENTS],
-                         logs=logs[start:start + BATCH_EVENTS])
 
 
 def _copy_blob(local: Store, server: Store, sha256: str) -> None:
@@ -193,9 +199,3 @@ class _ChunkReader(io.RawIOBase):
         buffer[:size] = self._pending[:size]
         self._pending = self._pending[size:]
         return size
-
-
-def describe(settings: Settings) -> dict[str, Any]:
-    """The offline runs waiting in ``settings.home`` (for messages and tests)."""
-    root = offline_root(settings)
-    return {p.name: str(p) for p in sorted(root.iterdir())} if root.is_dir() else {}

@@ -34,6 +34,7 @@ unanswered request is stored once.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -43,6 +44,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tunehouse.sdk.capture.console import truncate_line
 from tunehouse.sdk.spool import (
     TaskSpool,
     batch_payload,
@@ -103,8 +105,6 @@ class Reporter:
         self.held_events = 0
         self.dropped_events = 0
         self.drop_reason = ""
-        self.truncated_lines = 0
-        self.abort_requested = False
         self._last_contact = time.monotonic()
         self.scalars: deque[tuple[str, str, int, float, float]] = deque()
         self.logs: deque[tuple[str, str, float]] = deque()
@@ -132,11 +132,7 @@ class Reporter:
 
     # ------------------------------------------------------------ producer side
     def add_log(self, stream: str, text: str) -> None:
-        if len(text) > self.max_line_chars:
-            cut = len(text) - self.max_line_chars
-            text = f"{text[:self.max_line_chars]}... [tunehouse: {cut} characters truncated]"
-            self.truncated_lines += 1
-        self.logs.append((stream, text, time.time()))
+        self.logs.append((stream, truncate_line(text, self.max_line_chars), time.time()))
         if len(self.logs) >= self.max_buffered:
             self.spill()
 
@@ -207,8 +203,7 @@ class Reporter:
                     break
                 self._keep(payload)
             while self.held:  # last chance for what the spool could not take
-                payload = self.held.popleft()
-                self.held_events -= event_count(payload)
+                payload = self._unhold()
                 try:
                     self.spool.write(payload)
                 except OSError as exc:
@@ -239,10 +234,8 @@ class Reporter:
         if now - self._last_contact < ALIVE_INTERVAL_S:
             return
         self._last_contact = now
-        try:
-            self.abort_requested = self.store.tasks.mark_alive(self.task_id).abort_requested
-        except Exception:  # the next report or beat tries again
-            return
+        with contextlib.suppress(Exception):  # the next report or beat tries again
+            self.store.tasks.mark_alive(self.task_id)
 
     def _run(self) -> None:
         last_send = time.monotonic()
@@ -349,13 +342,24 @@ class Reporter:
                 self.warn(f"tunehouse: cannot write the spool {self.spool.folder} "
                           f"({self.drop_reason}); holding up to {self.max_held_events} "
                           "reports in memory")
-        self.held.append(payload)
-        self.held_events += event_count(payload)
+        self._hold(payload)
         while self.held_events > self.max_held_events and len(self.held) > 1:
-            oldest = self.held.popleft()
-            self.held_events -= event_count(oldest)
-            self._count_dropped(event_count(oldest), self.drop_reason
+            self._count_dropped(event_count(self._unhold()), self.drop_reason
                                 or "too many reports held in memory")
+
+    def _hold(self, payload: dict[str, Any], first: bool = False) -> None:
+        """Hold a batch in memory, behind the others (or before them, ``first``)."""
+        if first:
+            self.held.appendleft(payload)
+        else:
+            self.held.append(payload)
+        self.held_events += event_count(payload)
+
+    def _unhold(self) -> dict[str, Any]:
+        """Take the oldest batch held in memory."""
+        payload = self.held.popleft()
+        self.held_events -= event_count(payload)
+        return payload
 
     def _count_dropped(self, events: int, reason: str) -> None:
         self.dropped_events += events
@@ -375,8 +379,7 @@ class Reporter:
             self._reject(path, exc)
             return
         for half in reversed(halves):
-            self.held.appendleft(half)
-            self.held_events += event_count(half)
+            self._hold(half, first=True)
 
     def _send_spooled(self, now: float) -> None:
         while self.spool.pending and now >= self._retry_at:
@@ -419,14 +422,12 @@ class Reporter:
                     if is_retryable(exc):
                         self._note_failure(exc)
                         return
-                    self.held.popleft()
-                    self.held_events -= event_count(payload)
+                    self._unhold()
                     self._refused(payload, exc)
                 continue
             with self._lock:
                 if self.held and self.held[0] is payload:
-                    self.held.popleft()
-                    self.held_events -= event_count(payload)
+                    self._unhold()
             self._acknowledged(payload)
             now = time.monotonic()
             if self._stopping:

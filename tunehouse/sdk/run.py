@@ -22,14 +22,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tunehouse.errors import InvalidInput, InvalidTransition
+from tunehouse.errors import InvalidInput
 from tunehouse.integrations import argparse_hook
 from tunehouse.integrations.provider import TrackedTask, set_provider
 from tunehouse.sdk.artifacts import upload_bytes
 from tunehouse.sdk.capture.seeds import DEFAULT_SEED, apply_seed
 from tunehouse.sdk.lifecycle import ExitHooks, retrying
 from tunehouse.sdk.logger import Logger
-from tunehouse.sdk.offline import OfflineRun
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
 from tunehouse.store.records import (
@@ -44,6 +43,7 @@ from tunehouse.store.status import TERMINAL
 
 if TYPE_CHECKING:
     from tunehouse.sdk.connect import ParameterBinding
+    from tunehouse.sdk.offline import OfflineRun
     from tunehouse.sdk.task import Task
 
 CAPTURE_SWITCHES = ("git", "packages", "environment", "console", "resources", "seeds",
@@ -349,7 +349,7 @@ class TaskRun:
         elif lost:
             self._try(lambda: self._store.tasks.update_task(
                 self.task.id, TaskUpdate(status_message=message[-STATUS_MESSAGE_LIMIT:])),
-                deadline, "record the lost reports")
+                deadline, f"could not record the lost reports of task {self.task.id}")
         if self._hooks is not None:
             self._hooks.uninstall()
         if RUN_STATE.run is self:
@@ -371,14 +371,16 @@ class TaskRun:
                                                 float(self.reporter.dropped_events),
                                                 time.time())])
         self._try(lambda: self._store.events.add_events(batch), deadline,
-                  "record the lost reports")
+                  f"could not record the lost reports of task {self.task.id}")
         return lost
 
-    def _try(self, action: Callable[[], object], deadline: float, what: str) -> None:
+    def _try(self, action: Callable[[], object], deadline: float, failure: str) -> None:
+        """``action()``, retried until ``deadline`` (at least 2 s); when it still fails,
+        one line on stderr (``failure``: the reason)."""
         try:
             retrying(action, max(deadline, time.monotonic() + 2.0))
         except Exception as exc:
-            self.warn(f"tunehouse: could not {what} of task {self.task.id}: {exc}")
+            self.warn(f"tunehouse: {failure}: {exc}")
 
     def _set_final_status(self, status: TaskStatus, reason: str, message: str,
                           deadline: float) -> None:
@@ -394,12 +396,7 @@ class TaskRun:
             self._set_record(self._store.tasks.change_status(task_id, StatusChange(
                 status=final, reason=reason, message=message[-STATUS_MESSAGE_LIMIT:])))
 
-        try:
-            retrying(change, max(deadline, time.monotonic() + 2.0))
-        except InvalidTransition as exc:
-            self.warn(f"tunehouse: could not mark task {task_id} {status.value}: {exc}")
-        except Exception as exc:
-            self.warn(f"tunehouse: could not mark task {task_id} {status.value}: {exc}")
+        self._try(change, deadline, f"could not mark task {task_id} {status.value}")
 
     def _on_exit(self, exit_code: int | None) -> None:
         if exit_code:

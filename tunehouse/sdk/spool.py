@@ -157,21 +157,14 @@ class TaskSpool:
     def split(self, path: Path) -> bool:
         """Replace a spooled batch by its two halves, in its place; False when it holds a
         single event (or the halves cannot be written)."""
-        halves = split_payload(self.read(path))
-        if not halves:
-            return False
-        prefix = path.name.split("-", 1)[0]
-        paths = [self.folder / f"{prefix}-{half['batch_id']}.json" for half in halves]
         try:
-            for half, half_path in zip(halves, paths, strict=True):
-                write_atomic(half_path, orjson.dumps(half))
+            paths = split_file(path, self.read(path))
         except OSError:
-            for half_path in paths:
-                half_path.unlink(missing_ok=True)
+            return False
+        if not paths:
             return False
         index = self.pending.index(path)
         self.pending[index:index + 1] = paths
-        path.unlink(missing_ok=True)
         return True
 
     def read(self, path: Path) -> dict[str, Any]:
@@ -216,17 +209,22 @@ def open_private(path: Path) -> IO[bytes]:
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
 
 
-def _split_file(path: Path, payload: dict[str, Any]) -> list[Path]:
-    """Replace a spool file by files of its two halves; [] for a single event."""
+def split_file(path: Path, payload: dict[str, Any]) -> list[Path]:
+    """Replace the spool file ``path`` (holding ``payload``) by files of its two halves,
+    named to sort where it did; [] for a single event. Raises OSError when the halves
+    cannot be written (then the file stays as it was)."""
     halves = split_payload(payload)
     if not halves:
         return []
     prefix = path.name.split("-", 1)[0]
-    paths = []
-    for half in halves:
-        half_path = path.with_name(f"{prefix}-{half['batch_id']}.json")
-        write_atomic(half_path, orjson.dumps(half))
-        paths.append(half_path)
+    paths = [path.with_name(f"{prefix}-{half['batch_id']}.json") for half in halves]
+    try:
+        for half, half_path in zip(halves, paths, strict=True):
+            write_atomic(half_path, orjson.dumps(half))
+    except OSError:
+        for half_path in paths:
+            half_path.unlink(missing_ok=True)
+        raise
     path.unlink(missing_ok=True)
     return paths
 
@@ -320,7 +318,7 @@ def _sync_locked_folder(folder: Path, store: Store, result: SyncResult,
             if is_retryable(exc):
                 result.failed.append(f"{folder.name}: {exc}")
                 return
-            halves = _split_file(path, payload) if is_content_problem(exc) else []
+            halves = split_file(path, payload) if is_content_problem(exc) else []
             if halves:  # send the halves on their own: their valid events get stored
                 result.split += 1
                 work[:0] = halves

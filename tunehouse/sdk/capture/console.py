@@ -42,11 +42,16 @@ def _final_text(line: str, cut: int = 0) -> str:
     if "\r" in line:
         parts = [part for part in line.split("\r") if part]
         line = parts[-1] if parts else ""
-    line = line.replace("\b", "")
-    cut += max(0, len(line) - MAX_LINE_CHARS)
+    return truncate_line(line.replace("\b", ""), MAX_LINE_CHARS, cut)
+
+
+def truncate_line(text: str, limit: int, cut: int = 0) -> str:
+    """``text`` cut to ``limit`` characters; a line that lost characters (``cut`` of them
+    already, before it got here) ends with a marker saying how many."""
+    cut += max(0, len(text) - limit)
     if cut:
-        return f"{line[:MAX_LINE_CHARS]}... [tunehouse: {cut} characters truncated]"
-    return line
+        return f"{text[:limit]}... [tunehouse: {cut} characters truncated]"
+    return text
 
 
 class _StreamTee:

@@ -3,6 +3,7 @@ and read back as summaries, (downsampled) series and log pages."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 import anyio
@@ -20,10 +21,9 @@ MAX_LARGE_BATCHES = 2
 
 
 def _store_batch(store: Store, body: bytes) -> BatchResult:
-    if len(body) <= LARGE_BATCH_BYTES:
+    if len(body) <= LARGE_BATCH_BYTES or not body.lstrip().startswith(b"{"):
+        # small, or not an object at all (pydantic's parser names the error)
         return store.events.add_events(parse_json_body(EventBatch, body))
-    if not body.lstrip().startswith(b"{"):
-        return store.events.add_events(parse_json_body(EventBatch, body))  # names the error
     batch_id, task_id = batch_ids(body)
     return store.events.add_event_chunks(batch_id, task_id,
                                          event_chunks(body, batch_id, task_id))
@@ -61,10 +61,8 @@ async def add_events(request: Request, who: Acting) -> BatchResult:
     (:mod:`tunehouse.server.event_stream`), and at most two such bodies are read and
     stored at once, so large batches cannot drive the server out of memory."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) <= LARGE_BATCH_BYTES:
-        body = await request.body()
-        return await run_in_threadpool(_store_batch, who.store, body)
-    async with large_batch_slots(request):
+    small = declared.isdigit() and int(declared) <= LARGE_BATCH_BYTES
+    async with contextlib.nullcontext() if small else large_batch_slots(request):
         body = await request.body()
         return await run_in_threadpool(_store_batch, who.store, body)
 

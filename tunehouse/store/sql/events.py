@@ -8,7 +8,9 @@ order and a downsampled read fetches just the sampled seqs by primary key.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,7 +34,6 @@ from tunehouse.store.sql.database import SqlArea, utcnow
 LOG_STREAMS = frozenset({"stdout", "stderr", "log"})
 MAX_LOG_LIMIT = 100_000
 MAX_SAMPLED_KEYS = 10_000
-_MAX_WALL = float("inf")
 _SUMMARY_COLUMNS = ("id", "title", "series", "count", "last", "min", "max", "last_iteration",
                     "in_order")
 _UPDATE_SUMMARY = sa.update(t.metrics).where(t.metrics.c.id == sa.bindparam("metric_id")).values(
@@ -50,20 +51,44 @@ def sample_positions(total: int, max_points: int) -> list[int]:
     return sorted({round(i * step) for i in range(max_points)})
 
 
-def _check_walls(batch: EventBatch, scalar_offset: int = 0, log_offset: int = 0) -> None:
+@dataclass(frozen=True)
+class _Chunk:
+    """Events of a batch (or of a chunk of one), checked and grouped for writing."""
+
+    groups: dict[tuple[str, str], list[tuple[int, float | None, float]]]
+    logs: list[LogEvent]
+    scalar_count: int
+
+
+def _prepare(batch: EventBatch, scalar_offset: int = 0, log_offset: int = 0) -> _Chunk:
+    """Check a batch or chunk and group its scalars by metric; InvalidInput names the first
+    bad event (the offsets number the events of a chunk within its whole batch)."""
+    _check_walls("scalars", 4, scalar_offset, [event.wall for event in batch.scalars])
+    _check_walls("logs", 2, log_offset, [event.wall for event in batch.logs])
+    for stream, _text, _wall in batch.logs:
+        if stream not in LOG_STREAMS:
+            raise InvalidInput(f"unknown log stream {stream!r}: use {sorted(LOG_STREAMS)}")
+    return _Chunk(_group_scalars(batch), batch.logs, len(batch.scalars))
+
+
+def _prepare_each(chunks: Iterable[EventBatch]) -> Iterator[_Chunk]:
+    scalars = logs = 0
+    for chunk in chunks:
+        yield _prepare(chunk, scalars, logs)
+        scalars += len(chunk.scalars)
+        logs += len(chunk.logs)
+
+
+def _check_walls(kind: str, position: int, offset: int, walls: list[float]) -> None:
     """InvalidInput naming the first event whose wall-clock time is NaN or infinite (it
-    would be stored differently by SQLite and PostgreSQL, or not at all). The offsets
-    number the events of a chunk within its whole batch."""
-    walls = (("scalars", 4, scalar_offset, [event[4] for event in batch.scalars]),
-             ("logs", 2, log_offset, [event[2] for event in batch.logs]))
-    for kind, position, offset, values in walls:
-        for index, wall in enumerate(values, start=offset):
-            if not -_MAX_WALL < wall < _MAX_WALL:  # False for NaN and both infinities
-                raise InvalidInput(
-                    f"invalid request: body.{kind}.{index}.wall: the wall-clock time must be "
-                    f"a finite number of seconds, got {wall!r}",
-                    detail=[{"loc": ["body", kind, index, position], "type": "finite_number",
-                             "msg": "wall-clock time must be finite"}])
+    would be stored differently by SQLite and PostgreSQL, or not at all)."""
+    for index, wall in enumerate(walls, start=offset):
+        if not math.isfinite(wall):
+            raise InvalidInput(
+                f"invalid request: body.{kind}.{index}.wall: the wall-clock time must be "
+                f"a finite number of seconds, got {wall!r}",
+                detail=[{"loc": ["body", kind, index, position], "type": "finite_number",
+                         "msg": "wall-clock time must be finite"}])
 
 
 def _group_scalars(batch: EventBatch) -> dict[tuple[str, str], list[tuple[int, float | None, float]]]:
@@ -85,7 +110,8 @@ class SqlEventStore(SqlArea, EventStore):
     """Scalars and console lines on SQL (see :class:`~tunehouse.store.interfaces.EventStore`)."""
 
     def add_events(self, batch: EventBatch) -> BatchResult:
-        return self.add_event_chunks(batch.batch_id, batch.task_id, [batch])
+        # checked and grouped before the write transaction takes the database's lock
+        return self._write_chunks(batch.batch_id, batch.task_id, [_prepare(batch)])
 
     def add_event_chunks(self, batch_id: str, task_id: str,
                          chunks: Iterable[EventBatch]) -> BatchResult:
@@ -93,6 +119,10 @@ class SqlEventStore(SqlArea, EventStore):
         checked, grouped and written before the next is read, so memory holds one chunk
         (the server streams large request bodies through here). Invalid input in any
         chunk stores nothing of the batch."""
+        return self._write_chunks(batch_id, task_id, _prepare_each(chunks))
+
+    def _write_chunks(self, batch_id: str, task_id: str,
+                      chunks: Iterable[_Chunk]) -> BatchResult:
         with self._write() as conn:
             task = self._lock_task_for_events(conn, task_id)
             inserted = conn.execute(self._insert(t.event_batches).values(
@@ -104,17 +134,12 @@ class SqlEventStore(SqlArea, EventStore):
             scalars = logs = 0
             top_iteration: int | None = None
             for chunk in chunks:
-                _check_walls(chunk, scalars, logs)
-                for stream, _text, _wall in chunk.logs:
-                    if stream not in LOG_STREAMS:
-                        raise InvalidInput(
-                            f"unknown log stream {stream!r}: use {sorted(LOG_STREAMS)}")
-                top = self._store_scalars(conn, task_id, _group_scalars(chunk))
+                top = self._store_scalars(conn, task_id, chunk.groups)
                 if top is not None:
                     top_iteration = top if top_iteration is None else max(top, top_iteration)
                 if chunk.logs:
                     self._store_logs(conn, task_id, chunk.logs)
-                scalars += len(chunk.scalars)
+                scalars += chunk.scalar_count
                 logs += len(chunk.logs)
             now = utcnow()
             values: dict[str, Any] = {"updated": now, "last_seen": now}

@@ -176,25 +176,25 @@ class SqlTaskStore(StatusWriter, TaskStore):
         abort those whose abort was requested and that are quiet (``QUIET_AFTER_S``)."""
         if lost_after_s <= 0:
             raise InvalidInput("lost_after_s must be positive")
-        now = utcnow()
-        quiet_since = now - timedelta(seconds=min(QUIET_AFTER_S, lost_after_s))
+        quiet_for = min(QUIET_AFTER_S, lost_after_s)
         tasks = t.tasks.c
         candidates = (sa.select(tasks.id).where(
             tasks.status == TaskStatus.in_progress.value, tasks.worker.is_(None),
-            sa.func.coalesce(tasks.last_seen, tasks.started, tasks.updated) < quiet_since))
+            sa.func.coalesce(tasks.last_seen, tasks.started, tasks.updated)
+            < utcnow() - timedelta(seconds=quiet_for)))
         reaped: list[Task] = []
         with self._write() as conn:
             for (task_id,) in conn.execute(candidates).all():
-                row = self._task_row(conn, task_id, lock=True)
-                seen = _last_sign(row)
-                if row.status != TaskStatus.in_progress.value or row.worker is not None:
+                row = self._task_row(conn, task_id, lock=True)  # may have changed since
+                if row.status != TaskStatus.in_progress.value or not _quiet(row, quiet_for):
                     continue
+                since = _when(_last_sign(row))
                 if row.abort_requested:
                     self._apply_status(conn, row, TaskStatus.aborted, reason=(
-                        f"aborted: abort requested, no sign of life since {_when(seen)}"))
-                elif seen is None or (now - seen).total_seconds() >= lost_after_s:
+                        f"aborted: abort requested, no sign of life since {since}"))
+                elif _quiet(row, lost_after_s):
                     self._apply_status(conn, row, TaskStatus.failed, reason=(
-                        f"process lost: no sign of life since {_when(seen)}"))
+                        f"process lost: no sign of life since {since}"))
                 else:
                     continue
                 reaped.append(self._get_task(conn, task_id))
