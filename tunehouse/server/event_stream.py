@@ -38,7 +38,7 @@ def batch_ids(body: bytes) -> tuple[str, str]:
     except ijson.JSONError as exc:
         raise _invalid_json(exc) from None
     try:
-        head = EventBatch.model_validate({**{k: v for k, v in found.items() if v is not None}})
+        head = EventBatch.model_validate({k: v for k, v in found.items() if v is not None})
     except ValidationError as exc:
         raise validation_error(exc.errors(include_input=False), prefix=("body",)) from None
     return head.batch_id, head.task_id
@@ -55,7 +55,10 @@ def event_chunks(body: bytes, batch_id: str, task_id: str) -> Iterator[EventBatc
     try:
         for prefix, event, value in ijson.parse(io.BytesIO(body), use_float=True):
             if prefix in ("scalars.item.item", "logs.item.item"):
-                current.append(value if event not in ("start_array", "start_map") else current)
+                if event in ("start_array", "start_map"):
+                    current.append({})  # a nested array or object: pydantic names the field
+                elif event not in ("end_array", "end_map"):
+                    current.append(value)
             elif prefix in ("scalars.item", "logs.item"):
                 if event == "start_array":
                     current = []
