@@ -28,7 +28,7 @@ from tunehouse.errors import AuthenticationFailed, Conflict, InvalidInput, NotFo
 from tunehouse.store import schema as t
 from tunehouse.store.records import ApiKey, AuditEvent, NewApiKey, User
 from tunehouse.store.sql import SqlStore
-from tunehouse.store.sql.database import Database, DbRow, SqlArea, check_name, utcnow
+from tunehouse.store.sql.database import DbRow, SqlArea, check_name, utcnow
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_PASSWORD_LENGTH = 1024
@@ -72,9 +72,6 @@ class Accounts(SqlArea):
         db: The database (``SqlStore.db``).
         user: The acting user.
     """
-
-    def __init__(self, db: Database, user: str) -> None:
-        super().__init__(db, user)
 
     @classmethod
     def of(cls, store: SqlStore, user: str | None = None) -> Accounts:
