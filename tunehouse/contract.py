@@ -29,6 +29,8 @@ from urllib.parse import quote
 API_PREFIX = "/api/v1"
 #: Header naming the user an admin (later: an agent) acts for.
 ACT_AS_HEADER = "X-Tunehouse-User"
+#: Header of a fenced view (``Store.with_fence``): ``<task id>:<attempt>``.
+FENCE_HEADER = "X-Tunehouse-Fence"
 #: Cookie carrying a web session (set by ``server.login``).
 SESSION_COOKIE = "tunehouse_session"
 #: Operations that need no credentials.
@@ -111,10 +113,13 @@ ROUTES: dict[str, Route] = {
     # queues: queues, claims and workers
     "queues.get_or_create_queue": Route("POST", "/queues"),
     "queues.list_queues": Route("GET", "/queues"),
+    "queues.delete_queue": Route("DELETE", "/queues/{queue}"),
     "queues.claim_task": Route("POST", "/queues/claim"),
+    "queues.reap_expired_leases": Route("POST", "/queues/reap"),
     "queues.list_queue_entries": Route("GET", "/queues/{queue}/entries"),
     "queues.enqueue": Route("POST", "/tasks/{task_id}/enqueue"),
     "queues.dequeue": Route("POST", "/tasks/{task_id}/dequeue"),
+    "queues.move_queued_task": Route("POST", "/tasks/{task_id}/queue-position"),
     "queues.heartbeat": Route("POST", "/workers/heartbeat"),
     "queues.list_workers": Route("GET", "/workers"),
     # server: operations of the server alone (accounts: tunehouse.server.accounts)
@@ -137,7 +142,8 @@ ROUTES: dict[str, Route] = {
 #: heartbeats converge. The client resends these once when a kept-alive connection drops.
 IDEMPOTENT_OPERATIONS = ("events.add_events", "tasks.get_or_create_project",
                          "tasks.mark_alive", "tasks.reap_lost_tasks",
-                         "queues.get_or_create_queue", "queues.heartbeat")
+                         "queues.get_or_create_queue", "queues.heartbeat",
+                         "queues.move_queued_task", "queues.reap_expired_leases")
 
 #: Operations whose request body is raw bytes streamed through, not JSON (the JSON body
 #: limit does not apply to them).

@@ -92,6 +92,13 @@ class InvalidTransition(Conflict):
     code = "invalid_transition"
 
 
+class StaleAttempt(Conflict):
+    """A write made for an attempt of a task that is over (its lease was lost, the task
+    went back to its queue, ended or runs again): the writer must stop."""
+
+    code = "stale_attempt"
+
+
 class PayloadTooLarge(TunehouseError):
     """The request body is over the server's limit."""
 

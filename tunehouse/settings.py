@@ -61,12 +61,20 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "API secret used with a server.", shown="from the credentials file"),
     SettingSpec("task_id", "TUNEHOUSE_TASK_ID", None,
                 "Set by the agent: Task.init attaches to this existing task.", shown="unset"),
+    SettingSpec("task_attempt", "TUNEHOUSE_TASK_ATTEMPT", None,
+                "Set by the agent: the attempt of TUNEHOUSE_TASK_ID this process runs; the server refuses its writes once that attempt is over, and the agent, not the process, sets the task's final status.",
+                shown="unset"),
+    SettingSpec("act_as", "TUNEHOUSE_ACT_AS", None,
+                "Set by the agent: the user (the task's owner) the agent's key writes for.",
+                shown="unset"),
     SettingSpec("host", "TUNEHOUSE_HOST", "127.0.0.1", "Address the server listens on."),
     SettingSpec("port", "TUNEHOUSE_PORT", 8420, "Port the server listens on."),
     SettingSpec("max_request_mb", "TUNEHOUSE_MAX_REQUEST_MB", 64,
                 "Largest JSON request body the server accepts, in MiB (artifact uploads stream and are not limited by it)."),
     SettingSpec("task_lost_after_s", "TUNEHOUSE_TASK_LOST_AFTER", 300,
                 "Seconds without a sign of life after which the server's watchdog fails a running task (not under an agent) as \"process lost\"."),
+    SettingSpec("worker_lost_retries", "TUNEHOUSE_WORKER_LOST_RETRIES", 2,
+                "How many times the server's watchdog puts a task back in its queue when its agent is lost (lease expired) before failing it; a task's own max_retries counts when higher."),
     SettingSpec("init_timeout_s", "TUNEHOUSE_INIT_TIMEOUT", 30,
                 "Seconds Task.init keeps retrying an unreachable server before the run goes on offline."),
     SettingSpec("offline_spool", "TUNEHOUSE_SPOOL", lambda home: home / "spool",
@@ -93,10 +101,13 @@ class Settings:
     access_key: str | None
     secret_key: str | None
     task_id: str | None
+    task_attempt: int | None
+    act_as: str | None
     host: str
     port: int
     max_request_mb: int
     task_lost_after_s: float
+    worker_lost_retries: int
     init_timeout_s: float
     offline_spool: Path
 
@@ -134,6 +145,9 @@ class Settings:
             max_mb = int(pick("max_request_mb"))
             lost_after = float(pick("task_lost_after_s"))
             init_timeout = float(pick("init_timeout_s"))
+            lost_retries = int(pick("worker_lost_retries"))
+            attempt = pick("task_attempt")
+            attempt = None if attempt is None else int(attempt)
         except ValueError as exc:
             raise InvalidInput(f"invalid number in settings: {exc}") from exc
         return cls(
@@ -144,16 +158,26 @@ class Settings:
             access_key=access_key,
             secret_key=secret_key,
             task_id=pick("task_id"),
+            task_attempt=attempt,
+            act_as=pick("act_as"),
             host=str(pick("host")),
             port=port,
             max_request_mb=max_mb,
             task_lost_after_s=lost_after,
+            worker_lost_retries=lost_retries,
             init_timeout_s=init_timeout,
             offline_spool=Path(pick("offline_spool")),
         )
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    @property
+    def fence(self) -> tuple[str, int] | None:
+        """(task id, attempt) an agent runs this process for, else None."""
+        if self.task_id and self.task_attempt is not None:
+            return self.task_id, self.task_attempt
+        return None
 
     @property
     def credentials_path(self) -> Path:

@@ -18,7 +18,7 @@ import pytest
 from tests.helpers.server import ServerProcess, clean_env, running_server
 from tunehouse.client.http import HttpStore
 from tunehouse.sdk.reporter import Reporter
-from tunehouse.store.records import TaskCreate
+from tunehouse.store.records import TaskCreate, TaskStatus
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -195,12 +195,17 @@ def _server_env(server: ServerProcess) -> dict[str, str]:
 
 def test_sixteen_processes_attach_to_one_task_and_all_report(
         tmp_path: Path, server: ServerProcess) -> None:
+    # as an agent launches a distributed job: the task is claimed (attempt 1) and every
+    # rank runs under that attempt; the launcher, not a rank, ends the task
     store = server.store()
     try:
         task = store.tasks.create_task(TaskCreate(project="faults/attach", name="ddp"))
+        store.queues.enqueue(task.id, "faults-attach")
+        claimed = store.queues.claim_task(["faults-attach"], "launcher")
+        assert claimed is not None and claimed.id == task.id and claimed.attempt == 1
     finally:
         store.close()
-    env = {**server.client_env(), "TUNEHOUSE_TASK_ID": task.id,
+    env = {**server.client_env(), "TUNEHOUSE_TASK_ID": task.id, "TUNEHOUSE_TASK_ATTEMPT": "1",
            "TUNEHOUSE_HOME": str(tmp_path / "client"), "PYTHONPATH": str(REPO_ROOT)}
     script = tmp_path / "rank.py"
     script.write_text(textwrap.dedent("""
@@ -233,6 +238,7 @@ def test_sixteen_processes_attach_to_one_task_and_all_report(
     try:
         summaries = {s.series: s.count for s in store.events.get_metric_summaries(task.id)}
         assert summaries == {f"rank{rank}": 500 for rank in range(16)}
-        assert store.tasks.get_task(task.id).attempt == 1
+        after = store.tasks.get_task(task.id)
+        assert (after.status, after.attempt) == (TaskStatus.in_progress, 1)
     finally:
         store.close()

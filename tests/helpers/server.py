@@ -124,8 +124,10 @@ class ServerProcess:
             command += ["--db", self.db_url]
         self.home.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        # the watchdog reaps expired leases as the contract tests do (one retry)
         self.proc = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=clean_env())
+                                     stdin=subprocess.DEVNULL,
+                                     env=clean_env(TUNEHOUSE_WORKER_LOST_RETRIES="1"))
         self._wait_healthy()
         if not (self.home / "credentials.json").exists():
             return  # another server created the admin of this database

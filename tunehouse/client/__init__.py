@@ -17,6 +17,8 @@ def open_store(settings: Settings, user: str | None = None) -> Store:
     """The store the settings point at: HTTP when ``settings.server`` is set, else SQL.
 
     The backend is imported only when chosen, so the SDK pays only for the one it uses.
+    Under an agent (``settings.act_as``, ``settings.task_attempt``) the store acts for the
+    task's owner and is fenced to the attempt it runs (see ``Store.with_fence``).
     """
     if settings.server:
         from tunehouse.client.http import HttpStore

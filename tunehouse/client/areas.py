@@ -15,6 +15,7 @@ from tunehouse.store.interfaces import (
     TaskStore,
 )
 from tunehouse.store.records import (
+    LEASE_S,
     LOST_AFTER_S,
     Artifact,
     ArtifactCreate,
@@ -23,6 +24,7 @@ from tunehouse.store.records import (
     Configuration,
     Environment,
     EventBatch,
+    HeartbeatReply,
     LogLine,
     MetricSummary,
     Model,
@@ -32,6 +34,7 @@ from tunehouse.store.records import (
     Project,
     Queue,
     QueueEntry,
+    QueuePosition,
     Script,
     SeriesData,
     StatusChange,
@@ -228,12 +231,26 @@ class HttpQueueStore(_Area, QueueStore):
         return self._caller.call(list[QueueEntry], "queues.list_queue_entries",
                                  path={"queue": queue})
 
-    def claim_task(self, queues: list[str], worker: str) -> Task | None:
-        return self._caller.call(Task | None, "queues.claim_task",
-                                 body={"queues": list(queues), "worker": worker})
+    def move_queued_task(self, task_id: str, position: QueuePosition) -> QueueEntry:
+        return self._caller.call(QueueEntry, "queues.move_queued_task",
+                                 path={"task_id": task_id},
+                                 body={"position": QueuePosition(position).value})
 
-    def heartbeat(self, beat: WorkerHeartbeat) -> Worker:
-        return self._caller.call(Worker, "queues.heartbeat", body=beat)
+    def delete_queue(self, name: str) -> None:
+        self._caller.send("queues.delete_queue", path={"queue": name})
+
+    def claim_task(self, queues: list[str], worker: str, wait_s: float = 0.0,
+                   lease_s: float = LEASE_S) -> Task | None:
+        return self._caller.call(Task | None, "queues.claim_task",
+                                 body={"queues": list(queues), "worker": worker,
+                                       "wait_s": wait_s, "lease_s": lease_s})
+
+    def heartbeat(self, beat: WorkerHeartbeat) -> HeartbeatReply:
+        return self._caller.call(HeartbeatReply, "queues.heartbeat", body=beat)
+
+    def reap_expired_leases(self, lost_worker_retries: int = 2) -> list[Task]:
+        return self._caller.call(list[Task], "queues.reap_expired_leases",
+                                 body={"lost_worker_retries": lost_worker_retries})
 
     def list_workers(self, max_age_s: float | None = None) -> list[Worker]:
         return self._caller.call(list[Worker], "queues.list_workers",

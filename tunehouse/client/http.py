@@ -33,10 +33,14 @@ class HttpStore(Store):
         access_key: API access key.
         secret_key: API secret.
         timeout: Seconds to wait for any one request.
+        act_as: The user to act for (see :meth:`with_user`).
+        fence: The (task id, attempt) to fence writes to (see :meth:`with_fence`).
     """
 
-    def __init__(self, url: str, access_key: str, secret_key: str, timeout: float = 60.0) -> None:
-        self._bind(Caller(Connection(url, access_key, secret_key, timeout)), owner=True)
+    def __init__(self, url: str, access_key: str, secret_key: str, timeout: float = 60.0,
+                 act_as: str | None = None, fence: tuple[str, int] | None = None) -> None:
+        self._bind(Caller(Connection(url, access_key, secret_key, timeout), act_as=act_as,
+                          fence=fence), owner=True)
 
     def _bind(self, caller: Caller, owner: bool) -> None:
         self._caller = caller
@@ -63,7 +67,8 @@ class HttpStore(Store):
                 "TUNEHOUSE_ACCESS_KEY and TUNEHOUSE_SECRET_KEY (create one with "
                 f"`tunehouse keys create`), or run on the server machine where "
                 f"{settings.credentials_path} holds the admin key")
-        return cls(settings.server, settings.access_key, settings.secret_key)
+        return cls(settings.server, settings.access_key, settings.secret_key,
+                   act_as=settings.act_as, fence=settings.fence)
 
     @property
     def url(self) -> str:
@@ -80,7 +85,17 @@ class HttpStore(Store):
         """A view acting as ``user`` (sent as ``X-Tunehouse-User``; the server allows it
         for admins only, or for the key's own user)."""
         view = object.__new__(HttpStore)
-        view._bind(Caller(self._caller.conn, act_as=user), owner=False)
+        view._bind(Caller(self._caller.conn, act_as=user, fence=self._caller.fence),
+                   owner=False)
+        return view
+
+    def with_fence(self, task_id: str, attempt: int) -> HttpStore:
+        """A view whose writes to ``task_id`` carry ``X-Tunehouse-Fence``: the server
+        refuses them (409 ``stale_attempt``) once ``attempt`` is over."""
+        view = object.__new__(HttpStore)
+        view._bind(Caller(self._caller.conn, act_as=self._caller.act_as,
+                          fence=(task_id, attempt)), owner=False)
+        view._user = self._user
         return view
 
     def close(self) -> None:

@@ -17,7 +17,13 @@ import httpx
 import orjson
 from pydantic import BaseModel, TypeAdapter
 
-from tunehouse.contract import ACT_AS_HEADER, API_PREFIX, IDEMPOTENT_OPERATIONS, route
+from tunehouse.contract import (
+    ACT_AS_HEADER,
+    API_PREFIX,
+    FENCE_HEADER,
+    IDEMPOTENT_OPERATIONS,
+    route,
+)
 from tunehouse.errors import SchemaOutOfDate, ServerUnavailable, error_class_for
 
 BLOB_CHUNK = 1 << 20
@@ -87,20 +93,31 @@ class Connection:
 
 class Caller:
     """Calls operations of :data:`tunehouse.contract.ROUTES` on a connection, acting as
-    the key's user or, with ``act_as``, as another user (``X-Tunehouse-User``)."""
+    the key's user or, with ``act_as``, as another user (``X-Tunehouse-User``); with
+    ``fence`` (task id, attempt) the server refuses its writes to that task once the
+    attempt is over."""
 
-    def __init__(self, conn: Connection, act_as: str | None = None) -> None:
+    def __init__(self, conn: Connection, act_as: str | None = None,
+                 fence: tuple[str, int] | None = None) -> None:
         self.conn = conn
         self.act_as = act_as
+        self.fence = fence
+
+    def identity_headers(self) -> dict[str, str]:
+        """The act-as and fence headers every request of this caller carries."""
+        headers: dict[str, str] = {}
+        if self.act_as is not None:
+            headers[ACT_AS_HEADER] = self.act_as
+        if self.fence is not None:
+            headers[FENCE_HEADER] = f"{self.fence[0]}:{self.fence[1]}"
+        return headers
 
     def send(self, operation: str, *, path: dict[str, Any] | None = None, body: Any = None,
              params: dict[str, Any] | None = None, content: Any = None,
              headers: dict[str, str] | None = None) -> httpx.Response:
         """Send one request of ``operation``; raises the error an error answer carries."""
         spec = route(operation)
-        all_headers = dict(headers or {})
-        if self.act_as is not None:
-            all_headers[ACT_AS_HEADER] = self.act_as
+        all_headers = {**(headers or {}), **self.identity_headers()}
         if body is not None:
             if isinstance(body, BaseModel):
                 content = body.model_dump_json()
@@ -142,8 +159,8 @@ class Caller:
     def stream(self, operation: str, *, path: dict[str, Any]) -> Iterator[bytes]:
         """The body of a GET answer in chunks, streamed (errors raise before the first)."""
         spec = route(operation)
-        headers = {ACT_AS_HEADER: self.act_as} if self.act_as else {}
-        request = self.conn.client.build_request(spec.method, spec.url(**path), headers=headers)
+        request = self.conn.client.build_request(spec.method, spec.url(**path),
+                                                 headers=self.identity_headers())
         try:
             response = self.conn.client.send(request, stream=True)
         except httpx.TransportError as exc:

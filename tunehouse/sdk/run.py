@@ -196,6 +196,9 @@ class TaskRun:
         self._parameters = parameters
         self._set_record = set_record
         self.remote = remote
+        #: Launched by an agent for one attempt: the agent streams the console and sets the
+        #: final status from the exit code, so the run does neither.
+        self.agent_managed = remote and task.settings.fence is not None
         self.flush_timeout = flush_timeout
         self.reporter: Any = None
         self.logger: Logger | None = None
@@ -231,7 +234,7 @@ class TaskRun:
         if switches.seeds and RUN_STATE.seed is not None:
             apply_seed(RUN_STATE.seed)
             self.task.seed = RUN_STATE.seed
-        if switches.console:
+        if switches.console and not self.agent_managed:
             from tunehouse.sdk.capture.console import ConsoleCapture
 
             self._console = ConsoleCapture(self.reporter.add_log)
@@ -331,7 +334,7 @@ class TaskRun:
                 undo()
             except Exception as exc:
                 self.warn(f"tunehouse: could not remove a framework hook: {exc}")
-        if traceback_text:
+        if traceback_text and not self.agent_managed:  # the agent keeps the real stderr
             for line in traceback_text.rstrip("\n").splitlines():
                 self.reporter.add_log("log", line)
         if self._console is not None:
@@ -344,7 +347,7 @@ class TaskRun:
         lost = self._record_lost_reports(deadline)
         if lost:
             message = f"{lost}\n{message}" if message else lost
-        if not self._final_status_set:
+        if not self._final_status_set and not self.agent_managed:
             self._set_final_status(status, reason, message, deadline)
         elif lost:
             self._try(lambda: self._store.tasks.update_task(

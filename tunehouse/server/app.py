@@ -44,7 +44,8 @@ def create_app(settings: Settings, store: SqlStore | None = None) -> FastAPI:
     if store is None:
         store = SqlStore.from_settings(settings, user="server")
     opened = store
-    watchdog = Watchdog(store, settings.task_lost_after_s)
+    watchdog = Watchdog(store, settings.task_lost_after_s,
+                        lost_worker_retries=settings.worker_lost_retries)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

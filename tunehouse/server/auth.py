@@ -31,8 +31,8 @@ from pathlib import Path
 import orjson
 from fastapi import Request
 
-from tunehouse.contract import ACT_AS_HEADER, SESSION_COOKIE
-from tunehouse.errors import AuthenticationFailed, NotFound, PermissionDenied
+from tunehouse.contract import ACT_AS_HEADER, FENCE_HEADER, SESSION_COOKIE
+from tunehouse.errors import AuthenticationFailed, InvalidInput, NotFound, PermissionDenied
 from tunehouse.server.accounts import Accounts
 from tunehouse.settings import ensure_private_dir
 from tunehouse.store.base import Store
@@ -152,12 +152,30 @@ def principal(request: Request) -> Principal:
     user = authenticate(request)
     acting = user.name
     act_as = request.headers.get(ACT_AS_HEADER)
+    accounts: Accounts = request.app.state.accounts
     if act_as and act_as != user.name:
         if not user.admin:
             raise PermissionDenied(f"only admins may act as another user ({act_as!r})")
+        try:
+            target = accounts.get_user(act_as)
+        except NotFound:
+            raise InvalidInput(f"{ACT_AS_HEADER} names an unknown user {act_as!r}") from None
+        if target.disabled:
+            raise PermissionDenied(f"cannot act as the disabled user {act_as!r}")
         acting = act_as
-    return Principal(user=user, store=request.app.state.store.with_user(acting),
-                     accounts=request.app.state.accounts.with_user(acting))
+    store = request.app.state.store.with_user(acting)
+    fence = request.headers.get(FENCE_HEADER)
+    if fence:
+        store = store.with_fence(*parse_fence(fence))
+    return Principal(user=user, store=store, accounts=accounts.with_user(acting))
+
+
+def parse_fence(value: str) -> tuple[str, int]:
+    """``<task id>:<attempt>`` of the fence header; InvalidInput naming the header else."""
+    task_id, _, attempt = value.partition(":")
+    if not task_id or not attempt.isdigit():
+        raise InvalidInput(f"{FENCE_HEADER} must be '<task id>:<attempt>', got {value!r}")
+    return task_id, int(attempt)
 
 
 def admin_principal(request: Request) -> Principal:

@@ -22,6 +22,8 @@ Contract every implementation keeps:
   OS user; server: the authenticated principal, via :meth:`Store.with_user`).
 * Writes are atomic: a call either fully happens or raises and changes nothing.
   ``events.add_events`` with a ``batch_id`` already stored changes nothing and says so.
+* A view made by :meth:`Store.with_fence` refuses writes to its task from an attempt
+  that is over (:class:`~tunehouse.errors.StaleAttempt`, 409).
 * Ids are opaque strings. Task ids may be given by prefix in the CLI, never here.
 """
 
@@ -64,6 +66,14 @@ class Store(abc.ABC):
     def with_user(self, user: str) -> Store:
         """A view of the same store acting as ``user`` (shares connections; closing a
         view releases nothing)."""
+
+    @abc.abstractmethod
+    def with_fence(self, task_id: str, attempt: int) -> Store:
+        """A view of the same store that writes for ``attempt`` of ``task_id`` only: once
+        that attempt is over (its lease lost, the task requeued, ended or claimed again)
+        every write this view makes to the task raises
+        :class:`~tunehouse.errors.StaleAttempt`, so a process left over from an old attempt
+        cannot overwrite a newer one. Writes to other tasks are not affected."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the store must not be used afterwards."""

@@ -81,6 +81,9 @@ class Task(Record):
     abort_requested: bool = False
     #: When the task's process last showed a sign of life (a report or a beat).
     last_seen: datetime | None = None
+    #: Under an agent: when the worker's lease on this attempt runs out unless renewed
+    #: (``worker`` and ``attempt`` are the rest of the lease; ``attempt`` fences writes).
+    lease_expires: datetime | None = None
 
 
 #: A running SDK marks its task alive at least this often (reports count too).
@@ -89,6 +92,11 @@ ALIVE_INTERVAL_S = 30.0
 QUIET_AFTER_S = 3 * ALIVE_INTERVAL_S
 #: Default time after which the watchdog fails a quiet task as "process lost".
 LOST_AFTER_S = 300.0
+#: Default lease of a claimed task: an agent renews it with each heartbeat; once it runs
+#: out the watchdog hands the task back to its queue (or fails it: "worker lost").
+LEASE_S = 60.0
+#: Longest a claim may wait for a task to arrive (long poll), in seconds.
+CLAIM_WAIT_MAX_S = 30.0
 
 
 class TaskCreate(Input):
@@ -352,11 +360,17 @@ class QueueEntry(Record):
 
 
 class Worker(Record):
+    """An agent as it last reported itself."""
+
     name: str
     host: str = ""
     queues: list[str] = []
     gpus: list[str] = []
-    task_id: str | None = None
+    #: Tasks the worker is running now.
+    tasks: list[str] = []
+    #: How many tasks it runs at once, and how many more it could take now.
+    slots: int = 1
+    free_slots: int = 0
     stats: dict[str, Any] = {}
     user: str
     registered: datetime
@@ -364,12 +378,36 @@ class Worker(Record):
 
 
 class WorkerHeartbeat(Input):
+    """A worker's sign of life. ``tasks`` maps each task it runs to the attempt it holds:
+    their leases are renewed for ``lease_s`` seconds."""
+
     name: str = Field(min_length=1, max_length=NAME_MAX)
-    host: str = ""
+    host: str = Field(default="", max_length=NAME_MAX)
     queues: list[str] = []
     gpus: list[str] = []
-    task_id: str | None = None
+    tasks: dict[str, int] = {}
+    slots: int = Field(default=1, ge=0, le=10_000)
+    free_slots: int = Field(default=0, ge=0, le=10_000)
     stats: dict[str, Any] = {}
+    lease_s: float = Field(default=LEASE_S, gt=0, le=86_400)
+
+
+class HeartbeatReply(Record):
+    """The store's answer to a heartbeat.
+
+    ``abort``: tasks of the worker whose abort was requested (stop them, mark them aborted);
+    ``revoked``: tasks the worker no longer holds (its lease ran out and the task went back
+    to its queue or ended): stop them without writing anything more.
+    """
+
+    worker: Worker
+    abort: list[str] = []
+    revoked: list[str] = []
+
+
+class QueuePosition(enum.StrEnum):
+    front = "front"
+    back = "back"
 
 
 # ---------------------------------------------------------------- users, keys, audit

@@ -125,11 +125,13 @@ tasks = sa.Table(
     sa.Column("last_iteration", sa.BigInteger(), nullable=True),
     sa.Column("abort_requested", sa.Boolean(), nullable=False, default=False),
     sa.Column("last_seen", UtcDateTime(), nullable=True),
+    sa.Column("lease_expires", UtcDateTime(), nullable=True),
     sa.Index(None, "project_id", "created"),
     sa.Index(None, "created"),
     sa.Index(None, "status"),
     sa.Index(None, "parent_id"),
     sa.Index(None, "status", "last_seen"),
+    sa.Index(None, "status", "lease_expires"),
 )
 
 parameters = sa.Table(
@@ -296,8 +298,11 @@ workers = sa.Table(
     sa.Column("host", sa.String(NAME_LENGTH), nullable=False),
     sa.Column("queues", Json, nullable=False),
     sa.Column("gpus", Json, nullable=False),
-    sa.Column("task_id", sa.String(ID_LENGTH), nullable=True),
+    sa.Column("tasks", Json, nullable=False),
+    sa.Column("slots", sa.Integer(), nullable=False),
+    sa.Column("free_slots", sa.Integer(), nullable=False),
     sa.Column("stats", Json, nullable=False),
+    sa.Column("lease_s", sa.Float(), nullable=False),
     _user(),
     sa.Column("registered", UtcDateTime(), nullable=False),
     sa.Column("last_heartbeat", UtcDateTime(), nullable=False, index=True),

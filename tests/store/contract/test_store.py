@@ -6,6 +6,7 @@ server per module, so every test names its projects, queues, models and workers 
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime
 
@@ -64,7 +65,16 @@ def test_unknown_ids_are_not_found(store: Store) -> None:
 
 
 
-def test_records_carry_the_acting_user(store: Store) -> None:
+def test_records_carry_the_acting_user(store: Store, store_kind: str,
+                                       request: pytest.FixtureRequest) -> None:
+    if store_kind == "http":  # the server acts only for users it has
+        from tunehouse.client.admin import AdminClient
+        from tunehouse.errors import Conflict
+
+        server = request.getfixturevalue("http_server")
+        with AdminClient(server.url, server.access_key, server.secret_key) as admin, \
+                contextlib.suppress(Conflict):
+            admin.create_user("bob", "bob-password-123")
     bob = store.with_user("bob")
     task = bob.tasks.create_task(TaskCreate(project=unique("proj"), name="t"))
     assert task.user == "bob" and bob.user == "bob"

@@ -40,7 +40,7 @@ class SqlArtifactStore(SqlArea, ArtifactStore):
                "size": spec.size, "content_type": spec.content_type,
                "metadata": spec.metadata, "user": self.user, "created": now}
         with self._write() as conn:
-            self._require_task(conn, task_id)
+            self._require_task(conn, task_id, write=True)
             insert = self._insert(t.artifacts).values(**row)
             conn.execute(insert.on_conflict_do_update(
                 index_elements=["task_id", "name"],

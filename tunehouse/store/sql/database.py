@@ -9,17 +9,18 @@ areas share no other state.
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from tunehouse.errors import Conflict, InvalidInput, NotFound
+from tunehouse.errors import Conflict, InvalidInput, NotFound, StaleAttempt
 from tunehouse.store import schema as t
 from tunehouse.store.blob_storage import BlobStorage
 from tunehouse.store.engine import write_options
@@ -82,7 +83,7 @@ def task_from_row(row: DbRow) -> Task:
         completed=m["completed"], updated=m["updated"], queue=m["queue"], worker=m["worker"],
         attempt=m["attempt"], max_retries=m["max_retries"],
         last_iteration=m["last_iteration"], abort_requested=m["abort_requested"],
-        last_seen=m["last_seen"],
+        last_seen=m["last_seen"], lease_expires=m["lease_expires"],
     )
 
 
@@ -92,6 +93,37 @@ def project_from_row(row: DbRow) -> Project:
                    created=m["created"])
 
 
+class QueueSignal:
+    """Wakes claims waiting in this process when a task enters a queue (claims waiting in
+    other processes find it by polling)."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._generation = 0
+
+    def notify(self) -> None:
+        with self._condition:
+            self._generation += 1
+            self._condition.notify_all()
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def wait(self, seen: int, timeout: float) -> None:
+        """Return when the generation moved past ``seen``, or after ``timeout`` seconds."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._generation != seen, timeout=timeout)
+
+
+#: Key of ``Connection.info`` set by a transaction that put a task in a queue: once it
+#: commits, waiting claims in this process are woken.
+QUEUE_CHANGED = "tunehouse_queue_changed"
+
+#: A store view's fence: (task id, attempt) it may write for (see ``Store.with_fence``).
+Fence = tuple[str, int]
+
+
 @dataclass(frozen=True)
 class Database:
     """The engine and the blob storage one :class:`~tunehouse.store.sql.SqlStore` (and
@@ -99,6 +131,7 @@ class Database:
 
     engine: Engine
     blobs: BlobStorage
+    queue_signal: QueueSignal = field(default_factory=QueueSignal)
 
     @property
     def is_postgres(self) -> bool:
@@ -111,12 +144,15 @@ class SqlArea:
     Args:
         db: The store's database.
         user: The acting user, recorded on every record this area creates.
+        fence: The (task, attempt) this view writes for: writes to that task once the
+            attempt is over raise :class:`~tunehouse.errors.StaleAttempt`.
     """
 
-    def __init__(self, db: Database, user: str) -> None:
+    def __init__(self, db: Database, user: str, fence: Fence | None = None) -> None:
         self._db = db
         self._engine = db.engine
         self.user = user
+        self.fence = fence
 
     @property
     def is_postgres(self) -> bool:
@@ -141,6 +177,8 @@ class SqlArea:
                 conn.execution_options(**write_options())
                 with conn.begin():
                     yield conn
+                if conn.info.pop(QUEUE_CHANGED, False):
+                    self._db.queue_signal.notify()
         except sa.exc.IntegrityError as exc:
             raise Conflict(f"the change clashes with existing records: {_reason(exc)}") from exc
         except sa.exc.DataError as exc:
@@ -159,25 +197,46 @@ class SqlArea:
         row = conn.execute(query).first()
         if row is None:
             raise NotFound(f"task {task_id!r} not found")
+        if lock:
+            self._check_fence(row)
         return row
+
+    def _check_fence(self, row: DbRow) -> None:
+        """Refuse a write to the fenced task unless its fenced attempt is still running."""
+        if self.fence is None or self.fence[0] != row.id:
+            return
+        attempt = self.fence[1]
+        if row.attempt != attempt or row.status != TaskStatus.in_progress.value:
+            raise StaleAttempt(
+                f"attempt {attempt} of task {row.id} is over (the task is {row.status}, "
+                f"attempt {row.attempt}): this process must stop writing",
+                detail={"task_id": row.id, "attempt": attempt, "current_attempt": row.attempt,
+                        "status": row.status})
 
     def _lock_task_for_events(self, conn: Connection, task_id: str) -> DbRow:
         """The task row, locked ``FOR NO KEY UPDATE`` on PostgreSQL: writers of one task's
         events queue here, while rows referencing the task can still be inserted."""
-        query = sa.select(t.tasks.c.id, t.tasks.c.last_iteration).where(t.tasks.c.id == task_id)
+        query = sa.select(t.tasks.c.id, t.tasks.c.last_iteration, t.tasks.c.attempt,
+                          t.tasks.c.status).where(t.tasks.c.id == task_id)
         if self.is_postgres:
             query = query.with_for_update(key_share=True)
         row = conn.execute(query).first()
         if row is None:
             raise NotFound(f"task {task_id!r} not found")
+        self._check_fence(row)
         return row
 
     def _get_task(self, conn: Connection, task_id: str) -> Task:
         return task_from_row(self._task_row(conn, task_id))
 
-    def _require_task(self, conn: Connection, task_id: str) -> None:
-        if conn.execute(sa.select(t.tasks.c.id).where(t.tasks.c.id == task_id)).first() is None:
+    def _require_task(self, conn: Connection, task_id: str, write: bool = False) -> None:
+        """Raise NotFound unless the task exists; ``write``: check this view's fence too."""
+        row = conn.execute(sa.select(t.tasks.c.id, t.tasks.c.attempt, t.tasks.c.status)
+                           .where(t.tasks.c.id == task_id)).first()
+        if row is None:
             raise NotFound(f"task {task_id!r} not found")
+        if write:
+            self._check_fence(row)
 
     def _project(self, conn: Connection, name_or_id: str) -> DbRow | None:
         return conn.execute(

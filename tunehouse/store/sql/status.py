@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +14,14 @@ from sqlalchemy.engine import Connection
 from tunehouse.errors import InvalidInput
 from tunehouse.store import schema as t
 from tunehouse.store.records import TaskStatus
-from tunehouse.store.sql.database import DbRow, SqlArea, check_name, new_id, utcnow
+from tunehouse.store.sql.database import (
+    QUEUE_CHANGED,
+    DbRow,
+    SqlArea,
+    check_name,
+    new_id,
+    utcnow,
+)
 from tunehouse.store.status import TERMINAL, check_transition
 
 
@@ -35,21 +43,24 @@ class StatusWriter(SqlArea):
     def _apply_status(self, conn: Connection, task: DbRow, new: TaskStatus, *,
                       reason: str = "", message: str = "", worker: str | None = None,
                       force: bool = False, queue: str | None = None,
-                      priority: int | None = None) -> None:
+                      priority: int | None = None, lease_s: float | None = None) -> None:
         """Check ``task.status -> new`` and write it with everything that goes with it.
 
         ``queue``/``priority`` are used when moving to ``queued`` (default: the queue and
-        priority the task was last queued with).
+        priority the task was last queued with); ``lease_s`` gives a task moving to
+        ``in_progress`` on a worker its lease. Any other change ends the lease.
         """
         old = TaskStatus(task.status)
         check_transition(old, new, force=force)
         now = utcnow()
         values: dict[str, Any] = {"status": new.value, "status_reason": reason,
-                                  "status_message": message, "updated": now}
+                                  "status_message": message, "updated": now,
+                                  "lease_expires": None}
         conn.execute(sa.delete(t.queue_entries).where(t.queue_entries.c.task_id == task.id))
         if new is TaskStatus.in_progress:
             values.update(started=now, completed=None, attempt=task.attempt + 1, worker=worker,
-                          abort_requested=False, last_seen=now)
+                          abort_requested=False, last_seen=now,
+                          lease_expires=None if lease_s is None else now + timedelta(seconds=lease_s))
         elif new in TERMINAL:
             values.update(completed=now)
         elif new is TaskStatus.created:
@@ -67,6 +78,7 @@ class StatusWriter(SqlArea):
                 user=self.user))
             values.update(queue=queue, queue_priority=priority, worker=None,
                           abort_requested=False, completed=None)
+            conn.info[QUEUE_CHANGED] = True
         conn.execute(sa.update(t.tasks).where(t.tasks.c.id == task.id).values(**values))
 
 

@@ -21,7 +21,7 @@ from tunehouse.store.blob_storage import BlobStorage, LocalBlobStorage
 from tunehouse.store.engine import dispose_engine, get_engine
 from tunehouse.store.migrate import ensure_schema
 from tunehouse.store.sql.artifacts import SqlArtifactStore
-from tunehouse.store.sql.database import Database
+from tunehouse.store.sql.database import Database, Fence
 from tunehouse.store.sql.events import SqlEventStore
 from tunehouse.store.sql.models import SqlModelStore
 from tunehouse.store.sql.queues import SqlQueueStore
@@ -53,6 +53,7 @@ class SqlStore(Store):
         engine_url: SQLAlchemy URL (``sqlite:///path`` or ``postgresql://...``).
         blobs: Blob storage, or the directory of a local one.
         user: Name recorded on the records this store creates.
+        fence: The (task id, attempt) to fence writes to (see :meth:`with_fence`).
     """
 
     tasks: SqlTaskStore
@@ -62,26 +63,29 @@ class SqlStore(Store):
     queues: SqlQueueStore
 
     def __init__(self, engine_url: str, blobs: BlobStorage | Path | str,
-                 user: str | None = None) -> None:
+                 user: str | None = None, fence: Fence | None = None) -> None:
         engine = get_engine(engine_url)
         storage = blobs if isinstance(blobs, BlobStorage) else LocalBlobStorage(blobs)
         _ensure_schema_once(engine)
-        self._bind(Database(engine, storage), user or default_user(), owner=True)
+        self._bind(Database(engine, storage), user or default_user(), owner=True, fence=fence)
 
-    def _bind(self, db: Database, user: str, owner: bool) -> None:
+    def _bind(self, db: Database, user: str, owner: bool, fence: Fence | None = None) -> None:
         self.db = db
         self._user = user
         self._owner = owner
-        self.tasks = SqlTaskStore(db, user)
-        self.events = SqlEventStore(db, user)
-        self.artifacts = SqlArtifactStore(db, user)
-        self.models = SqlModelStore(db, user)
-        self.queues = SqlQueueStore(db, user)
+        self._fence = fence
+        self.tasks = SqlTaskStore(db, user, fence)
+        self.events = SqlEventStore(db, user, fence)
+        self.artifacts = SqlArtifactStore(db, user, fence)
+        self.models = SqlModelStore(db, user, fence)
+        self.queues = SqlQueueStore(db, user, fence)
 
     @classmethod
     def from_settings(cls, settings: Settings, user: str | None = None) -> SqlStore:
-        """The store of ``settings.db`` with blobs under ``settings.artifacts``."""
-        return cls(settings.db, settings.artifacts, user=user)
+        """The store of ``settings.db`` with blobs under ``settings.artifacts``, acting as
+        ``user`` (else ``settings.act_as``, else the OS user), fenced by ``settings.fence``."""
+        return cls(settings.db, settings.artifacts, user=user or settings.act_as,
+                   fence=settings.fence)
 
     @property
     def user(self) -> str:
@@ -93,11 +97,17 @@ class SqlStore(Store):
 
     def with_user(self, user: str) -> SqlStore:
         view = object.__new__(SqlStore)
-        view._bind(self.db, user, owner=False)
+        view._bind(self.db, user, owner=False, fence=self._fence)
+        return view
+
+    def with_fence(self, task_id: str, attempt: int) -> SqlStore:
+        view = object.__new__(SqlStore)
+        view._bind(self.db, self._user, owner=False, fence=(task_id, attempt))
         return view
 
     def close(self) -> None:
-        """Dispose of the engine's connections; a view (:meth:`with_user`) releases
+        """Dispose of the engine's connections; a view (:meth:`with_user`,
+        :meth:`with_fence`) releases
         nothing, since the store it came from still uses them."""
         if not self._owner:
             return

@@ -249,7 +249,7 @@ class SqlTaskStore(StatusWriter, TaskStore):
                 "value": param.value, "type": param.type, "description": param.description,
                 "user": self.user}
         with self._write() as conn:
-            self._require_task(conn, task_id)
+            self._require_task(conn, task_id, write=True)
             if replace:
                 conn.execute(sa.delete(t.parameters).where(t.parameters.c.task_id == task_id))
             if rows:
@@ -267,7 +267,7 @@ class SqlTaskStore(StatusWriter, TaskStore):
 
     def set_configuration(self, task_id: str, config: Configuration) -> None:
         with self._write() as conn:
-            self._require_task(conn, task_id)
+            self._require_task(conn, task_id, write=True)
             self._upsert(conn, t.configurations, [{
                 "task_id": task_id, "name": config.name, "text": config.text,
                 "description": config.description, "user": self.user}], ["task_id", "name"])
@@ -282,7 +282,7 @@ class SqlTaskStore(StatusWriter, TaskStore):
 
     def set_script(self, task_id: str, script: Script) -> None:
         with self._write() as conn:
-            self._require_task(conn, task_id)
+            self._require_task(conn, task_id, write=True)
             self._upsert(conn, t.scripts, [{"task_id": task_id, "user": self.user,
                                             **script.model_dump()}], ["task_id"])
 
@@ -299,7 +299,7 @@ class SqlTaskStore(StatusWriter, TaskStore):
 
     def set_environment(self, task_id: str, env: Environment) -> None:
         with self._write() as conn:
-            self._require_task(conn, task_id)
+            self._require_task(conn, task_id, write=True)
             self._upsert(conn, t.environments, [{"task_id": task_id, "user": self.user,
                                                  "data": env.model_dump(mode="json")}],
                          ["task_id"])
