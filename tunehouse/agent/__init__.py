@@ -1,5 +1,14 @@
 """The agent: pulls queued tasks, restores their code and environment, runs them and
-reports them (``tunehouse agent``). Not built yet (issue 9).
+streams their console (``tunehouse agent``; docs/agent.md).
+
+* :mod:`.daemon` – the loop: long-polled claims into free slots, heartbeats that renew
+  leases and carry aborts, signals.
+* :mod:`.runner` – one attempt of one task: prepare, run, watch, final status or retry.
+* :mod:`.slots` – how many tasks run at once and which GPUs each sees.
+* :mod:`.workspace` – the task's code back from git (cached mirrors) or the stored script.
+* :mod:`.python_env` – the agent's Python, or a cached venv of the recorded packages.
+* :mod:`.console` – stdout/stderr to the task's console, batched, live.
+* :mod:`.machine` – host, GPUs (nvidia-ml-py) and CPU/memory/GPU use for heartbeats.
 
 Boundary (checked by import-linter in CI): the agent reaches the records only through
 :mod:`tunehouse.client` / :mod:`tunehouse.store` interfaces and never imports

@@ -2,13 +2,15 @@
 
 Every ``interval`` seconds ``tunehouse-monitor`` reports, under the title ``:monitor:``,
 the machine's CPU and memory use, this process's resident memory and, when nvidia-ml-py
-is importable, each GPU's utilisation and memory. The iteration is the number of seconds
+is importable, the utilisation and memory of each GPU the process may use
+(``CUDA_VISIBLE_DEVICES``). The iteration is the number of seconds
 since the task started.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -71,14 +73,42 @@ class ResourceMonitor:
         if nvml is None:
             return
         try:
-            for index in range(nvml.nvmlDeviceGetCount()):
-                handle = nvml.nvmlDeviceGetHandleByIndex(index)
+            for index, handle in visible_gpus(nvml):
                 rates = nvml.nvmlDeviceGetUtilizationRates(handle)
                 used = nvml.nvmlDeviceGetMemoryInfo(handle).used
                 report(MONITOR_TITLE, f"gpu{index}_utilization", float(rates.gpu), iteration)
                 report(MONITOR_TITLE, f"gpu{index}_memory_mb", used / 2**20, iteration)
         except Exception:
             return
+
+
+def visible_gpus(nvml: Any, visible: str | None = None) -> list[tuple[int, Any]]:
+    """``(index, handle)`` of the GPUs this process may use: those ``CUDA_VISIBLE_DEVICES``
+    names (indices or UUIDs; an agent sets it per slot), numbered as the process sees them
+    (0, 1, ...); every GPU when it is unset."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES") if visible is None else visible
+    handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(nvml.nvmlDeviceGetCount())]
+    if visible is None:
+        return list(enumerate(handles))
+    found = []
+    for wanted in (part.strip() for part in visible.split(",")):
+        if not wanted:
+            continue
+        if wanted.isdigit():
+            if int(wanted) >= len(handles):
+                break  # CUDA stops at the first invalid entry too
+            found.append(handles[int(wanted)])
+            continue
+        match = [h for h in handles if _uuid(nvml, h).startswith(wanted)]
+        if not match:
+            break
+        found.append(match[0])
+    return list(enumerate(found))
+
+
+def _uuid(nvml: Any, handle: Any) -> str:
+    value = nvml.nvmlDeviceGetUUID(handle)
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _open_nvml() -> Any:

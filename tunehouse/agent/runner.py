@@ -1,0 +1,308 @@
+"""One attempt of one task on an agent: bring the code and the Python back, run the entry
+point in a slot, stream its console, obey aborts, revocations and the time limit, and set
+the final status from the exit code (or hand the task back to its queue for a retry).
+
+Every write goes through a store view fenced to the attempt (``Store.with_fence``), acting
+for the task's owner: once the attempt is over (lease lost, task requeued) the server
+refuses what it still sends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tunehouse.agent import python_env, workspace
+from tunehouse.agent.console import ConsoleStream
+from tunehouse.agent.slots import Slot
+from tunehouse.agent.workspace import WorkspaceError
+from tunehouse.errors import PermissionDenied, ServerUnavailable, StaleAttempt, TunehouseError
+from tunehouse.settings import Settings
+from tunehouse.store.base import Store
+from tunehouse.store.records import StatusChange, Task, TaskStatus
+
+log = logging.getLogger("tunehouse.agent")
+
+#: Linux: the task's process is killed when the agent dies (``PR_SET_PDEATHSIG``, kept
+#: across exec), so an agent killed outright leaves no orphan holding a GPU.
+_LAUNCH = ("import ctypes, os, sys\n"
+           "ctypes.CDLL(None).prctl(1, 9)\n"
+           "if os.getppid() != int(sys.argv[1]): sys.exit(137)\n"
+           "os.execv(sys.argv[2], sys.argv[2:])\n")
+_GPU_OOM = ("CUDA out of memory", "CUDA_ERROR_OUT_OF_MEMORY", "RESOURCE_EXHAUSTED",
+            "OutOfMemoryError", "out of memory trying to allocate", "CUBLAS_STATUS_ALLOC_FAILED")
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """What every attempt of an agent shares."""
+
+    name: str
+    queues: list[str]
+    settings: Settings
+    env_kind: str = "current"
+    retries: int = 0
+    time_limit_s: float | None = None
+    grace_s: float = 10.0
+    lease_s: float = 60.0
+    home: Path = field(default_factory=Path)
+
+    @property
+    def repos(self) -> Path:
+        return self.home / "repos"
+
+    @property
+    def venvs(self) -> Path:
+        return self.home / "venvs"
+
+    @property
+    def work(self) -> Path:
+        return self.home / "work"
+
+
+class Attempt:
+    """A claimed task running in ``slot``; :meth:`run` does everything (in its thread)."""
+
+    def __init__(self, store: Store, task: Task, slot: Slot, config: AgentConfig) -> None:
+        self.task = task
+        self.slot = slot
+        self.config = config
+        self._agent_store = store
+        self.store = _acting_store(store, task)
+        self.process: subprocess.Popen[bytes] | None = None
+        self._abort_reason: str | None = None
+        self._requeue_reason: str | None = None
+        self._revoked = threading.Event()
+        self._stop = threading.Event()
+        self._timed_out = False
+        self._signalled = False
+        self.finished = threading.Event()
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.task.id, self.task.attempt
+
+    # ------------------------------------------------------------ requests from outside
+    def abort(self, reason: str) -> None:
+        """Stop the process; the task ends ``aborted``."""
+        if self._abort_reason is None:
+            self._abort_reason = reason
+        self._stop.set()
+
+    def requeue(self, reason: str) -> None:
+        """Stop the process; the task goes back to its queue (the agent is stopping)."""
+        self._requeue_reason = reason
+        self._stop.set()
+
+    def revoke(self) -> None:
+        """The attempt is no longer ours: stop the process and write nothing more."""
+        self._revoked.set()
+        self._stop.set()
+
+    # ------------------------------------------------------------ the attempt
+    def run(self) -> None:
+        task = self.task
+        console = ConsoleStream(self.store, task.id, task.attempt)
+        console.add("log", f"tunehouse agent {self.config.name}: attempt {task.attempt} of "
+                           f"task {task.id} in {self.slot.label}")
+        space = None
+        try:
+            try:
+                space, python = self._prepare(console)
+            except WorkspaceError as exc:
+                console.add("log", f"tunehouse agent: {exc}")
+                console.close()
+                self._finish(None, str(exc), console)
+                return
+            self._execute(python, space, console)
+        except Exception as exc:  # never lose a claimed task to an agent bug
+            log.exception("attempt %s of task %s failed in the agent", task.attempt, task.id)
+            console.close(timeout=5)
+            self._finish(None, f"the agent failed to run the task: {exc}", console)
+        finally:
+            if space is not None:
+                workspace.remove(space)
+            self.finished.set()
+
+    def _prepare(self, console: ConsoleStream) -> tuple[workspace.Workspace, str]:
+        started = time.monotonic()
+        script = self.store.tasks.get_script(self.task.id)
+        environment = self.store.tasks.get_environment(self.task.id)
+        folder = self.config.work / f"{self.task.id}.{self.task.attempt}"
+        workspace.remove(workspace.Workspace(folder, folder, folder))
+        space = workspace.prepare(self.store, self.task.id, script, folder, self.config.repos)
+        try:
+            python, reused = python_env.interpreter(self.config.env_kind,
+                                                    environment.packages, self.config.venvs)
+        except WorkspaceError:
+            workspace.remove(space)
+            raise
+        source = (f"{script.repository}@{script.commit[:12]}" if script.commit
+                  else "the stored script")
+        console.add("log", f"tunehouse agent: code from {source}; python {python} "
+                           f"({'cached' if reused else 'built'}); ready in "
+                           f"{time.monotonic() - started:.2f} s")
+        return space, python
+
+    def _execute(self, python: str, space: workspace.Workspace, console: ConsoleStream) -> None:
+        script = self.store.tasks.get_script(self.task.id)
+        argv = [python, str(space.entry), *script.argv[1:]]
+        if sys.platform == "linux":
+            argv = [sys.executable, "-S", "-c", _LAUNCH, str(os.getpid()), *argv]
+        self.process = subprocess.Popen(argv, cwd=space.cwd, env=self._environment(),
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, start_new_session=True)
+        assert self.process.stdout is not None and self.process.stderr is not None
+        console.follow(self.process.stdout, "stdout")
+        console.follow(self.process.stderr, "stderr")
+        deadline = (time.monotonic() + self.config.time_limit_s
+                    if self.config.time_limit_s else None)
+        while True:
+            try:
+                code = self.process.wait(timeout=0.1)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if deadline is not None and time.monotonic() > deadline and not self._stop.is_set():
+                self._timed_out = True
+                self._stop.set()
+            if console.stale.is_set():
+                self.revoke()
+            if self._stop.is_set() and not self._signalled:
+                self._terminate()
+        console.close()
+        self._finish(code, "", console)
+
+    def _terminate(self) -> None:
+        """SIGTERM to the process group, SIGKILL after the grace period (in a thread)."""
+        self._signalled = True
+        process = self.process
+        if process is None:
+            return
+        _signal_group(process, signal.SIGTERM)
+
+        def kill_later() -> None:
+            try:
+                process.wait(timeout=self.config.grace_s)
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+
+        threading.Thread(target=kill_later, daemon=True, name="agent-kill").start()
+
+    def _environment(self) -> dict[str, str]:
+        settings = self.config.settings
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TUNEHOUSE_")}
+        env.update(self.slot.environment())
+        env.update(TUNEHOUSE_TASK_ID=self.task.id, TUNEHOUSE_TASK_ATTEMPT=str(self.task.attempt),
+                   TUNEHOUSE_HOME=str(settings.home), PYTHONUNBUFFERED="1")
+        if settings.server:
+            env.update(TUNEHOUSE_SERVER=settings.server,
+                       TUNEHOUSE_ACCESS_KEY=settings.access_key or "",
+                       TUNEHOUSE_SECRET_KEY=settings.secret_key or "")
+        else:
+            env.update(TUNEHOUSE_DB=settings.db, TUNEHOUSE_ARTIFACTS=str(settings.artifacts))
+        if self.store.user != self._agent_store.user or not settings.server:
+            env["TUNEHOUSE_ACT_AS"] = self.store.user
+        return env
+
+    # ------------------------------------------------------------ the outcome
+    def _finish(self, code: int | None, problem: str, console: ConsoleStream) -> None:
+        task = self.task
+        if self._revoked.is_set():
+            log.warning("task %s: attempt %s is no longer this agent's; stopped it", task.id,
+                        task.attempt)
+            return
+        tail = "\n".join(console.tail)[-4000:]
+        retries = max(task.max_retries, self.config.retries)
+        if self._abort_reason is not None:
+            change = StatusChange(status=TaskStatus.aborted, reason=self._abort_reason,
+                                  message=tail)
+        elif self._requeue_reason is not None:
+            change = StatusChange(status=TaskStatus.queued, reason=self._requeue_reason)
+        else:
+            reason = problem or self._failure(code, console)
+            if not reason:
+                change = StatusChange(status=TaskStatus.completed, reason="exit code 0")
+            elif task.attempt <= retries and task.queue:
+                change = StatusChange(status=TaskStatus.queued, message=tail, reason=(
+                    f"attempt {task.attempt} failed ({reason}); retry {task.attempt} of "
+                    f"{retries}"))
+            else:
+                change = StatusChange(status=TaskStatus.failed, reason=reason, message=tail)
+        self._write_status(change)
+
+    def _failure(self, code: int | None, console: ConsoleStream) -> str:
+        """Why the process failed, in words ("" when it did not)."""
+        if self._timed_out:
+            return f"time limit of {self.config.time_limit_s:g} s exceeded"
+        if code == 0:
+            return ""
+        text = "\n".join(console.tail)
+        if any(marker in text for marker in _GPU_OOM):
+            kind = "out of GPU memory"
+        elif "MemoryError" in text:
+            kind = "out of host memory"
+        elif code == -signal.SIGKILL:
+            kind = "out of host memory? killed by SIGKILL, as the kernel's OOM killer does"
+        else:
+            kind = ""
+        if code is not None and code < 0:
+            try:
+                exit_text = f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                exit_text = f"killed by signal {-code}"
+        else:
+            exit_text = f"exit code {code}"
+        last = next((line for line in reversed(console.tail) if line.strip()), "")
+        reason = f"{exit_text} ({kind})" if kind else exit_text
+        return f"{reason}: {last}"[:1000] if last else reason
+
+    def _write_status(self, change: StatusChange) -> None:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                self.store.tasks.change_status(self.task.id, change)
+                return
+            except StaleAttempt:
+                log.warning("task %s: attempt %s ended elsewhere; %s not recorded",
+                            self.task.id, self.task.attempt, change.status.value)
+                return
+            except ServerUnavailable as exc:
+                if time.monotonic() > deadline:
+                    log.error("task %s: could not record %s: %s", self.task.id,
+                              change.status.value, exc)
+                    return
+                time.sleep(2)
+            except TunehouseError as exc:
+                log.error("task %s: could not record %s: %s", self.task.id,
+                          change.status.value, exc)
+                return
+
+
+def _acting_store(store: Store, task: Task) -> Store:
+    """The store acting for the task's owner (the agent's own identity when the server does
+    not let the agent's key act for others), fenced to the attempt."""
+    fenced = store.with_fence(task.id, task.attempt)
+    if task.user == store.user:
+        return fenced
+    acting = fenced.with_user(task.user)
+    try:
+        acting.tasks.get_task(task.id)
+    except PermissionDenied as exc:
+        log.warning("task %s runs as the agent's user %s, not its owner %s: %s", task.id,
+                    store.user, task.user, exc.message)
+        return fenced
+    return acting
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)
