@@ -77,6 +77,10 @@ def test_git_script_with_an_edit_is_cloned_edited_and_run_as_its_owner(
         assert any(line.startswith("tunehouse agent") and "attempt 1" in line
                    for line in lines)
         assert all(line.count("step") <= 1 for line in lines)
+    # the task ran with a key of its owner made for the attempt, revoked at its end
+    with AdminClient(server.url, server.access_key, server.secret_key) as admin:
+        keys = [k for k in admin.list_api_keys(alice) if k.description.startswith("agent ")]
+    assert len(keys) == 1 and keys[0].revoked and clone.id in keys[0].description
 
 
 def test_four_agents_run_two_hundred_tasks_exactly_once(

@@ -41,6 +41,8 @@ class ConsoleStream:
         self._closing = False
         self._batches = 0
         self.tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        #: The last stderr line that is not blank (what a failure usually says).
+        self.last_error = ""
         #: Set when the server refused a write because the attempt is over.
         self.stale = threading.Event()
         self.dropped = 0
@@ -55,6 +57,8 @@ class ConsoleStream:
         with self._lock:
             self._pending.append(LogEvent(stream, text, time.time()))
             self.tail.append(text)
+            if stream == "stderr" and text.strip():
+                self.last_error = text
             full = len(self._pending) >= BATCH_LINES
         if full:
             self._wake.set()

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -57,17 +58,19 @@ def interpreter(kind: str, packages: list[str], cache: Path) -> tuple[str, bool]
     key = env_key(packages)
     folder = cache / key
     python = folder / "bin" / "python"
-    with _lock_for(key):
+    cache.mkdir(parents=True, exist_ok=True)
+    with _lock_for(key), open(cache / f"{key}.lock", "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)  # agents sharing the cache build it once
         if (folder / ".complete").exists() and python.exists():
             return str(python), True
         shutil.rmtree(folder, ignore_errors=True)
-        cache.mkdir(parents=True, exist_ok=True)
         _build(folder, requirements(packages))
         (folder / ".complete").write_text("\n".join(requirements(packages)) + "\n")
     return str(python), False
 
 
 def _lock_for(key: str) -> threading.Lock:
+    """Threads of one agent wait here (``flock`` is per open file, not per thread)."""
     with _locks_guard:
         return _locks.setdefault(key, threading.Lock())
 

@@ -27,7 +27,7 @@ from tunehouse.agent.workspace import WorkspaceError
 from tunehouse.errors import PermissionDenied, ServerUnavailable, StaleAttempt, TunehouseError
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
-from tunehouse.store.records import StatusChange, Task, TaskStatus
+from tunehouse.store.records import NewApiKey, StatusChange, Task, TaskStatus
 
 log = logging.getLogger("tunehouse.agent")
 
@@ -84,6 +84,7 @@ class Attempt:
         self._stop = threading.Event()
         self._timed_out = False
         self._signalled = False
+        self._key: NewApiKey | None = None
         self.finished = threading.Event()
 
     @property
@@ -120,7 +121,7 @@ class Attempt:
             except WorkspaceError as exc:
                 console.add("log", f"tunehouse agent: {exc}")
                 console.close()
-                self._finish(None, str(exc), console)
+                self._finish(None, str(exc), console, retry=False)
                 return
             self._execute(python, space, console)
         except Exception as exc:  # never lose a claimed task to an agent bug
@@ -130,6 +131,7 @@ class Attempt:
         finally:
             if space is not None:
                 workspace.remove(space)
+            self._revoke_key()
             self.finished.set()
 
     def _prepare(self, console: ConsoleStream) -> tuple[workspace.Workspace, str]:
@@ -154,6 +156,7 @@ class Attempt:
 
     def _execute(self, python: str, space: workspace.Workspace, console: ConsoleStream) -> None:
         script = self.store.tasks.get_script(self.task.id)
+        self._key = self._owner_key()
         argv = [python, str(space.entry), *script.argv[1:]]
         if sys.platform == "linux":
             argv = [sys.executable, "-S", "-c", _LAUNCH, str(os.getpid()), *argv]
@@ -203,18 +206,58 @@ class Attempt:
         env.update(self.slot.environment())
         env.update(TUNEHOUSE_TASK_ID=self.task.id, TUNEHOUSE_TASK_ATTEMPT=str(self.task.attempt),
                    TUNEHOUSE_HOME=str(settings.home), PYTHONUNBUFFERED="1")
-        if settings.server:
+        if self._key is not None:  # the owner's own key: the task can do what its owner can
+            env.update(TUNEHOUSE_SERVER=settings.server or "",
+                       TUNEHOUSE_ACCESS_KEY=self._key.access_key,
+                       TUNEHOUSE_SECRET_KEY=self._key.secret_key)
+        elif settings.server:
             env.update(TUNEHOUSE_SERVER=settings.server,
                        TUNEHOUSE_ACCESS_KEY=settings.access_key or "",
                        TUNEHOUSE_SECRET_KEY=settings.secret_key or "")
         else:
-            env.update(TUNEHOUSE_DB=settings.db, TUNEHOUSE_ARTIFACTS=str(settings.artifacts))
-        if self.store.user != self._agent_store.user or not settings.server:
-            env["TUNEHOUSE_ACT_AS"] = self.store.user
+            env.update(TUNEHOUSE_DB=settings.db, TUNEHOUSE_ARTIFACTS=str(settings.artifacts),
+                       TUNEHOUSE_ACT_AS=self.store.user)
         return env
 
+    def _owner_key(self) -> NewApiKey | None:
+        """A key of the task's owner for this attempt alone (revoked when it ends), so the
+        task's code never holds the agent's (admin) key; None when the task runs as the
+        agent's own user, or the agent may not make keys for others."""
+        settings = self.config.settings
+        if not settings.server or self.store.user == self._agent_store.user:
+            return None
+        from tunehouse.client.admin import AdminClient
+
+        try:
+            with AdminClient(settings.server, settings.access_key or "",
+                             settings.secret_key or "") as admin:
+                return admin.create_api_key(self.store.user, description=(
+                    f"agent {self.config.name}: task {self.task.id} attempt "
+                    f"{self.task.attempt}"))
+        except TunehouseError as exc:
+            log.warning("task %s: no key of its owner %s (%s); it runs with the agent's key",
+                        self.task.id, self.store.user, exc.message)
+            return None
+
+    def _revoke_key(self) -> None:
+        if self._key is None:
+            return
+        from tunehouse.client.admin import AdminClient
+
+        settings = self.config.settings
+        try:
+            with AdminClient(settings.server or "", settings.access_key or "",
+                             settings.secret_key or "") as admin:
+                admin.revoke_api_key(self._key.access_key)
+        except TunehouseError as exc:
+            log.error("could not revoke the key %s of task %s: %s", self._key.access_key,
+                      self.task.id, exc.message)
+
     # ------------------------------------------------------------ the outcome
-    def _finish(self, code: int | None, problem: str, console: ConsoleStream) -> None:
+    def _finish(self, code: int | None, problem: str, console: ConsoleStream,
+                retry: bool = True) -> None:
+        """Record how the attempt ended. ``retry=False``: a failure another attempt could
+        not fix (the code or the environment cannot be brought back) fails at once."""
         task = self.task
         if self._revoked.is_set():
             log.warning("task %s: attempt %s is no longer this agent's; stopped it", task.id,
@@ -231,7 +274,7 @@ class Attempt:
             reason = problem or self._failure(code, console)
             if not reason:
                 change = StatusChange(status=TaskStatus.completed, reason="exit code 0")
-            elif task.attempt <= retries and task.queue:
+            elif retry and task.attempt <= retries and task.queue:
                 change = StatusChange(status=TaskStatus.queued, message=tail, reason=(
                     f"attempt {task.attempt} failed ({reason}); retry {task.attempt} of "
                     f"{retries}"))
@@ -261,7 +304,8 @@ class Attempt:
                 exit_text = f"killed by signal {-code}"
         else:
             exit_text = f"exit code {code}"
-        last = next((line for line in reversed(console.tail) if line.strip()), "")
+        last = console.last_error or next(
+            (line for line in reversed(console.tail) if line.strip()), "")
         reason = f"{exit_text} ({kind})" if kind else exit_text
         return f"{reason}: {last}"[:1000] if last else reason
 

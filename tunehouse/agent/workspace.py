@@ -49,7 +49,13 @@ def prepare(store: Store, task_id: str, script: Script, folder: Path, cache: Pat
         raise WorkspaceError("the task has no recorded entry point (it was not started "
                              "from a script file); nothing to run")
     folder.mkdir(parents=True)
-    if script.repository and script.commit:
+    use_git = bool(script.repository and script.commit)
+    if use_git and script.script_text and Path(script.repository).is_absolute() \
+            and not Path(script.repository).exists():
+        # a repository without a remote, recorded by its path on another machine: the
+        # script text was stored for this case
+        use_git = False
+    if use_git:
         _checkout(store, task_id, script, folder / "code", cache)
         root = folder / "code"
         entry = root / script.entry_point

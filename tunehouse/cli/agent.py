@@ -86,6 +86,8 @@ def run_agent(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(message)s")
+    for noisy in ("httpx", "httpcore"):  # one line per heartbeat otherwise
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     home = check_folder(settings.home / "agent")
     config = AgentConfig(name=name, queues=queues, settings=settings, env_kind=args.env,
                          retries=args.retries, time_limit_s=args.time_limit,

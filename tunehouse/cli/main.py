@@ -24,6 +24,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tunehouse.cli.tasks",
     "tunehouse.cli.sync",
     "tunehouse.cli.models",
+    "tunehouse.cli.queues",
+    "tunehouse.cli.workers",
+    "tunehouse.cli.agent",
 )
 
 

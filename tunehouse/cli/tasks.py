@@ -1,4 +1,8 @@
-"""``tunehouse tasks``: list and inspect tasks; abort, reset, and reap lost ones."""
+"""``tunehouse tasks``: list and inspect tasks; abort, reset, and reap lost ones.
+
+Cloning, queueing and following the console are in :mod:`tunehouse.cli.task_runs`, registered
+under the same group.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,10 @@ PREFIX_SCAN_LIMIT = 20_000
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("tasks", help="tasks: list, show, abort, reset, reap")
+    from tunehouse.cli import task_runs
+
+    parser = subparsers.add_parser(
+        "tasks", help="tasks: list, show, clone, enqueue, dequeue, log, abort, reset, reap")
     commands = parser.add_subparsers(dest="tasks_command", metavar="COMMAND", required=True)
     listing = commands.add_parser("list", help="list tasks, newest first")
     listing.add_argument("--project", default=None, help="only this project")
@@ -51,6 +58,7 @@ def register(subparsers: Any) -> None:
                       help=f"quiet for this long (default {LOST_AFTER_S:g})")
     add_common_options(reap)
     reap.set_defaults(func=run_reap)
+    task_runs.register(commands)
 
 
 def run_abort(args: argparse.Namespace) -> int:

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from tunehouse.errors import InvalidInput, NotFound, ServerUnavailable
 from tunehouse.sdk import parameters as params
 from tunehouse.sdk.lifecycle import retrying
 from tunehouse.sdk.offline import OfflineRun, start_offline
+from tunehouse.sdk.parameter_edits import clone_with_edits
 from tunehouse.sdk.run import RUN_STATE
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
+from tunehouse.store.interfaces.queues import DEFAULT_QUEUE
 from tunehouse.store.records import (
     StatusChange,
     TaskCreate,
@@ -164,17 +166,22 @@ def get_tasks(make: MakeTask[TaskT], project_name: str | None = None,
             return found
 
 
-def clone(make: MakeTask[TaskT], source_id: str, name: str | None,
-          parent_id: str | None) -> TaskT:
+def clone(make: MakeTask[TaskT], source_id: str, name: str | None, comment: str | None,
+          parent_id: str | None, project: str | None,
+          overrides: Mapping[str, Any] | None) -> TaskT:
     """See :meth:`tunehouse.sdk.task.Task.clone`."""
     settings, store = RUN_STATE.default_store()
-    return make(store, settings, store.tasks.clone_task(source_id, name=name, parent_id=parent_id))
+    record = clone_with_edits(store, source_id, name=name, parent_id=parent_id,
+                              project=project, comment=comment, edits=overrides)
+    return make(store, settings, record)
 
 
-def enqueue(make: MakeTask[TaskT], task_id: str, queue_name: str, priority: int) -> TaskT:
+def enqueue(make: MakeTask[TaskT], task_id: str, queue_name: str | None,
+            priority: int) -> TaskT:
     """See :meth:`tunehouse.sdk.task.Task.enqueue`."""
     settings, store = RUN_STATE.default_store()
-    return make(store, settings, store.queues.enqueue(task_id, queue_name, priority))
+    return make(store, settings,
+                store.queues.enqueue(task_id, queue_name or DEFAULT_QUEUE, priority))
 
 
 # ==================================================================== reading one task

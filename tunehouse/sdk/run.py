@@ -242,11 +242,6 @@ class TaskRun:
         self._hooks = ExitHooks(self._on_exit, self._on_exception, self._on_thread_exception,
                                 self._on_sigterm)
         self._hooks.install()
-        if switches.git or switches.environment:
-            self._capture_thread = threading.Thread(
-                target=self._capture_code_and_environment, args=(switches,),
-                name="tunehouse-capture", daemon=True)
-            self._capture_thread.start()
         if switches.resources:
             from tunehouse.sdk.capture.resources import ResourceMonitor
 
@@ -254,6 +249,11 @@ class TaskRun:
                                             switches.resource_interval)
             self._monitor.start()
         self._connect_frameworks(switches)
+        if switches.git or switches.environment:  # last: it would slow the steps above
+            self._capture_thread = threading.Thread(
+                target=self._capture_code_and_environment, args=(switches,),
+                name="tunehouse-capture", daemon=True)
+            self._capture_thread.start()
 
     def _connect_frameworks(self, switches: CaptureSwitches) -> None:
         from tunehouse.integrations.frameworks import connect_frameworks, registered_frameworks
@@ -295,6 +295,15 @@ class TaskRun:
         if self.reporter is None or self.closed:
             return True
         return bool(self.reporter.flush(self.flush_timeout if timeout is None else timeout))
+
+    def wait_for_capture(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the code and environment capture; True once
+        it is over (or was never started)."""
+        thread = self._capture_thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
 
     def note_final_status(self) -> None:
         """The task's final status was set explicitly: closing keeps it."""

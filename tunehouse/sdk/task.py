@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from tunehouse.errors import InvalidInput
 from tunehouse.integrations import argparse_hook
-from tunehouse.sdk import artifacts, queries
+from tunehouse.sdk import artifacts, queries, remote
 from tunehouse.sdk.connect import ParameterBinding
 from tunehouse.sdk.logger import Logger
 from tunehouse.sdk.run import RUN_STATE, TaskRun, capture_switches
@@ -328,19 +328,81 @@ class Task:
         return queries.get_tasks(cls, project_name, task_name, tags, status)
 
     @classmethod
-    def clone(cls, source_task: Task | str, name: str | None = None,
-              parent: Task | str | None = None) -> Task:
-        """A new ``created`` task with the source's parameters, configurations, script
-        and environment."""
+    def clone(cls, source_task: Task | str, name: str | None = None, comment: str | None = None,
+              parent: Task | str | None = None, project: str | None = None,
+              parameter_overrides: Mapping[str, Any] | None = None) -> Task:
+        """A new ``created`` task with the source's parameters, configurations, script,
+        environment and tags (not its outputs), ready to be edited and queued.
+
+        Args:
+            source_task: The task to copy (a ``Task`` or an id).
+            name: Name of the clone (default: the source's name + `` (clone)``).
+            comment: Comment of the clone (default: the source's).
+            parent: Parent task recorded on the clone (a ``Task`` or an id).
+            project: Project of the clone (default: the source's).
+            parameter_overrides: ``{"Section/name": value}`` to change (or, with a
+                section, add) parameters of the clone; a plain ``name`` changes the one
+                parameter of that name in whatever section. A string is taken as the
+                parameter's text, other values are stored as ``connect`` stores them.
+
+        Raises:
+            InvalidInput: an override names no parameter or several (the message lists
+                them), or its value cannot be read as the parameter's type. Nothing is
+                cloned then.
+        """
         source_id = source_task.id if isinstance(source_task, Task) else source_task
         parent_id = parent.id if isinstance(parent, Task) else parent
-        return queries.clone(cls, source_id, name, parent_id)
+        return queries.clone(cls, source_id, name, comment, parent_id, project,
+                             parameter_overrides)
 
     @classmethod
-    def enqueue(cls, task: Task | str, queue_name: str, priority: int = 0) -> Task:
-        """Put a ``created`` task in queue ``queue_name`` for an agent to run."""
+    def enqueue(cls, task: Task | str, queue_name: str | None = None, priority: int = 0) -> Task:
+        """Put a ``created`` task in queue ``queue_name`` (default ``default``; created
+        when missing) for an agent to run; higher ``priority`` is claimed first.
+
+        Returns:
+            The queued task (status ``queued``).
+        """
         task_id = task.id if isinstance(task, Task) else task
         return queries.enqueue(cls, task_id, queue_name, priority)
+
+    def execute_remotely(self, queue_name: str | None = None, clone: bool = False,
+                         exit_process: bool = True) -> Task | None:
+        """Stop running here and queue the task for an agent (as ClearML's
+        ``execute_remotely``).
+
+        Under an agent (``TUNEHOUSE_TASK_ID`` set) this does nothing and returns None: the
+        script goes on past the call. Locally it waits for the code and environment
+        capture, flushes the reports and then:
+
+        * ``clone=False``: closes the local run without a final status and queues the task
+          itself (``in_progress`` -> ``queued``), with the parameters connected so far;
+        * ``clone=True``: queues a clone; the local task is closed normally
+          (``completed``) when the process exits, and goes on running otherwise.
+
+        Args:
+            queue_name: The queue (default ``default``).
+            clone: Queue a clone instead of this task.
+            exit_process: End the process with exit code 0 right after (``SystemExit(0)``:
+                the code after the call does not run locally).
+
+        Returns:
+            The queued task when ``exit_process`` is False; None under an agent.
+
+        Raises:
+            InvalidInput: this is not the running task of this process, the run is
+                offline, or the task is no longer ``in_progress`` (without ``clone``).
+        """
+        if remote.under_agent(self._settings):
+            return None
+        record = remote.send_to_queue(self._store, self.id, self._run, queue_name, clone,
+                                      close_run=exit_process)
+        if exit_process:
+            raise SystemExit(0)
+        if clone:
+            return type(self)(self._store, self._settings, record)
+        self._record = record
+        return self
 
     def get_reported_scalars(self, max_samples: int = 0) -> dict[str, dict[str, dict[str, list]]]:
         """``{title: {series: {"x": [...], "y": [...]}}}``; ``max_samples`` > 0
