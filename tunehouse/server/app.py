@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
@@ -35,6 +36,10 @@ from tunehouse.settings import Settings
 from tunehouse.store.sql import SqlStore
 from tunehouse.version import __version__
 
+#: Threads for sync routes: an agent's claim holds one while it waits (long poll, a few
+#: seconds), so a pool of anyio's default 40 would let 40 idle agents starve every request.
+ROUTE_THREADS = 256
+
 
 def create_app(settings: Settings, store: SqlStore | None = None) -> FastAPI:
     """The server app for ``settings`` (``store`` defaults to the SQL store they name).
@@ -49,6 +54,9 @@ def create_app(settings: Settings, store: SqlStore | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # sync routes run in anyio's thread pool (40 threads by default); agents' claims
+        # wait there for up to their long poll, so allow many more
+        anyio.to_thread.current_default_thread_limiter().total_tokens = ROUTE_THREADS
         watchdog.start()
         yield
         watchdog.stop()
