@@ -1,20 +1,32 @@
 """The source document's Keras CNN, tracked by tunehouse with two lines.
 
+Keras 3 on any backend: ``KERAS_BACKEND=tensorflow`` (the default), ``jax`` or ``torch``.
+TensorFlow is imported only by the TensorFlow backend and by ``--mirrored``
+(``tf.distribute.MirroredStrategy``, which needs that backend).
+
 Runs offline by default on scikit-learn's real handwritten digits (1,797 8x8 images,
-scaled up to MNIST's 28x28x1); ``--dataset mnist`` uses the real MNIST (downloaded by
-Keras, or read from ``--mnist-path`` / a local ``mnist.npz``).
+scaled up to MNIST's 28x28x1); ``--dataset mnist`` uses the real MNIST (read from
+``--mnist-path``, a local ``mnist.npz``, else downloaded by Keras).
 
     python examples/keras_cnn.py --epochs 2
+    KERAS_BACKEND=jax python examples/keras_cnn.py --epochs 2
     python examples/keras_cnn.py --dataset mnist --mnist-path /data/mnist.npz
 
 Everything tunable comes from ``params`` after ``task.connect``: under an agent
 (``TUNEHOUSE_TASK_ID`` set) those are the task's stored, possibly edited, values. That is
 what makes this script the base task of a hyperparameter search.
+
+At the end the model is exported as a TensorFlow SavedModel (``--export-dir``) with the
+TensorFlow backend, and saved as ``<export-dir>/keras_cnn.keras`` with the others; either
+way tunehouse registers it as an output model of the task.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+from typing import Any
 
 import numpy as np
 
@@ -24,9 +36,9 @@ DIGITS_VALIDATION_FRACTION = 0.2
 SPLIT_SEED = 0
 
 
-def create_model(learning_rate: float = 0.001, dropout_rate: float = 0.5):  # type: ignore[no-untyped-def]
+def create_model(learning_rate: float = 0.001, dropout_rate: float = 0.5) -> Any:
     """The document's model: two conv blocks, dropout, a dense head."""
-    from tensorflow import keras
+    import keras
 
     model = keras.Sequential([
         keras.Input(shape=(28, 28, 1)),
@@ -69,7 +81,7 @@ def load_mnist(path: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
             x_train, y_train = data["x_train"], data["y_train"]
             x_test, y_test = data["x_test"], data["y_test"]
     else:
-        from tensorflow import keras
+        import keras
 
         (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
 
@@ -77,6 +89,35 @@ def load_mnist(path: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
         return (x.astype(np.float32) / 255.0)[..., np.newaxis]
 
     return prepare(x_train), y_train.astype(np.int64), prepare(x_test), y_test.astype(np.int64)
+
+
+def distribution_scope(mirrored: bool) -> Any:
+    """``tf.distribute.MirroredStrategy().scope()`` for ``--mirrored`` (the one place this
+    script imports TensorFlow itself), else a scope that does nothing."""
+    if not mirrored:
+        return contextlib.nullcontext()
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise SystemExit(f"--mirrored needs KERAS_BACKEND=tensorflow, not "
+                         f"{keras.backend.backend()!r}")
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy().scope()
+
+
+def save_model(model: Any, export_dir: str) -> str:
+    """Export a SavedModel with the TensorFlow backend, else save a ``.keras`` file (a
+    SavedModel needs TensorFlow); the path written."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        model.export(export_dir)
+        return export_dir
+    os.makedirs(export_dir, exist_ok=True)
+    path = os.path.join(export_dir, "keras_cnn.keras")
+    model.save(path)
+    return path
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -88,9 +129,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=None,
                         help="epochs (default: the connected params' value, 10)")
     parser.add_argument("--export-dir", default="exports/keras_cnn",
-                        help="where the SavedModel is exported at the end")
+                        help="where the model is exported at the end")
     parser.add_argument("--mirrored", action="store_true",
-                        help="train inside a tf.distribute.MirroredStrategy scope")
+                        help="train inside a tf.distribute.MirroredStrategy scope "
+                             "(TensorFlow backend)")
     return parser.parse_args(argv)
 
 
@@ -103,16 +145,16 @@ def main(argv: list[str] | None = None) -> float:
         params["epochs"] = args.epochs
     params = task.connect(params)
 
-    import tensorflow as tf
+    import keras
 
     if args.dataset == "mnist":
         x_train, y_train, x_val, y_val = load_mnist(args.mnist_path)
     else:
         x_train, y_train, x_val, y_val = load_digits_28x28()
     print(f"dataset {args.dataset}: {len(x_train)} training, {len(x_val)} validation images")
+    print(f"keras {keras.__version__}, backend {keras.backend.backend()}")
 
-    strategy = tf.distribute.MirroredStrategy() if args.mirrored else tf.distribute.get_strategy()
-    with strategy.scope():
+    with distribution_scope(args.mirrored):
         model = create_model(float(params["learning_rate"]), float(params["dropout_rate"]))
     history = model.fit(
         x_train, y_train,
@@ -121,7 +163,7 @@ def main(argv: list[str] | None = None) -> float:
         validation_data=(x_val, y_val),
         verbose=2,
     )
-    model.export(args.export_dir)
+    print(f"model saved to {save_model(model, args.export_dir)}")
     accuracy = float(history.history["val_accuracy"][-1])
     print(f"task id: {task.id}")
     print(f"final validation accuracy: {accuracy:.4f}")

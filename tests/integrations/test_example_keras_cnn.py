@@ -1,8 +1,11 @@
 """The document's example, ``examples/keras_cnn.py``, on the offline digits data: runs in
-under a minute and records everything the document lists (real TensorFlow)."""
+under a minute and records everything the document lists (real TensorFlow). On Keras 3's
+other backends (JAX, PyTorch; run where they are installed) it imports no TensorFlow."""
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import time
 from pathlib import Path
 from typing import Any
@@ -12,8 +15,6 @@ import pytest
 from tests.helpers.server import ServerProcess, clean_env
 from tests.integrations.conftest import REPO_ROOT, open_home_store, run_python, scalars_by_key
 from tunehouse.store.records import TaskQuery, TaskStatus
-
-pytestmark = pytest.mark.tf
 
 EXAMPLE = REPO_ROOT / "examples" / "keras_cnn.py"
 TIME_LIMIT_S = 60.0
@@ -62,6 +63,7 @@ def check_recorded(store: Any, task_id: str, accuracy: float) -> None:
     assert models[0].size > 10_000
 
 
+@pytest.mark.tf
 def test_example_embedded(tmp_path: Path, home: Path) -> None:
     task_id, accuracy, elapsed = run_example(clean_env(TUNEHOUSE_HOME=str(home)), tmp_path)
     assert elapsed < TIME_LIMIT_S
@@ -75,6 +77,7 @@ def test_example_embedded(tmp_path: Path, home: Path) -> None:
         store.close()
 
 
+@pytest.mark.tf
 def test_example_through_a_server(tmp_path: Path, home: Path,
                                   shared_server: ServerProcess) -> None:
     server = shared_server  # the records are read back by task id: a shared server will do
@@ -83,5 +86,81 @@ def test_example_through_a_server(tmp_path: Path, home: Path,
     store = server.store()
     try:
         check_recorded(store, task_id, accuracy)
+    finally:
+        store.close()
+
+
+def test_example_imports_tensorflow_only_for_mirrored() -> None:
+    """Keras is imported as Keras 3 (``import keras``); TensorFlow only where
+    ``--mirrored`` asks for ``tf.distribute.MirroredStrategy``."""
+    tree = ast.parse(EXAMPLE.read_text())
+    importers: dict[str, set[str]] = {}
+    for function in ast.walk(tree):
+        if isinstance(function, ast.FunctionDef):
+            for node in ast.walk(function):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    for module in _imported_modules(node):
+                        importers.setdefault(module, set()).add(function.name)
+    top_level = {module for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+                 for module in _imported_modules(node)}
+    assert "tensorflow" not in top_level and "keras" not in top_level
+    assert importers["tensorflow"] == {"distribution_scope"}
+    assert "create_model" in importers["keras"]
+
+
+def _imported_modules(node: ast.Import | ast.ImportFrom) -> list[str]:
+    if isinstance(node, ast.ImportFrom):
+        return [(node.module or "").split(".")[0]]
+    return [alias.name.split(".")[0] for alias in node.names]
+
+
+# Runs the example's main() in-process so that it can tell whether TensorFlow was imported
+# before the model is saved (Keras' own .keras saver imports TensorFlow when installed).
+OTHER_BACKEND_RUNNER = """
+import importlib.util, json, sys
+example, *args = sys.argv[1:]
+sys.argv = [example, *args]
+spec = importlib.util.spec_from_file_location("keras_cnn", example)
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+seen = {}
+save_model = module.save_model
+
+def checked_save_model(model, export_dir):
+    import keras
+    seen["backend"] = keras.backend.backend()
+    seen["tensorflow_imported"] = sorted(
+        name for name in sys.modules if name.split(".")[0] == "tensorflow")[:5]
+    return save_model(model, export_dir)
+
+module.save_model = checked_save_model
+module.main(args)
+print("RESULT " + json.dumps(seen))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_example_on_another_backend_imports_no_tensorflow(backend: str, tmp_path: Path,
+                                                           home: Path) -> None:
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    env = clean_env(TUNEHOUSE_HOME=str(home), KERAS_BACKEND=backend)
+    run = run_python(["-c", OTHER_BACKEND_RUNNER, str(EXAMPLE), "--epochs", "2"], env=env,
+                     cwd=tmp_path, timeout=300)
+    assert run.result == {"backend": backend, "tensorflow_imported": []}
+    lines = dict(line.split(": ", 1) for line in run.stdout.splitlines() if ": " in line)
+    task_id, accuracy = lines["task id"].strip(), float(lines["final validation accuracy"])
+    assert accuracy > 0.5
+    store = open_home_store(home)
+    try:
+        assert store.tasks.get_task(task_id).status == TaskStatus.completed
+        scalars = scalars_by_key(store, task_id)
+        for key in (("accuracy", "train"), ("accuracy", "validation"), ("loss", "train"),
+                    ("loss", "validation"), ("learning_rate", "train")):
+            assert set(scalars[key]) == {0, 1}, key
+        models = store.models.list_models(task_id=task_id)
+        assert [(m.name, m.framework, m.format) for m in models] == [
+            ("keras_cnn", "keras", "keras")]
     finally:
         store.close()

@@ -16,7 +16,9 @@ is the same Keras in TensorFlow 2.16+) and ``tf.saved_model.save``:
   (through the SDK's :class:`~tunehouse.integrations.provider.TrackingProvider`, which
   uses ``tunehouse.OutputModel``). Nested calls (``export`` calls ``tf.saved_model.save``)
   register once.
-* ``keras.utils.set_random_seed`` is called with the task's recorded seed.
+* ``keras.utils.set_random_seed`` is called with the task's recorded seed. It would import
+  TensorFlow, when installed, only to seed it (seconds, under the JAX or PyTorch backend):
+  while TensorFlow is not imported it is left out, and seeded once the script imports it.
 
 Reports go to the task returned by the task provider at call time; with no current task
 the patched methods behave exactly like the originals. Nothing here imports Keras or
@@ -25,13 +27,14 @@ TensorFlow at module level, nor the SDK (see :mod:`tunehouse.integrations.provid
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -107,6 +110,8 @@ class _State:
         self.originals: list[tuple[Any, str, Any, bool]] = []
         self.callback_classes: tuple[type, type] | None = None
         self.saving = threading.local()
+        #: The seed ``set_seed`` gave Keras while TensorFlow was not imported (so not to it).
+        self.tf_seed_pending: int | None = None
 
 
 _state = _State()
@@ -160,6 +165,10 @@ def install(options: KerasOptions | dict | bool | None = None,
                 _patch(saved_model, "save", _wrap_tf_saved_model_save)
     if newly_patched_keras and opts.set_seed and seed is not None:
         set_seed(seed)
+    pending = _state.tf_seed_pending
+    if pending is not None and tf is not None and hasattr(tf, "random"):
+        _state.tf_seed_pending = None
+        tf.random.set_seed(pending)  # what set_random_seed left out, now it is imported
     return model_cls is not None
 
 
@@ -174,13 +183,39 @@ def uninstall() -> None:
         _state.originals.clear()
         _state.options = None
         _state.task_provider = None
+        _state.tf_seed_pending = None
 
 
 def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and the backend through ``keras.utils.set_random_seed``."""
+    """Seed Python, NumPy and the backend through ``keras.utils.set_random_seed``, and
+    TensorFlow only when it is imported already."""
     keras = sys.modules.get("keras")
-    if keras is not None:
+    if keras is None:
+        return
+    hide = "tensorflow" not in sys.modules
+    with _tensorflow_hidden_from_keras(hide) as hidden:
         keras.utils.set_random_seed(int(seed))
+    _state.tf_seed_pending = int(seed) if hidden else None
+
+
+@contextlib.contextmanager
+def _tensorflow_hidden_from_keras(hide: bool) -> Iterator[bool]:
+    """Keras 3's ``set_random_seed`` asks its lazy handle on TensorFlow whether it is
+    available, which imports it; with ``hide``, the handle reads as unavailable meanwhile
+    (nothing changes where Keras has no such handle, as in Keras 2). Yields whether it
+    was hidden."""
+    rng_utils = sys.modules.get("keras.src.utils.rng_utils")
+    lazy = getattr(rng_utils, "__dict__", {}).get("tf")
+    state = getattr(lazy, "__dict__", {})
+    if not hide or "_available" not in state or state.get("module") is not None:
+        yield False
+        return
+    saved = state["_available"]
+    lazy._available = False  # type: ignore[union-attr]
+    try:
+        yield True
+    finally:
+        lazy._available = saved  # type: ignore[union-attr]
 
 
 def _default_task_provider() -> Any:

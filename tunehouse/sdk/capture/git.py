@@ -1,8 +1,11 @@
 """Recording the code a run came from: git state, entry script and working directory.
 
-Git is asked through ``subprocess.run`` with a timeout (never a fork of this process
-while other threads hold pipes); a missing ``git`` or a folder outside a repository
-simply gives a script record without repository fields.
+Git is asked through ``subprocess`` with a timeout (never a fork of this process while
+other threads hold pipes); a missing ``git`` or a folder outside a repository simply gives
+a script record without repository fields. The commands that do not depend on each other
+run at the same time (three rounds instead of eight commands one after the other), and
+with ``GIT_OPTIONAL_LOCKS=0`` so that they never take the index lock from the user's own
+git commands.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -45,18 +49,44 @@ def strip_credentials(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
-def _git(args: list[str], cwd: Path) -> str | None:
-    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", LC_ALL="C")
+def _git(args: list[str], cwd: Path, check: bool = True) -> str | None:
+    """The output of ``git ARGS`` run in ``cwd``; None when it failed (with ``check``; else
+    whatever it printed) or timed out."""
+    return _git_all([args], cwd, check)[0]
+
+
+def _git_all(commands: list[list[str]], cwd: Path, check: bool = True) -> list[str | None]:
+    """Run the git ``commands`` at the same time in ``cwd``; their outputs, in order (None
+    for one that failed, with ``check``, or did not end within :data:`GIT_TIMEOUT_S` of the
+    start)."""
+    env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
+    deadline = time.monotonic() + GIT_TIMEOUT_S
+    running: list[subprocess.Popen[bytes] | None] = []
+    for args in commands:
+        try:
+            running.append(subprocess.Popen(
+                ["git", *args], cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL, env=env))
+        except OSError:
+            running.append(None)
+    outputs: list[str | None] = []
+    for proc in running:
+        outputs.append(None if proc is None else _output(proc, deadline, check))
+    return outputs
+
+
+def _output(proc: subprocess.Popen[bytes], deadline: float, check: bool) -> str | None:
     try:
-        done = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, timeout=GIT_TIMEOUT_S,
-            stdin=subprocess.DEVNULL, env=env, check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        out, _ = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()  # not the pipe: a child of git's may still hold it open
+        if proc.stdout is not None:
+            proc.stdout.close()
         return None
-    if done.returncode != 0:
+    if check and proc.returncode != 0:
         return None
-    return done.stdout.decode("utf-8", errors="replace")
+    return out.decode("utf-8", errors="replace")
 
 
 def entry_script(argv: list[str] | None = None) -> Path | None:
@@ -84,21 +114,24 @@ def capture_code(cwd: Path | None = None, argv: list[str] | None = None) -> Code
     argv = list(sys.argv if argv is None else argv)
     script_path = entry_script(argv)
     probe = script_path.parent if script_path else cwd
-    root_text = _git(["rev-parse", "--show-toplevel"], probe)
-    if root_text is None:
+    head = _head(probe)
+    if head is None:
         return CodeCapture(Script(
             entry_point=str(script_path) if script_path else "",
             working_dir=str(cwd),
             script_text=_read_text(script_path) if script_path else "",
             argv=argv,
         ))
-    root = Path(root_text.strip())
-    commit = (_git(["rev-parse", "HEAD"], root) or "").strip()
-    branch = (_git(["rev-parse", "--abbrev-ref", "HEAD"], root) or "").strip()
-    remote = _remote_url(root, branch)
-    diff = _git(["diff", "HEAD", "--binary"], root) if commit else _git(["diff", "--cached"], root)
-    untracked = [line for line in (_git(["ls-files", "--others", "--exclude-standard"], root)
-                                   or "").splitlines() if line]
+    root, commit, branch = head
+    named_branch = bool(branch) and branch != "HEAD"
+    diff, untracked_text, remotes, *branch_remote = _git_all([
+        ["diff", "HEAD", "--binary"] if commit else ["diff", "--cached"],
+        ["ls-files", "--others", "--exclude-standard"],
+        ["remote"],
+        *([["config", f"branch.{branch}.remote"]] if named_branch else []),
+    ], root)
+    remote = _remote_url(root, remotes, branch_remote[0] if branch_remote else None)
+    untracked = [line for line in (untracked_text or "").splitlines() if line]
     entry = ""
     script_text = ""
     if script_path:
@@ -133,13 +166,34 @@ def capture_code(cwd: Path | None = None, argv: list[str] | None = None) -> Code
     ), large_diff=large)
 
 
-def _remote_url(root: Path, branch: str) -> str:
-    remote_name = None
-    if branch and branch != "HEAD":
-        remote_name = (_git(["config", f"branch.{branch}.remote"], root) or "").strip() or None
+def _head(probe: Path) -> tuple[Path, str, str] | None:
+    """Repository root, commit and branch (``HEAD`` when detached) of the repository
+    holding ``probe``, mostly in one git command; None outside a repository. A repository
+    without a commit has an empty commit and branch."""
+    text = _git(["rev-parse", "--show-toplevel", "HEAD", "--abbrev-ref", "HEAD"], probe,
+                check=False)
+    lines = (text or "").splitlines()
+    if len(lines) == 3:
+        return Path(lines[0].strip()), lines[1].strip(), lines[2].strip()
+    if not lines:
+        return None  # outside a repository (or no git)
+    root_text = _git(["rev-parse", "--show-toplevel"], probe)  # no commit yet
+    if root_text is None:
+        return None
+    root = Path(root_text.strip())
+    commit, branch = _git_all([["rev-parse", "HEAD"], ["rev-parse", "--abbrev-ref", "HEAD"]],
+                              root)
+    return root, (commit or "").strip(), (branch or "").strip()
+
+
+def _remote_url(root: Path, remotes: str | None, branch_remote: str | None) -> str:
+    """The URL (without credentials) of the branch's remote (``branch_remote``: the output
+    of ``git config branch.<branch>.remote``), else of ``origin``, else of the first remote
+    (``remotes``: the output of ``git remote``)."""
+    remote_name = (branch_remote or "").strip() or None
     if remote_name is None:
-        remotes = (_git(["remote"], root) or "").split()
-        remote_name = "origin" if "origin" in remotes else (remotes[0] if remotes else None)
+        names = (remotes or "").split()
+        remote_name = "origin" if "origin" in names else (names[0] if names else None)
     if remote_name is None:
         return ""
     return strip_credentials((_git(["remote", "get-url", remote_name], root) or "").strip())
