@@ -11,6 +11,8 @@ import socket
 import threading
 from typing import Any
 
+from tunehouse.sdk.capture.resources import gpu_uuid, open_nvml
+
 
 def host_name() -> str:
     return socket.gethostname() or "localhost"
@@ -23,7 +25,7 @@ class MachineStats:
 
     def __init__(self, gpus: list[str] | None = None) -> None:
         self._lock = threading.Lock()
-        self._nvml = _open_nvml()
+        self._nvml = open_nvml()
         self._gpus = gpus
         try:
             import psutil
@@ -65,7 +67,7 @@ class MachineStats:
             try:
                 for index in range(nvml.nvmlDeviceGetCount()):
                     handle = nvml.nvmlDeviceGetHandleByIndex(index)
-                    uuid = _text(nvml.nvmlDeviceGetUUID(handle))
+                    uuid = gpu_uuid(nvml, handle)
                     if self._gpus is not None and str(index) not in self._gpus \
                             and uuid not in self._gpus:
                         continue
@@ -89,13 +91,3 @@ class MachineStats:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _open_nvml() -> Any:
-    try:
-        import pynvml  # type: ignore[import-not-found]
-
-        pynvml.nvmlInit()
-        return pynvml
-    except Exception:
-        return None

@@ -48,7 +48,7 @@ class ResourceMonitor:
         process = psutil.Process()
         process.cpu_percent(None)
         psutil.cpu_percent(None)
-        nvml = _open_nvml()
+        nvml = open_nvml()
         try:
             while not self._stop.wait(self._interval):
                 self._sample(psutil, process, nvml)
@@ -99,19 +99,21 @@ def visible_gpus(nvml: Any, visible: str | None = None) -> list[tuple[int, Any]]
                 break  # CUDA stops at the first invalid entry too
             found.append(handles[int(wanted)])
             continue
-        match = [h for h in handles if _uuid(nvml, h).startswith(wanted)]
+        match = [h for h in handles if gpu_uuid(nvml, h).startswith(wanted)]
         if not match:
             break
         found.append(match[0])
     return list(enumerate(found))
 
 
-def _uuid(nvml: Any, handle: Any) -> str:
+def gpu_uuid(nvml: Any, handle: Any) -> str:
+    """The UUID (``GPU-...``) of a GPU handle, as text."""
     value = nvml.nvmlDeviceGetUUID(handle)
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _open_nvml() -> Any:
+def open_nvml() -> Any:
+    """The initialised ``pynvml`` module, or None without nvidia-ml-py or a driver."""
     try:
         import pynvml  # type: ignore[import-not-found]
 
