@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.agent.conftest import StartAgent, console, script_task, unique, wait_for
 from tests.helpers.server import ServerProcess
 from tunehouse.client.admin import AdminClient
@@ -36,8 +38,12 @@ def _git(repo: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
 
 
+@pytest.mark.parametrize("remote", [False, True], ids=["no-remote", "unreachable-remote"])
 def test_git_script_with_an_edit_is_cloned_edited_and_run_as_its_owner(
-        tmp_path: Path, server: ServerProcess, start_agent: StartAgent) -> None:
+        tmp_path: Path, server: ServerProcess, start_agent: StartAgent, remote: bool) -> None:
+    """Without a remote the repository is recorded by its path; with a remote the agent
+    cannot reach (or a commit never pushed), an agent on the recording machine clones the
+    repository's folder."""
     project = unique("agent-git")
     alice = unique("alice")
     with AdminClient(server.url, server.access_key, server.secret_key) as admin:
@@ -51,6 +57,8 @@ def test_git_script_with_an_edit_is_cloned_edited_and_run_as_its_owner(
     (repo / "train.py").write_text(f"PROJECT = {project!r}\nVERSION = 'committed'\n" + TRAIN)
     _git(repo, "add", "train.py")
     _git(repo, "commit", "-qm", "train")
+    if remote:
+        _git(repo, "remote", "add", "origin", "https://tunehouse.invalid/nowhere.git")
     # an uncommitted edit the agent must bring back with the recorded diff
     text = (repo / "train.py").read_text().replace("'committed'", "'edited-in-worktree'")
     (repo / "train.py").write_text(text)

@@ -22,9 +22,11 @@ from pathlib import Path
 
 from tunehouse.agent import python_env, workspace
 from tunehouse.agent.console import ConsoleStream
+from tunehouse.agent.machine import host_name
 from tunehouse.agent.slots import Slot
 from tunehouse.agent.workspace import WorkspaceError
 from tunehouse.errors import PermissionDenied, ServerUnavailable, StaleAttempt, TunehouseError
+from tunehouse.sdk.capture.git import CODE_ROOT_KEY
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
 from tunehouse.store.records import NewApiKey, StatusChange, Task, TaskStatus
@@ -140,7 +142,10 @@ class Attempt:
         environment = self.store.tasks.get_environment(self.task.id)
         folder = self.config.work / f"{self.task.id}.{self.task.attempt}"
         workspace.remove(workspace.Workspace(folder, folder, folder))
-        space = workspace.prepare(self.store, self.task.id, script, folder, self.config.repos)
+        local_root = (environment.extra.get(CODE_ROOT_KEY)
+                      if environment.hostname == host_name() else None)
+        space = workspace.prepare(self.store, self.task.id, script, folder, self.config.repos,
+                                  local_root)
         try:
             python, reused = python_env.interpreter(self.config.env_kind,
                                                     environment.packages, self.config.venvs)

@@ -43,8 +43,13 @@ class Workspace:
     cwd: Path
 
 
-def prepare(store: Store, task_id: str, script: Script, folder: Path, cache: Path) -> Workspace:
-    """Check out (or write) the task's code under ``folder`` (created, must not exist)."""
+def prepare(store: Store, task_id: str, script: Script, folder: Path, cache: Path,
+            local_root: str | None = None) -> Workspace:
+    """Check out (or write) the task's code under ``folder`` (created, must not exist).
+
+    ``local_root``: the repository's folder where the task was recorded, when that was this
+    machine; it is cloned first (no network, unpushed commits), the recorded repository
+    URL when it lacks the commit."""
     if not script.entry_point:
         raise WorkspaceError("the task has no recorded entry point (it was not started "
                              "from a script file); nothing to run")
@@ -56,7 +61,7 @@ def prepare(store: Store, task_id: str, script: Script, folder: Path, cache: Pat
         # script text was stored for this case
         use_git = False
     if use_git:
-        _checkout(store, task_id, script, folder / "code", cache)
+        _checkout(store, task_id, script, folder / "code", cache, local_root)
         root = folder / "code"
         entry = root / script.entry_point
         if script.script_text and not entry.exists():
@@ -84,8 +89,20 @@ def remove(workspace: Workspace) -> None:
     shutil.rmtree(workspace.root, ignore_errors=True)
 
 
-def _checkout(store: Store, task_id: str, script: Script, target: Path, cache: Path) -> None:
-    mirror = _mirror(script.repository, script.commit, cache)
+def _checkout(store: Store, task_id: str, script: Script, target: Path, cache: Path,
+              local_root: str | None) -> None:
+    sources = [script.repository]
+    if local_root and local_root != script.repository and (Path(local_root) / ".git").exists():
+        sources.insert(0, local_root)
+    problems = []
+    for source in sources:
+        try:
+            mirror = _mirror(source, script.commit, cache)
+            break
+        except WorkspaceError as exc:
+            problems.append(str(exc))
+    else:
+        raise WorkspaceError("; ".join(problems))
     _git(["clone", "--quiet", "--shared", "--no-checkout", str(mirror), str(target)], cache,
          "could not clone the cached repository")
     _git(["checkout", "--quiet", "--detach", script.commit], target,

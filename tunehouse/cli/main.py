@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tunehouse.cli.queues",
     "tunehouse.cli.workers",
     "tunehouse.cli.agent",
+    "tunehouse.cli.hpo",
 )
 
 

@@ -367,6 +367,28 @@ class HyperParameterOptimizer:
         best = next((r for r in self.results() if r.state == "completed"), None)
         return dict(best.parameters) if best is not None else {}
 
+    def counts(self) -> dict[str, int]:
+        """Trials per state: completed, running, pruned, failed, stopped."""
+        return self._run.counts() if self._run is not None else {}
+
+    def parameter_importance(self) -> dict[str, float]:
+        """Optuna's importance (fANOVA) of each searched parameter for the first
+        objective over the complete trials, largest first ({} with fewer than three
+        complete trials or several objectives)."""
+        if self._run is None or self.config.multi_objective:
+            return {}
+        import optuna
+
+        study = self._run.engine.study
+        complete = [t for t in study.get_trials(deepcopy=False)
+                    if t.state == optuna.trial.TrialState.COMPLETE]
+        if len(complete) < 3:
+            return {}
+        try:
+            return dict(optuna.importance.get_param_importances(study))
+        except (RuntimeError, ValueError):  # e.g. every trial had the same parameters
+            return {}
+
     def get_pareto_front(self) -> list[TrialResult]:
         """The trials no other complete trial beats on every objective (Optuna's
         ``best_trials``), best first by the first objective; one objective: the best."""

@@ -269,10 +269,11 @@ class TaskRun:
 
     def _capture_code_and_environment(self, switches: CaptureSwitches) -> None:
         from tunehouse.sdk.capture.environment import capture_environment
-        from tunehouse.sdk.capture.git import capture_code
+        from tunehouse.sdk.capture.git import CODE_ROOT_KEY, capture_code
 
         task_id = self.task.id
         deadline = time.monotonic() + max(self.flush_timeout, 10.0)
+        code = None
         try:
             if switches.git:
                 code = capture_code()
@@ -285,6 +286,9 @@ class TaskRun:
                                  kind="diff", content_type="text/x-diff")
             if switches.environment:
                 env = capture_environment(self.task.seed, packages=switches.packages)
+                if code is not None and code.root:  # see tunehouse.agent.workspace
+                    env = env.model_copy(update={"extra": {**env.extra,
+                                                           CODE_ROOT_KEY: code.root}})
                 retrying(lambda: self._store.tasks.set_environment(task_id, env), deadline)
         except Exception as exc:
             self.warn(f"tunehouse: could not record the code/environment: {exc}")

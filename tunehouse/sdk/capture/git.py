@@ -21,6 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 from tunehouse.store.records import Script
 
 GIT_TIMEOUT_S = 10.0
+#: Key of ``Environment.extra`` holding the repository's folder on the recording machine.
+CODE_ROOT_KEY = "code_root"
 DIFF_LIMIT_BYTES = 500 * 1024
 SCRIPT_TEXT_LIMIT_BYTES = 2 * 1024 * 1024
 
@@ -31,6 +33,8 @@ class CodeCapture:
 
     script: Script
     large_diff: str | None = None
+    #: The repository's folder on this machine (an agent here clones from it first).
+    root: str | None = None
 
 
 def strip_credentials(url: str) -> str:
@@ -163,7 +167,7 @@ def capture_code(cwd: Path | None = None, argv: list[str] | None = None) -> Code
         working_dir=working_dir,
         script_text=script_text,
         argv=argv,
-    ), large_diff=large)
+    ), large_diff=large, root=root.as_posix())
 
 
 def _head(probe: Path) -> tuple[Path, str, str] | None:
