@@ -1,16 +1,28 @@
 #!/usr/bin/env bash
 # Create (or refresh) the project's virtual environment in .venv with everything the main
-# job and the tests need. Re-installs only when pyproject.toml changed.
+# job and the tests need. Re-installs only when pyproject.toml changed. Installs with uv
+# (parallel downloads and installs, with progress), falling back to pip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating .venv with $("$PYTHON" --version)"
     "$PYTHON" -m venv .venv
-    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q --upgrade pip uv || .venv/bin/python -m pip install -q --upgrade pip
 fi
 stamp=.venv/.tunehouse-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    .venv/bin/python -m pip install -q -e ".[dev,tensorflow]"
+    echo "setup: installing tunehouse with TensorFlow and the test tools into .venv (once; a few minutes the first time)"
+    if [ ! -x .venv/bin/uv ]; then
+        .venv/bin/python -m pip install -q uv || true
+    fi
+    if [ -x .venv/bin/uv ] && .venv/bin/uv pip install --python .venv/bin/python -e ".[dev,tensorflow]"; then
+        :
+    else
+        echo "setup: uv unavailable or failed; installing with pip"
+        .venv/bin/python -m pip install -q -e ".[dev,tensorflow]"
+    fi
     echo "$want" > "$stamp"
+    echo "setup: done"
 fi

@@ -13,10 +13,13 @@ itself (its text is stored when it was untracked).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
+import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +28,8 @@ from tunehouse.store.base import Store
 from tunehouse.store.records import Script
 
 GIT_TIMEOUT_S = 600.0
+#: Threads of one agent take turns on the mirrors (``flock`` is per open file).
+_MIRROR_LOCK = threading.Lock()
 #: The recorded diff was too large to keep inline: it is the task's artifact of this name.
 LARGE_DIFF_ARTIFACT = "git_diff"
 
@@ -116,22 +121,26 @@ def _checkout(store: Store, task_id: str, script: Script, target: Path, cache: P
 
 
 def _mirror(repository: str, commit: str, cache: Path) -> Path:
-    """The cached bare mirror of ``repository``, holding ``commit``."""
+    """The cached bare mirror of ``repository``, holding ``commit``. One clone or fetch
+    at a time per mirror, across the slots of an agent and the agents sharing the cache."""
     cache.mkdir(parents=True, exist_ok=True)
     mirror = cache / hashlib.sha256(repository.encode()).hexdigest()[:24]
-    if not mirror.exists():
-        partial = mirror.with_name(mirror.name + f".{os.getpid()}.partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        _git(["clone", "--quiet", "--mirror", repository, str(partial)], cache,
-             f"could not clone {repository}")
-        try:
-            partial.rename(mirror)
-        except OSError:  # another agent on this machine cloned it meanwhile
-            shutil.rmtree(partial, ignore_errors=True)
-    if not _has_commit(mirror, commit):
-        _git(["fetch", "--quiet", "--prune", "origin"], mirror, f"could not fetch {repository}")
+    with _MIRROR_LOCK, open(mirror.with_name(mirror.name + ".lock"), "a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        if not mirror.exists():
+            partial = mirror.with_name(f"{mirror.name}.{uuid.uuid4().hex}.partial")
+            try:
+                _git(["clone", "--quiet", "--mirror", repository, str(partial)], cache,
+                     f"could not clone {repository}")
+                partial.rename(mirror)
+            finally:
+                shutil.rmtree(partial, ignore_errors=True)
         if not _has_commit(mirror, commit):
-            raise WorkspaceError(f"commit {commit} is not in {repository} (was it pushed?)")
+            _git(["fetch", "--quiet", "--prune", "origin"], mirror,
+                 f"could not fetch {repository}")
+            if not _has_commit(mirror, commit):
+                raise WorkspaceError(f"commit {commit} is not in {repository} (was it "
+                                     "pushed?)")
     return mirror
 
 

@@ -159,7 +159,8 @@ def _run(search: Any, store: Store) -> int:
         status, reason = search.ending or ("unknown", "")
         _print_results(search, store, out)
         out.print(f"search {search.id} {status}: {reason}")
-        return 0 if status == TaskStatus.completed.value else 1
+        completed = search.counts().get("completed", 0)
+        return 0 if status == TaskStatus.completed.value and completed else 1
     except KeyboardInterrupt:
         search.stop()
         out.print(f"search {search.id} stopped; resume it with "
