@@ -64,3 +64,48 @@ def test_a_search_through_a_server_and_two_agents(shared_server: ServerProcess,
         board = env.leaderboard(search.id or "")
         assert len(board["trials"]) == 6 and board["trials"][0]["rank"] == 1
         assert search.get_best_parameters().keys() == {"Args/x", "Args/y"}
+
+
+def test_a_search_handed_to_a_services_queue_runs_on_an_agent(
+        shared_server: ServerProcess, tmp_path: Path) -> None:
+    """``tunehouse hpo start --enqueue services``: the controller itself runs on an agent
+    (the laptop may close), its trials on another queue."""
+    home = tmp_path / "home"
+    client_env = shared_server.client_env(home=home)
+    settings = Settings.from_env(client_env)
+    tag = uuid.uuid4().hex[:8]
+    services, trials = f"services-{tag}", f"trials-{tag}"
+    space = tmp_path / "space.yaml"
+    space.write_text("x: uniform(0.0, 1.0)\n")
+    with open_store(settings) as store:
+        env = Env(home, settings, store)
+        base = env.base_task(epochs=2)
+        started = subprocess.run(
+            [sys.executable, "-m", "tunehouse", "hpo", "start", "--base-task", base,
+             "--space", str(space), "--objective", "objective/value:max", "--strategy",
+             "random", "--max-trials", "3", "--queue", trials, "--enqueue", services],
+            env=client_env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert started.returncode == 0, started.stderr
+        controller_id = started.stdout.split()[1]
+        assert store.tasks.get_task(controller_id).status is TaskStatus.queued
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "tunehouse", "agent", "--queue", services, "--queue",
+             trials, "--cpu-only", "--slots", "3", "--name", f"services-{tag}"],
+            env=shared_server.client_env(home=tmp_path / "agent"),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+        try:
+            deadline = time.monotonic() + 180
+            while store.tasks.get_task(controller_id).status not in (
+                    TaskStatus.completed, TaskStatus.failed, TaskStatus.aborted):
+                assert time.monotonic() < deadline, "the search did not end"
+                time.sleep(0.3)
+        finally:
+            agent.send_signal(signal.SIGTERM)
+            agent.wait(timeout=60)
+        controller = store.tasks.get_task(controller_id)
+        assert controller.status is TaskStatus.completed, (controller.status_reason,
+                                                           controller.status_message)
+        assert controller.worker == f"services-{tag}"
+        children = env.children(controller_id)
+        assert sorted(env.trial_number(c.id) for c in children) == [0, 1, 2]
+        assert all(c.status is TaskStatus.completed for c in children)

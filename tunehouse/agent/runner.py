@@ -320,9 +320,14 @@ class Attempt:
             try:
                 self.store.tasks.change_status(self.task.id, change)
                 return
-            except StaleAttempt:
-                log.warning("task %s: attempt %s ended elsewhere; %s not recorded",
-                            self.task.id, self.task.attempt, change.status.value)
+            except StaleAttempt as exc:
+                detail = exc.detail if isinstance(exc.detail, dict) else {}
+                if detail.get("current_attempt") == self.task.attempt:
+                    # the process set its own final status (a search controller does)
+                    log.info("task %s ended itself as %s", self.task.id, detail.get("status"))
+                else:
+                    log.warning("task %s: attempt %s ended elsewhere; %s not recorded",
+                                self.task.id, self.task.attempt, change.status.value)
                 return
             except ServerUnavailable as exc:
                 if time.monotonic() > deadline:

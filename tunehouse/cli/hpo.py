@@ -59,6 +59,9 @@ def register(subparsers: Any) -> None:
     start.add_argument("--max-failed", type=int, default=None, metavar="N",
                        help="stop the search once N trials failed")
     start.add_argument("--name", default=None, help="name of the controller task")
+    start.add_argument("--enqueue", default=None, metavar="QUEUE",
+                       help="do not run the search here: hand its controller to QUEUE "
+                            "(e.g. services) for an agent to run, and return")
     add_common_options(start)
     start.set_defaults(func=run_start)
 
@@ -131,6 +134,14 @@ def run_start(args: argparse.Namespace) -> int:
         max_iteration_per_job=args.max_iteration, time_limit_per_job=args.trial_time_limit,
         optimization_time_limit=args.time_limit, max_failed_jobs=args.max_failed,
         seed=args.seed, name=args.name, store=store, settings=settings)
+    if args.enqueue:
+        try:
+            controller = search.enqueue(args.enqueue)
+        finally:
+            store.close()
+        print(f"search {controller.id} queued in {args.enqueue!r}: an agent serving it runs "
+              f"the search; watch it with `tunehouse hpo show {controller.id}`")
+        return 0
     return _run(search, store)
 
 

@@ -51,6 +51,7 @@ from tunehouse.settings import Settings
 from tunehouse.store.base import Store
 from tunehouse.store.records import (
     Configuration,
+    Script,
     StatusChange,
     Task,
     TaskCreate,
@@ -63,6 +64,14 @@ log = logging.getLogger("tunehouse.hpo")
 
 #: The controller's configuration naming the process that runs it.
 PROCESS_CONFIG = "hpo.process"
+#: What an agent runs for a controller handed to a queue (see ``enqueue``).
+CONTROLLER_SCRIPT = """\
+import sys
+
+from tunehouse.cli.main import main
+
+sys.exit(main(["hpo", "resume", "{controller_id}", "--force"]))
+"""
 #: A controller on another host that showed life this recently is taken as running.
 ALIVE_WINDOW_S = 15.0
 
@@ -234,14 +243,7 @@ class HyperParameterOptimizer:
             raise Conflict("this search was already started")
         store = self.store
         base = store.tasks.get_task(self.config.base_task_id)
-        controller = self._controller
-        if controller is None:
-            controller = store.tasks.create_task(TaskCreate(
-                project=self._project, name=self._name, type=TaskType.optimizer))
-            self._controller = controller
-        store.tasks.set_configuration(controller.id, Configuration(
-            name=CONFIG_NAME, text=self.config.to_json(),
-            description="the search: space, objectives, strategy, budgets (tunehouse hpo)"))
+        controller = self.create_controller()
         execution: Execution = (
             LocalExecution(store, self.settings, controller.id, self.config.local)
             if self.config.local is not None
@@ -268,6 +270,30 @@ class HyperParameterOptimizer:
         self._thread = threading.Thread(target=self._main, args=(run, execution),
                                         daemon=True, name=f"hpo-{controller.id[:12]}")
         self._thread.start()
+
+    def create_controller(self) -> Task:
+        """The controller task with the search's configuration stored on it, created if
+        needed, without running anything: :meth:`enqueue` and :meth:`start` use it."""
+        controller = self._controller
+        if controller is None:
+            controller = self.store.tasks.create_task(TaskCreate(
+                project=self._project, name=self._name, type=TaskType.optimizer))
+            self._controller = controller
+        self.store.tasks.set_configuration(controller.id, Configuration(
+            name=CONFIG_NAME, text=self.config.to_json(),
+            description="the search: space, objectives, strategy, budgets (tunehouse hpo)"))
+        return controller
+
+    def enqueue(self, queue: str) -> Task:
+        """Hand the controller itself to ``queue`` (a ``services`` queue, say) instead of
+        running it here: an agent there runs ``tunehouse hpo resume ID`` for it, and runs
+        it again from the store if that agent is lost. Returns the queued controller."""
+        controller = self.create_controller()
+        launcher = CONTROLLER_SCRIPT.format(controller_id=controller.id)
+        self.store.tasks.set_script(controller.id, Script(
+            entry_point="tunehouse_search.py", script_text=launcher,
+            argv=["tunehouse_search.py"]))
+        return self.store.queues.enqueue(controller.id, queue)
 
     def _take_over(self, controller: Task) -> Task:
         """The controller ``in_progress`` (an ended one is reset first: its scalars and
