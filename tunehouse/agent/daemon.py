@@ -164,7 +164,7 @@ class Agent:
             self._beat()
 
     def _beat(self) -> None:
-        attempts = {a.task.id: a for a in self._attempts()}
+        attempts = {a.task.id: a for a in self._attempts() if not a.ending.is_set()}
         beat = WorkerHeartbeat(
             name=self.config.name, host=self.host, queues=self.config.queues, gpus=self.gpus,
             tasks={task_id: a.task.attempt for task_id, a in attempts.items()},
@@ -181,7 +181,7 @@ class Agent:
                 log.info("task %s: abort requested", task_id)
                 attempts[task_id].abort("aborted on request")
         for task_id in reply.revoked:
-            if task_id in attempts and not attempts[task_id].finished.is_set():
+            if task_id in attempts and not attempts[task_id].ending.is_set():
                 log.warning("task %s: this agent lost its lease; stopping it", task_id)
                 attempts[task_id].revoke()
 

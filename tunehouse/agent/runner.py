@@ -87,6 +87,8 @@ class Attempt:
         self._timed_out = False
         self._signalled = False
         self._key: NewApiKey | None = None
+        #: Set once the attempt's outcome is being recorded: heartbeats leave it out.
+        self.ending = threading.Event()
         self.finished = threading.Event()
 
     @property
@@ -264,6 +266,7 @@ class Attempt:
         """Record how the attempt ended. ``retry=False``: a failure another attempt could
         not fix (the code or the environment cannot be brought back) fails at once."""
         task = self.task
+        self.ending.set()
         if self._revoked.is_set():
             log.warning("task %s: attempt %s is no longer this agent's; stopped it", task.id,
                         task.attempt)

@@ -196,8 +196,12 @@ class Engine:
         return Trial(self.study, stored._trial_id)
 
     def pareto_numbers(self) -> list[int]:
-        """Trial numbers of the best trials: the best one, or the Pareto front."""
+        """Trial numbers of the best trials: the best one, or the Pareto front.
+        (``study.best_trial`` for one objective: ``best_trials`` copies every trial, 60 ms
+        at 1,000 trials, and this runs whenever a trial ends.)"""
         try:
+            if len(self.study.directions) == 1:
+                return [self.study.best_trial.number]
             return [t.number for t in self.study.best_trials]
         except ValueError:
             return []

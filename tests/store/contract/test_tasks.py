@@ -374,3 +374,13 @@ def test_a_create_with_a_chosen_id_is_idempotent(store: Store) -> None:
     assert store.tasks.create_task(spec) == first
     with pytest.raises(Conflict):
         store.tasks.create_task(TaskCreate(id=chosen, project=unique("other"), name="x"))
+
+
+def test_a_rewritten_end_keeps_when_the_task_ended(store: Store) -> None:
+    task_id = new_task(store)
+    store.tasks.change_status(task_id, StatusChange(status=S.in_progress))
+    ended = store.tasks.change_status(task_id, StatusChange(status=S.aborted))
+    rewritten = store.tasks.change_status(task_id, StatusChange(
+        status=S.aborted, reason="pruned at iteration 3", force=True))
+    assert rewritten.status_reason == "pruned at iteration 3"
+    assert rewritten.completed == ended.completed

@@ -62,7 +62,9 @@ class StatusWriter(SqlArea):
                           abort_requested=False, last_seen=now,
                           lease_expires=None if lease_s is None else now + timedelta(seconds=lease_s))
         elif new in TERMINAL:
-            values.update(completed=now)
+            # a terminal status rewritten (force) keeps the moment the task ended
+            values.update(completed=task.completed if old in TERMINAL and task.completed
+                          else now)
         elif new is TaskStatus.created:
             values.update(queue=None, queue_priority=0, worker=None, abort_requested=False,
                           started=None, completed=None, attempt=0, last_iteration=None)
