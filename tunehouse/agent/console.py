@@ -16,6 +16,7 @@ from typing import IO
 
 from tunehouse.errors import ServerUnavailable, StaleAttempt, StorageUnavailable
 from tunehouse.sdk.capture.console import MAX_LINE_CHARS, truncate_line
+from tunehouse.sdk.lifecycle import retrying
 from tunehouse.store.base import Store
 from tunehouse.store.records import EventBatch, LogEvent
 
@@ -106,26 +107,18 @@ class ConsoleStream:
         self._batches += 1
         batch = EventBatch(batch_id=f"{self._prefix}.{self._batches}", task_id=self._task_id,
                            logs=lines)
-        give_up = time.monotonic() + RETRY_FOR_S
-        delay = 0.5
-        while True:
-            try:
-                self._store.events.add_events(batch)
-                return
-            except StaleAttempt:
-                self.stale.set()
-                self.dropped += len(lines)
-                return
-            except (ServerUnavailable, StorageUnavailable) as exc:
-                if time.monotonic() > give_up:
-                    log.error("console of task %s: %d line(s) dropped: %s", self._task_id,
-                              len(lines), exc)
-                    self.dropped += len(lines)
-                    return
-                time.sleep(delay)
-                delay = min(delay * 2, 10.0)
-            except Exception as exc:
-                log.error("console of task %s: %d line(s) refused: %s", self._task_id,
-                          len(lines), exc)
-                self.dropped += len(lines)
-                return
+        try:
+            retrying(lambda: self._store.events.add_events(batch),
+                     time.monotonic() + RETRY_FOR_S, retry_on=_unreachable)
+        except StaleAttempt:
+            self.stale.set()
+            self.dropped += len(lines)
+        except Exception as exc:
+            log.error("console of task %s: %d line(s) %s: %s", self._task_id, len(lines),
+                      "dropped" if _unreachable(exc) else "refused", exc)
+            self.dropped += len(lines)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Worth sending again: the server or its storage is away for now."""
+    return isinstance(exc, ServerUnavailable | StorageUnavailable)

@@ -11,25 +11,21 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import sysconfig
-import threading
 from pathlib import Path
 
-from tunehouse.agent.workspace import WorkspaceError
+from tunehouse.agent.workspace import WorkspaceError, exclusive
 
 ENV_KINDS = ("current", "venv")
 INSTALL_TIMEOUT_S = 3600.0
 #: Distributions never installed from a recorded list (the agent provides them).
 PROVIDED = frozenset({"tunehouse"})
 
-_locks: dict[str, threading.Lock] = {}
-_locks_guard = threading.Lock()
 
 
 def requirements(packages: list[str]) -> list[str]:
@@ -59,20 +55,13 @@ def interpreter(kind: str, packages: list[str], cache: Path) -> tuple[str, bool]
     folder = cache / key
     python = folder / "bin" / "python"
     cache.mkdir(parents=True, exist_ok=True)
-    with _lock_for(key), open(cache / f"{key}.lock", "a") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)  # agents sharing the cache build it once
+    with exclusive(cache / f"{key}.lock"):  # agents sharing the cache build it once
         if (folder / ".complete").exists() and python.exists():
             return str(python), True
         shutil.rmtree(folder, ignore_errors=True)
         _build(folder, requirements(packages))
         (folder / ".complete").write_text("\n".join(requirements(packages)) + "\n")
     return str(python), False
-
-
-def _lock_for(key: str) -> threading.Lock:
-    """Threads of one agent wait here (``flock`` is per open file, not per thread)."""
-    with _locks_guard:
-        return _locks.setdefault(key, threading.Lock())
 
 
 def _build(folder: Path, wanted: list[str]) -> None:

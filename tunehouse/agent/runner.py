@@ -27,12 +27,15 @@ from tunehouse.agent.slots import Slot
 from tunehouse.agent.workspace import WorkspaceError
 from tunehouse.errors import PermissionDenied, ServerUnavailable, StaleAttempt, TunehouseError
 from tunehouse.sdk.capture.git import CODE_ROOT_KEY
+from tunehouse.sdk.lifecycle import retrying
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
 from tunehouse.store.records import NewApiKey, StatusChange, Task, TaskStatus
 
 log = logging.getLogger("tunehouse.agent")
 
+#: How long the final status is retried while the server is unreachable.
+STATUS_RETRY_S = 120.0
 #: Linux: the task's process is killed when the agent dies (``PR_SET_PDEATHSIG``, kept
 #: across exec), so an agent killed outright leaves no orphan holding a GPU.
 _LAUNCH = ("import ctypes, os, sys\n"
@@ -121,13 +124,13 @@ class Attempt:
         space = None
         try:
             try:
-                space, python = self._prepare(console)
+                space, python, argv = self._prepare(console)
             except WorkspaceError as exc:
                 console.add("log", f"tunehouse agent: {exc}")
                 console.close()
                 self._finish(None, str(exc), console, retry=False)
                 return
-            self._execute(python, space, console)
+            self._execute([python, str(space.entry), *argv], space, console)
         except Exception as exc:  # never lose a claimed task to an agent bug
             log.exception("attempt %s of task %s failed in the agent", task.attempt, task.id)
             console.close(timeout=5)
@@ -138,12 +141,12 @@ class Attempt:
             self._revoke_key()
             self.finished.set()
 
-    def _prepare(self, console: ConsoleStream) -> tuple[workspace.Workspace, str]:
+    def _prepare(self, console: ConsoleStream) -> tuple[workspace.Workspace, str, list[str]]:
+        """The attempt's code and Python; also the recorded arguments (after the script)."""
         started = time.monotonic()
         script = self.store.tasks.get_script(self.task.id)
         environment = self.store.tasks.get_environment(self.task.id)
         folder = self.config.work / f"{self.task.id}.{self.task.attempt}"
-        workspace.remove(workspace.Workspace(folder, folder, folder))
         local_root = (environment.extra.get(CODE_ROOT_KEY)
                       if environment.hostname == host_name() else None)
         space = workspace.prepare(self.store, self.task.id, script, folder, self.config.repos,
@@ -159,12 +162,12 @@ class Attempt:
         console.add("log", f"tunehouse agent: code from {source}; python {python} "
                            f"({'cached' if reused else 'built'}); ready in "
                            f"{time.monotonic() - started:.2f} s")
-        return space, python
+        return space, python, script.argv[1:]
 
-    def _execute(self, python: str, space: workspace.Workspace, console: ConsoleStream) -> None:
-        script = self.store.tasks.get_script(self.task.id)
+    def _execute(self, argv: list[str], space: workspace.Workspace,
+                 console: ConsoleStream) -> None:
+        """Run ``argv`` (python, entry point, arguments) in the workspace until it ends."""
         self._key = self._owner_key()
-        argv = [python, str(space.entry), *script.argv[1:]]
         if sys.platform == "linux":
             argv = [sys.executable, "-S", "-c", _LAUNCH, str(os.getpid()), *argv]
         self.process = subprocess.Popen(argv, cwd=space.cwd, env=self._environment(),
@@ -318,30 +321,21 @@ class Attempt:
         return f"{reason}: {last}"[:1000] if last else reason
 
     def _write_status(self, change: StatusChange) -> None:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                self.store.tasks.change_status(self.task.id, change)
-                return
-            except StaleAttempt as exc:
-                detail = exc.detail if isinstance(exc.detail, dict) else {}
-                if detail.get("current_attempt") == self.task.attempt:
-                    # the process set its own final status (a search controller does)
-                    log.info("task %s ended itself as %s", self.task.id, detail.get("status"))
-                else:
-                    log.warning("task %s: attempt %s ended elsewhere; %s not recorded",
-                                self.task.id, self.task.attempt, change.status.value)
-                return
-            except ServerUnavailable as exc:
-                if time.monotonic() > deadline:
-                    log.error("task %s: could not record %s: %s", self.task.id,
-                              change.status.value, exc)
-                    return
-                time.sleep(2)
-            except TunehouseError as exc:
-                log.error("task %s: could not record %s: %s", self.task.id,
-                          change.status.value, exc)
-                return
+        try:
+            retrying(lambda: self.store.tasks.change_status(self.task.id, change),
+                     time.monotonic() + STATUS_RETRY_S,
+                     retry_on=lambda exc: isinstance(exc, ServerUnavailable))
+        except StaleAttempt as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {}
+            if detail.get("current_attempt") == self.task.attempt:
+                # the process set its own final status (a search controller does)
+                log.info("task %s ended itself as %s", self.task.id, detail.get("status"))
+            else:
+                log.warning("task %s: attempt %s ended elsewhere; %s not recorded",
+                            self.task.id, self.task.attempt, change.status.value)
+        except TunehouseError as exc:
+            log.error("task %s: could not record %s: %s", self.task.id, change.status.value,
+                      exc)
 
 
 def _acting_store(store: Store, task: Task) -> Store:

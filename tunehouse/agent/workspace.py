@@ -20,6 +20,8 @@ import shutil
 import subprocess
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +30,8 @@ from tunehouse.store.base import Store
 from tunehouse.store.records import Script
 
 GIT_TIMEOUT_S = 600.0
-#: Threads of one agent take turns on the mirrors (``flock`` is per open file).
-_MIRROR_LOCK = threading.Lock()
+_thread_locks: dict[str, threading.Lock] = {}
+_thread_locks_guard = threading.Lock()
 #: The recorded diff was too large to keep inline: it is the task's artifact of this name.
 LARGE_DIFF_ARTIFACT = "git_diff"
 
@@ -50,7 +52,8 @@ class Workspace:
 
 def prepare(store: Store, task_id: str, script: Script, folder: Path, cache: Path,
             local_root: str | None = None) -> Workspace:
-    """Check out (or write) the task's code under ``folder`` (created, must not exist).
+    """Check out (or write) the task's code under ``folder`` (made afresh: a leftover of
+    an earlier run of this attempt is removed).
 
     ``local_root``: the repository's folder where the task was recorded, when that was this
     machine; it is cloned first (no network, unpushed commits), the recorded repository
@@ -58,6 +61,7 @@ def prepare(store: Store, task_id: str, script: Script, folder: Path, cache: Pat
     if not script.entry_point:
         raise WorkspaceError("the task has no recorded entry point (it was not started "
                              "from a script file); nothing to run")
+    shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     use_git = bool(script.repository and script.commit)
     if use_git and script.script_text and Path(script.repository).is_absolute() \
@@ -125,8 +129,7 @@ def _mirror(repository: str, commit: str, cache: Path) -> Path:
     at a time per mirror, across the slots of an agent and the agents sharing the cache."""
     cache.mkdir(parents=True, exist_ok=True)
     mirror = cache / hashlib.sha256(repository.encode()).hexdigest()[:24]
-    with _MIRROR_LOCK, open(mirror.with_name(mirror.name + ".lock"), "a") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
+    with exclusive(mirror.with_name(mirror.name + ".lock")):
         if not mirror.exists():
             partial = mirror.with_name(f"{mirror.name}.{uuid.uuid4().hex}.partial")
             try:
@@ -142,6 +145,18 @@ def _mirror(repository: str, commit: str, cache: Path) -> Path:
                 raise WorkspaceError(f"commit {commit} is not in {repository} (was it "
                                      "pushed?)")
     return mirror
+
+
+@contextmanager
+def exclusive(lock_path: Path) -> Iterator[None]:
+    """Held by one thread of one process at a time, among every process that uses
+    ``lock_path`` (the agents sharing a cache): a thread lock for the slots of this agent,
+    since ``flock`` is per open file, then the file lock."""
+    with _thread_locks_guard:
+        thread_lock = _thread_locks.setdefault(str(lock_path), threading.Lock())
+    with thread_lock, open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def _has_commit(mirror: Path, commit: str) -> bool:
