@@ -95,16 +95,10 @@ def run_show(args: argparse.Namespace) -> int:
 
 def _queued_tasks(store: Store, wanted: int) -> dict[str, TaskRecord]:
     """Queued tasks by id (to name the entries of a queue); none when ``wanted`` is 0."""
-    found: dict[str, TaskRecord] = {}
-    offset = 0
-    while wanted and offset < QUEUED_SCAN_LIMIT:
-        page = store.tasks.list_tasks(TaskQuery(status=[TaskStatus.queued], limit=1000,
-                                                offset=offset))
-        found.update((task.id, task) for task in page.tasks)
-        offset += len(page.tasks)
-        if not page.tasks or offset >= page.total:
-            break
-    return found
+    if not wanted:
+        return {}
+    query = TaskQuery(status=[TaskStatus.queued], limit=1000)
+    return {task.id: task for task in store.tasks.iter_tasks(query, at_most=QUEUED_SCAN_LIMIT)}
 
 
 def run_move(args: argparse.Namespace) -> int:

@@ -112,14 +112,9 @@ def resolve_task(store: Store, task_id: str) -> Task:
     except NotFound:
         if len(task_id) < 4:
             raise
-    matches: list[Task] = []
-    offset = 0
-    while offset < PREFIX_SCAN_LIMIT:
-        page = store.tasks.list_tasks(TaskQuery(limit=1000, offset=offset))
-        matches += [task for task in page.tasks if task.id.startswith(task_id)]
-        offset += len(page.tasks)
-        if not page.tasks or offset >= page.total:
-            break
+    matches = [task for task in store.tasks.iter_tasks(TaskQuery(limit=1000),
+                                                       at_most=PREFIX_SCAN_LIMIT)
+               if task.id.startswith(task_id)]
     if len(matches) == 1:
         return matches[0]
     if matches:

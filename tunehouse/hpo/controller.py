@@ -412,14 +412,9 @@ class SearchRun:
             return self.engine.pareto_numbers()
 
     def _children(self, statuses: list[TaskStatus] | None) -> list[Task]:
-        found: list[Task] = []
-        while True:
-            page = self.store.tasks.list_tasks(TaskQuery(
-                parent_id=self.controller.id, status=statuses, order_by="created",
-                descending=False, limit=1000, offset=len(found)))
-            found.extend(page.tasks)
-            if len(page.tasks) < 1000 or len(found) >= page.total:
-                return found
+        return list(self.store.tasks.iter_tasks(TaskQuery(
+            parent_id=self.controller.id, status=statuses, order_by="created",
+            descending=False, limit=1000)))
 
     def _running(self) -> list[Child]:
         return [c for c in self.children.values() if c.state == "running"]

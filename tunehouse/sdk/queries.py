@@ -152,18 +152,10 @@ def get_tasks(make: MakeTask[TaskT], project_name: str | None = None,
             statuses = [TaskStatus(name) for name in names]
         except ValueError as exc:
             raise InvalidInput(f"unknown task status in {names}") from exc
-    found: list[TaskT] = []
-    offset = 0
-    while True:
-        page = store.tasks.list_tasks(TaskQuery(project=project_name, name=task_name, tags=tags,
-                                          status=statuses, order_by="created",
-                                          descending=True, limit=1000, offset=offset))
-        for record in page.tasks:
-            if task_name is None or record.name == task_name:
-                found.append(make(store, settings, record))
-        offset += len(page.tasks)
-        if not page.tasks or offset >= page.total:
-            return found
+    query = TaskQuery(project=project_name, name=task_name, tags=tags, status=statuses,
+                      order_by="created", descending=True, limit=1000)
+    return [make(store, settings, record) for record in store.tasks.iter_tasks(query)
+            if task_name is None or record.name == task_name]
 
 
 def clone(make: MakeTask[TaskT], source_id: str, name: str | None, comment: str | None,

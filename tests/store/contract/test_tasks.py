@@ -384,3 +384,13 @@ def test_a_rewritten_end_keeps_when_the_task_ended(store: Store) -> None:
         status=S.aborted, reason="pruned at iteration 3", force=True))
     assert rewritten.status_reason == "pruned at iteration 3"
     assert rewritten.completed == ended.completed
+
+
+def test_iter_tasks_pages_through_every_match(store: Store) -> None:
+    project = unique("pages")
+    ids = [new_task(store, project, name=f"t{i}") for i in range(7)]
+    query = TaskQuery(project=project, order_by="created", descending=False, limit=3)
+    assert [t.id for t in store.tasks.iter_tasks(query)] == ids
+    assert [t.id for t in store.tasks.iter_tasks(query, at_most=4)] == ids[:4]
+    assert [t.id for t in store.tasks.iter_tasks(query.model_copy(update={"offset": 5}))] \
+        == ids[5:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator
 
 from tunehouse.store.records import (
     LOST_AFTER_S,
@@ -46,6 +47,17 @@ class TaskStore(abc.ABC):
     @abc.abstractmethod
     def list_tasks(self, query: TaskQuery) -> TaskPage:
         """One page of tasks matching ``query`` and the total count of matches."""
+
+    def iter_tasks(self, query: TaskQuery, at_most: int | None = None) -> Iterator[Task]:
+        """Every task ``query`` matches, fetched page by page (``query.limit`` is the page
+        size, ``query.offset`` the start); stops after ``at_most`` tasks when given."""
+        seen = 0
+        while at_most is None or seen < at_most:
+            page = self.list_tasks(query.model_copy(update={"offset": query.offset + seen}))
+            yield from page.tasks[:None if at_most is None else at_most - seen]
+            seen += len(page.tasks)
+            if len(page.tasks) < query.limit or query.offset + seen >= page.total:
+                return
 
     @abc.abstractmethod
     def update_task(self, task_id: str, update: TaskUpdate) -> Task:
