@@ -31,17 +31,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.sdk_overhead import INIT_SCRIPT  # noqa: E402 - the same measured script
 from tests.helpers.server import clean_env, running_server  # noqa: E402
-
-INIT_SCRIPT = r"""
-import json, time
-t0 = time.perf_counter()
-from tunehouse import Task
-t1 = time.perf_counter()
-task = Task.init("bench", "init")
-t2 = time.perf_counter()
-print(json.dumps({"import_s": t1 - t0, "init_s": t2 - t1}))
-"""
 
 
 def make_git_repo(path: Path) -> None:
