@@ -18,6 +18,7 @@ from tunehouse.store.migrate import (
     head_revision,
     upgrade,
 )
+from tunehouse.store.records import TaskQuery
 from tunehouse.store.schema import metadata
 from tunehouse.store.sql import SqlStore
 
@@ -148,5 +149,37 @@ def test_upgrading_keeps_the_scalars_and_their_summaries(sqlite_url: str, tmp_pa
         assert (series.x, series.y) == ([0, 1], [0.5, 0.25])
         [summary] = store.events.get_metric_summaries("t1")
         assert (summary.count, summary.last, summary.min, summary.max) == (2, 0.25, 0.25, 0.5)
+    finally:
+        store.close()
+
+
+def test_upgrading_fills_the_numbers_of_parameters(db_url: str, tmp_path: Path) -> None:
+    assert upgrade(db_url, "0004") == "0004"
+    engine = get_engine(db_url)
+    values = {"a": "0.005", "b": "10", "c": "abc", "d": "nan", "e": "", "f": "1e400"}
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO projects VALUES ('p1', 'old', '', 'u', '2026-01-01 00:00:00')"))
+        conn.execute(sa.text(
+            'INSERT INTO tasks (id, project_id, name, type, status, status_reason, '
+            'status_message, tags, comment, "user", created, updated, queue_priority, '
+            "attempt, max_retries, abort_requested) VALUES ('t1', 'p1', 'run', 'training', "
+            "'completed', '', '', '[]', '', 'u', '2026-01-01 00:00:00', "
+            "'2026-01-01 00:00:00', 0, 1, 0, false)"))
+        conn.execute(sa.text(
+            "INSERT INTO parameters VALUES ('t1', 'General', :name, :value, 'str', '', 'u')"),
+            [{"name": name, "value": value} for name, value in values.items()])
+    engine.dispose()
+    assert upgrade(db_url) == head_revision()
+    store = SqlStore(db_url, tmp_path / "artifacts", user="u")
+    try:
+        with store.engine.connect() as conn:
+            numbers = dict(conn.execute(sa.text(
+                "SELECT name, num_value FROM parameters ORDER BY name")).all())
+        assert numbers == {"a": 0.005, "b": 10.0, "c": None, "d": None, "e": None, "f": None}
+        page = store.tasks.list_tasks(TaskQuery(filters=["param:General/b > 9.5"],
+                                                columns=["param:General/a"]))
+        assert [task.id for task in page.tasks] == ["t1"]
+        assert page.values == {"t1": {"param:General/a": 0.005}}
     finally:
         store.close()

@@ -75,6 +75,8 @@ class HttpTaskStore(_Area, TaskStore):
                                  path={"task_id": task_id})
 
     def list_tasks(self, query: TaskQuery) -> TaskPage:
+        """The listing's query string: lists (``status``, ``tags``, ``filters``,
+        ``columns``...) go as repeated parameters, an empty list as none."""
         return self._caller.call(TaskPage, "tasks.list_tasks",
                                  params=query.model_dump(mode="json", exclude_none=True))
 

@@ -142,7 +142,8 @@ def get_task(make: MakeTask[TaskT], task_id: str | None, project_name: str | Non
 
 def get_tasks(make: MakeTask[TaskT], project_name: str | None = None,
               task_name: str | None = None, tags: list[str] | None = None,
-              status: str | list[str] | None = None) -> list[TaskT]:
+              status: str | list[str] | None = None, *, filters: list[str] | None = None,
+              order_by: str | None = None, descending: bool = True) -> list[TaskT]:
     """See :meth:`tunehouse.sdk.task.Task.get_tasks`."""
     settings, store = RUN_STATE.default_store()
     statuses = None
@@ -153,7 +154,8 @@ def get_tasks(make: MakeTask[TaskT], project_name: str | None = None,
         except ValueError as exc:
             raise InvalidInput(f"unknown task status in {names}") from exc
     query = TaskQuery(project=project_name, name=task_name, tags=tags, status=statuses,
-                      order_by="created", descending=True, limit=1000)
+                      filters=filters, order_by=order_by or "created", descending=descending,
+                      limit=1000)
     return [make(store, settings, record) for record in store.tasks.iter_tasks(query)
             if task_name is None or record.name == task_name]
 

@@ -143,11 +143,20 @@ class StatusChange(Input):
 
 
 class TaskQuery(Input):
-    """Filters, order and page of a task listing.
+    """Filters, order and page of a task listing (the read model of task tables).
 
-    ``order_by`` is ``created``, ``updated``, ``name``, ``status``, ``type`` or
-    ``metric:<title>/<series>`` (tasks without that metric come last); ``metric_field`` picks
-    the summary value (``last``, ``min`` or ``max``) a metric order uses.
+    ``order_by`` is ``created``, ``updated``, ``name``, ``status``, ``type`` or a column
+    spec: ``param:<section>/<name>`` (numeric values first in numeric order, then the
+    others by text) or ``metric:<title>/<series>[:last|:min|:max]``; tasks lacking the
+    value come last in both directions, ties go by id. ``metric_field`` picks the summary
+    value (``last``, ``min`` or ``max``) of a metric order without a suffix.
+
+    ``filters`` are ``COLUMN OP VALUE`` texts (all must hold), OP one of ``= != < <= > >=``,
+    COLUMN a column spec or ``created``, ``updated``, ``name``, ``status``, ``type``,
+    ``user``: ``param:General/lr >= 0.001``, ``metric:val/loss:min < 0.2``. A numeric VALUE
+    compares numbers, another compares text; a task lacking the column never matches.
+    ``columns`` are column specs whose values :attr:`TaskPage.values` returns. ``cursor`` is
+    the :attr:`TaskPage.next_cursor` of the previous page (``offset`` must then be 0).
     """
 
     project: str | None = None
@@ -162,11 +171,21 @@ class TaskQuery(Input):
     descending: bool = True
     limit: int = Field(default=50, ge=1, le=1000)
     offset: int = Field(default=0, ge=0, le=2**62)
+    filters: list[str] | None = None
+    columns: list[str] | None = None
+    cursor: str | None = None
 
 
 class TaskPage(Record):
+    """One page of a listing: ``total`` counts every match; ``values`` maps task id to
+    {column spec: value} for the query's ``columns`` (a parameter as its number when
+    numeric, else its text; a metric as a float or None; no key when the task lacks it);
+    ``next_cursor`` continues after this page, None on the last one."""
+
     total: int
     tasks: list[Task]
+    values: dict[str, dict[str, Any]] = {}
+    next_cursor: str | None = None
 
 
 # ---------------------------------------------------------------- parameters and configs
@@ -261,12 +280,14 @@ class MetricSummary(Record):
 
 
 class SeriesData(Record):
-    """Points of one (title, series); ``sampled`` is true when downsampled."""
+    """Points of one (title, series): iteration ``x``, value ``y`` and the wall-clock time
+    ``wall`` (Unix seconds) of each; ``sampled`` is true when downsampled."""
 
     title: str
     series: str
     x: list[int]
     y: list[float | None]
+    wall: list[float] = []
     total: int
     sampled: bool = False
 

@@ -143,6 +143,10 @@ parameters = sa.Table(
     sa.Column("type", sa.String(64), nullable=False),
     sa.Column("description", sa.Text(), nullable=False),
     _user(),
+    # ``value`` as a finite float when the text reads as one, else NULL: numeric filters
+    # and orders of task listings (``tunehouse.store.sql.task_columns.numeric_value``).
+    sa.Column("num_value", sa.Float(), nullable=True),
+    sa.Index(None, "section", "name", "num_value"),
 )
 
 configurations = sa.Table(
@@ -341,4 +345,15 @@ audit_events = sa.Table(
     sa.Column("details", Json, nullable=False),
     _created(),
     sa.Index(None, "target_type", "target_id", "id"),
+)
+
+#: Settings a user keeps on the server (the web UI's dashboards: ``dashboard:<project id>``),
+#: one JSON document per (user, key); written through ``Accounts.set_preference``.
+user_preferences = sa.Table(
+    "user_preferences", metadata,
+    sa.Column("user", sa.String(NAME_LENGTH),
+              sa.ForeignKey("users.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.String(NAME_LENGTH), primary_key=True),
+    sa.Column("value", Json, nullable=False),
+    sa.Column("updated", UtcDateTime(), nullable=False),
 )

@@ -394,3 +394,160 @@ def test_iter_tasks_pages_through_every_match(store: Store) -> None:
     assert [t.id for t in store.tasks.iter_tasks(query, at_most=4)] == ids[:4]
     assert [t.id for t in store.tasks.iter_tasks(query.model_copy(update={"offset": 5}))] \
         == ids[5:]
+
+
+# ---------------------------------------------------------------- task tables (read model)
+LR = "param:General/lr"
+
+
+def _params(store: Store, task_id: str, **values: str) -> None:
+    store.tasks.set_parameters(task_id, [Parameter(section="General", name=name, value=value)
+                                         for name, value in values.items()])
+
+
+def _table(store: Store) -> tuple[str, dict[str, str]]:
+    """A project of tasks named by their lr ("none": no lr), each with a val/acc metric."""
+    project = unique("table")
+    ids: dict[str, str] = {}
+    for lr, acc in [("0.0001", 0.1), ("0.005", 0.7), ("0.02", 0.4), ("abc", 0.9),
+                    ("10", None), ("9", 0.7), ("none", 0.2)]:
+        ids[lr] = new_task(store, project, name=lr)
+        if lr != "none":
+            _params(store, ids[lr], lr=lr)
+        if acc is not None:
+            _report(store, ids[lr], acc)
+    return project, ids
+
+
+def _names(store: Store, query: TaskQuery) -> list[str]:
+    return [task.name for task in store.tasks.list_tasks(query).tasks]
+
+
+def test_list_tasks_filters_parameters_numerically(store: Store) -> None:
+    project, _ = _table(store)
+    between = TaskQuery(project=project, filters=[f"{LR} >= 0.001", f"{LR}<=0.01"])
+    page = store.tasks.list_tasks(between)
+    assert page.total == 1 and [t.name for t in page.tasks] == ["0.005"]
+    assert sorted(_names(store, TaskQuery(project=project, filters=[f"{LR} > 5"]))) \
+        == ["10", "9"]
+    assert _names(store, TaskQuery(project=project, filters=[f"{LR} = abc"])) == ["abc"]
+    assert _names(store, TaskQuery(project=project, filters=[f"{LR} = 1e1"])) == ["10"]
+    assert store.tasks.list_tasks(TaskQuery(project=project, filters=[f"{LR} != abc"])).total == 5
+    assert _names(store, TaskQuery(project=project, filters=["name = 0.02"])) == ["0.02"]
+    assert store.tasks.list_tasks(TaskQuery(project=project,
+                                            filters=["status = created"])).total == 7
+
+
+def test_list_tasks_filters_metrics_by_summary(store: Store) -> None:
+    project, ids = _table(store)
+    _report(store, ids["abc"], 0.05)  # abc: last 0.05, min 0.05, max 0.9
+    by_last = TaskQuery(project=project, filters=["metric:val/acc > 0.5"])
+    assert sorted(_names(store, by_last)) == ["0.005", "9"]
+    by_max = TaskQuery(project=project, filters=["metric:val/acc:max > 0.5"])
+    assert sorted(_names(store, by_max)) == ["0.005", "9", "abc"]
+    by_min = TaskQuery(project=project, filters=["metric:val/acc:min < 0.15", f"{LR} < 1"])
+    assert sorted(_names(store, by_min)) == ["0.0001"]
+
+
+def test_list_tasks_returns_the_values_of_columns(store: Store) -> None:
+    project, ids = _table(store)
+    _report(store, ids["abc"], 0.05)
+    columns = [LR, "metric:val/acc", "metric:val/acc:max", "param:General/missing"]
+    page = store.tasks.list_tasks(TaskQuery(project=project, columns=columns))
+    assert page.values[ids["0.005"]] == {LR: 0.005, "metric:val/acc": 0.7,
+                                         "metric:val/acc:max": 0.7}
+    assert page.values[ids["10"]] == {LR: 10}
+    assert page.values[ids["abc"]] == {LR: "abc", "metric:val/acc": 0.05,
+                                       "metric:val/acc:max": 0.9}
+    assert page.values[ids["none"]] == {"metric:val/acc": 0.2, "metric:val/acc:max": 0.2}
+    assert list(page.values[ids["abc"]]) == columns[:3]
+    assert store.tasks.list_tasks(TaskQuery(project=project)).values == {}
+
+
+def test_list_tasks_orders_by_parameter_numerically(store: Store) -> None:
+    project, _ = _table(store)
+    ascending = TaskQuery(project=project, order_by=LR, descending=False)
+    assert _names(store, ascending) == ["0.0001", "0.005", "0.02", "9", "10", "abc", "none"]
+    assert _names(store, ascending.model_copy(update={"descending": True})) \
+        == ["10", "9", "0.02", "0.005", "0.0001", "abc", "none"]
+
+
+def test_list_tasks_orders_by_metric_with_missing_ones_last(store: Store) -> None:
+    project, ids = _table(store)
+    tied = sorted([ids["0.005"], ids["9"]])
+    descending = _names(store, TaskQuery(project=project, order_by="metric:val/acc"))
+    assert descending[:1] + descending[3:] == ["abc", "0.02", "none", "0.0001", "10"]
+    assert [ids[name] for name in descending[1:3]] == tied[::-1]
+    ascending = _names(store, TaskQuery(project=project, order_by="metric:val/acc:last",
+                                        descending=False))
+    assert ascending[:3] == ["0.0001", "none", "0.02"]
+    assert [ids[name] for name in ascending[3:5]] == tied
+    assert ascending[5:] == ["abc", "10"]
+
+
+@pytest.mark.parametrize("order_by", ["created", "name", LR, "metric:val/acc",
+                                      "metric:val/acc:min"])
+@pytest.mark.parametrize("descending", [True, False])
+def test_keyset_pages_walk_the_whole_order(store: Store, order_by: str,
+                                           descending: bool) -> None:
+    project, ids = _table(store)
+    for name in ("tie-a", "tie-b", "tie-c"):  # ties on lr, on acc and on name's prefix
+        ids[name] = new_task(store, project, name="0.02")
+        _params(store, ids[name], lr="0.02")
+        _report(store, ids[name], 0.4)
+    full = store.tasks.list_tasks(TaskQuery(project=project, order_by=order_by,
+                                            descending=descending, columns=[LR]))
+    assert full.next_cursor is None and full.total == len(ids) == len(full.tasks)
+    for limit in (1, 3, 5):
+        query = TaskQuery(project=project, order_by=order_by, descending=descending,
+                          limit=limit, columns=[LR])
+        walked: list[str] = []
+        values: dict[str, object] = {}
+        while True:
+            page = store.tasks.list_tasks(query)
+            assert page.total == len(ids)
+            walked += [task.id for task in page.tasks]
+            values.update(page.values)
+            if page.next_cursor is None:
+                break
+            assert len(page.tasks) == limit
+            query = query.model_copy(update={"cursor": page.next_cursor})
+        assert walked == [task.id for task in full.tasks]
+        assert values == full.values
+
+
+def test_bad_filters_columns_orders_and_cursors_are_invalid_input(store: Store) -> None:
+    project, _ = _table(store)
+    bad_queries = [
+        TaskQuery(project=project, filters=[f"{LR} >> 1"]),
+        TaskQuery(project=project, filters=[f"{LR} 1"]),
+        TaskQuery(project=project, filters=[f"{LR} ="]),
+        TaskQuery(project=project, filters=["bogus = 1"]),
+        TaskQuery(project=project, filters=["param:nosection = 1"]),
+        TaskQuery(project=project, filters=["metric:val/acc > high"]),
+        TaskQuery(project=project, filters=["created > yesterday"]),
+        TaskQuery(project=project, filters=["status = sleeping"]),
+        TaskQuery(project=project, filters=["updated < 9999-12-31T23:59:59-14:00"]),
+        TaskQuery(project=project, filters=["name = a\x00b"]),
+        TaskQuery(project=project, columns=["param:General/a\x00b"]),
+        TaskQuery(project=project, columns=["param:lr"]),
+        TaskQuery(project=project, columns=["metric:nodash"]),
+        TaskQuery(project=project, columns=["lr"]),
+        TaskQuery(project=project, order_by="param:lr"),
+        TaskQuery(project=project, order_by="metric:val"),
+        TaskQuery(project=project, cursor="not a cursor"),
+    ]
+    for query in bad_queries:
+        with pytest.raises(InvalidInput):
+            store.tasks.list_tasks(query)
+    with pytest.raises(InvalidInput) as info:
+        store.tasks.list_tasks(TaskQuery(project=project, filters=[f"{LR} >> 1"]))
+    assert f"{LR} >> 1" in info.value.message and "OP" in info.value.message
+    first = store.tasks.list_tasks(TaskQuery(project=project, order_by=LR, limit=2))
+    assert first.next_cursor is not None
+    with pytest.raises(InvalidInput):
+        store.tasks.list_tasks(TaskQuery(project=project, order_by=LR, limit=2,
+                                         cursor=first.next_cursor, offset=2))
+    with pytest.raises(InvalidInput):  # a cursor of another order
+        store.tasks.list_tasks(TaskQuery(project=project, order_by="created",
+                                         cursor=first.next_cursor))

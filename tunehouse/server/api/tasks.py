@@ -67,7 +67,9 @@ def create_task(body: TaskCreate, who: Acting) -> Task:
 
 @operation(router, "tasks.list_tasks", response_model=TaskPage)
 def list_tasks(query: Annotated[TaskQuery, Query()], who: Acting) -> TaskPage:
-    """Tasks matching the filters; repeat ``status``, ``type`` and ``tags`` for several."""
+    """Tasks matching the filters, with the values of ``columns`` and the ``next_cursor``;
+    repeat ``status``, ``type``, ``tags``, ``filters`` and ``columns`` for several
+    (``?filters=param:General/lr>=0.001&columns=metric:val/loss:min``)."""
     return who.store.tasks.list_tasks(query)
 
 

@@ -46,18 +46,35 @@ class TaskStore(abc.ABC):
 
     @abc.abstractmethod
     def list_tasks(self, query: TaskQuery) -> TaskPage:
-        """One page of tasks matching ``query`` and the total count of matches."""
+        """One page of tasks matching ``query`` and the total count of matches: the read
+        model of task tables (web UI, JSON API, SDK and CLI).
+
+        ``query.filters`` (``COLUMN OP VALUE``, all must hold), ``query.columns`` (whose
+        values come back in ``TaskPage.values``) and ``query.order_by`` take column specs
+        ``param:<section>/<name>`` and ``metric:<title>/<series>[:last|:min|:max]`` (see
+        :class:`~tunehouse.store.records.TaskQuery`). Pages follow ``offset``, or
+        ``cursor``: the previous page's ``next_cursor`` (None on the last page). A page
+        costs a constant number of queries, whatever its size.
+
+        Raises:
+            InvalidInput: a filter, column, order or cursor is not understood (the
+                message names it and says why), or a cursor comes with an offset.
+        """
 
     def iter_tasks(self, query: TaskQuery, at_most: int | None = None) -> Iterator[Task]:
         """Every task ``query`` matches, fetched page by page (``query.limit`` is the page
-        size, ``query.offset`` the start); stops after ``at_most`` tasks when given."""
+        size; the first page starts at ``query.offset`` or ``query.cursor``, the next ones
+        follow :attr:`TaskPage.next_cursor`, so tasks created meanwhile shift nothing);
+        stops after ``at_most`` tasks when given."""
         seen = 0
+        page_query = query
         while at_most is None or seen < at_most:
-            page = self.list_tasks(query.model_copy(update={"offset": query.offset + seen}))
+            page = self.list_tasks(page_query)
             yield from page.tasks[:None if at_most is None else at_most - seen]
             seen += len(page.tasks)
-            if len(page.tasks) < query.limit or query.offset + seen >= page.total:
+            if not page.next_cursor:
                 return
+            page_query = query.model_copy(update={"cursor": page.next_cursor, "offset": 0})
 
     @abc.abstractmethod
     def update_task(self, task_id: str, update: TaskUpdate) -> Task:

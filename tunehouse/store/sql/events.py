@@ -261,20 +261,22 @@ class SqlEventStore(SqlArea, EventStore):
             else:
                 sql, params = f"seq IN ({', '.join('?' * len(positions))})", [metric.id, *positions]
             points = self._raw_rows(
-                conn, f"SELECT iteration, value FROM scalars WHERE metric_id = ? AND {sql} "
+                conn, f"SELECT iteration, value, wall FROM scalars WHERE metric_id = ? AND {sql} "
                 "ORDER BY seq", params)
         else:
             points = self._raw_rows(
-                conn, "SELECT iteration, value, seq FROM scalars WHERE metric_id = ? ORDER BY seq",
+                conn, "SELECT iteration, value, wall, seq FROM scalars WHERE metric_id = ? "
+                "ORDER BY seq",
                 [metric.id])
             if not metric.in_order:
-                points.sort(key=lambda point: (point[0], point[2]))
+                points.sort(key=lambda point: (point[0], point[3]))
             if sampled:
                 assert max_points is not None
                 points = [points[i] for i in sample_positions(len(points), max_points)]
         return SeriesData.model_construct(
             title=metric.title, series=metric.series, x=[p[0] for p in points],
-            y=[p[1] for p in points], total=total, sampled=sampled)
+            y=[p[1] for p in points], wall=[p[2] for p in points], total=total,
+            sampled=sampled)
 
     def scalar_events(self, task_id: str) -> Iterator[ScalarEvent]:
         """Every scalar of the task as reported (with its wall time), metric by metric in

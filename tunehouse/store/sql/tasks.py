@@ -39,6 +39,7 @@ from tunehouse.store.sql.database import (
     utcnow,
 )
 from tunehouse.store.sql.status import StatusWriter, delete_outputs
+from tunehouse.store.sql.task_columns import numeric_value
 from tunehouse.store.status import ACTIVE, check_transition
 
 
@@ -247,7 +248,7 @@ class SqlTaskStore(StatusWriter, TaskStore):
             rows[(param.section, param.name)] = {
                 "task_id": task_id, "section": param.section, "name": param.name,
                 "value": param.value, "type": param.type, "description": param.description,
-                "user": self.user}
+                "user": self.user, "num_value": numeric_value(param.value)}
         with self._write() as conn:
             self._require_task(conn, task_id, write=True)
             if replace:
