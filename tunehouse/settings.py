@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tunehouse.contract import API_PREFIX
 from tunehouse.errors import InvalidInput
 
 
@@ -154,7 +155,7 @@ class Settings:
             home=home,
             db=str(pick("db")),
             artifacts=Path(pick("artifacts")).expanduser().resolve(),
-            server=str(server).rstrip("/") if server else None,
+            server=normalize_server_url(str(server)) if server else None,
             access_key=access_key,
             secret_key=secret_key,
             task_id=pick("task_id"),
@@ -184,9 +185,34 @@ class Settings:
         return self.home / CREDENTIALS_FILE
 
 
+def normalize_server_url(url: str) -> str:
+    """The base URL of a server as tunehouse uses it everywhere (settings, client, agent).
+
+    Accepts what people type: no scheme (``localhost:8420`` -> ``http://localhost:8420``),
+    trailing slashes, and the API prefix (``http://host:8420/api/v1/`` ->
+    ``http://host:8420``). A path before the prefix (a reverse proxy's) is kept.
+
+    Raises:
+        InvalidInput: the URL is empty or its scheme is not http or https.
+    """
+    text = url.strip()
+    if "://" not in text:
+        text = "http://" + text
+    scheme, _, rest = text.partition("://")
+    if scheme.lower() not in ("http", "https") or not rest.strip("/"):
+        raise InvalidInput(f"the server URL {url!r} is not an http:// or https:// URL "
+                           "(check TUNEHOUSE_SERVER)")
+    rest = rest.rstrip("/")
+    if rest.endswith(API_PREFIX):
+        rest = rest[: -len(API_PREFIX)].rstrip("/")
+    if not rest:
+        raise InvalidInput(f"the server URL {url!r} names no host (check TUNEHOUSE_SERVER)")
+    return f"{scheme.lower()}://{rest}"
+
+
 def _same_server(a: str, b: str) -> bool:
     def norm(url: str) -> str:
-        return url.rstrip("/").replace("://localhost", "://127.0.0.1")
+        return normalize_server_url(url).replace("://localhost", "://127.0.0.1")
 
     return norm(a) == norm(b)
 

@@ -159,3 +159,37 @@ def test_projects_and_tasks_through_a_server(tmp_path: Path) -> None:
 def test_bad_arguments_are_clear_errors(home: Path, args: list[str]) -> None:
     result = cli(*args, home=home, ok=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_tasks_list_shows_columns_and_filters(home: Path) -> None:
+    from tunehouse.settings import Settings
+    from tunehouse.store.sql import SqlStore
+
+    store = SqlStore.from_settings(Settings.from_env(env={}, home=home))
+    try:
+        ids = {}
+        for name, lr, loss in [("small", "0.0001", 0.5), ("mid", "0.005", 0.25),
+                               ("big", "0.02", 0.125)]:
+            ids[name] = store.tasks.create_task(TaskCreate(project="cli/cols", name=name)).id
+            store.tasks.set_parameters(ids[name], [Parameter(section="General", name="lr",
+                                                             value=lr, type="float")])
+            store.events.add_events(EventBatch(batch_id=f"cli-cols-{name}", task_id=ids[name],
+                                               scalars=[ScalarEvent("val", "loss", 0, loss, 1.0)]))
+    finally:
+        store.close()
+    listed = cli("tasks", "list", "--project", "cli/cols", "--columns",
+                 "param:General/lr,metric:val/loss", "--columns", "metric:val/loss:min",
+                 "--filter", "param:General/lr >= 0.001", "--order", "param:General/lr",
+                 "--asc", home=home).stdout
+    assert "2 of 2 tasks" in listed
+    assert "param:General/lr" in listed and "metric:val/loss:min" in listed
+    lines = [line for line in listed.splitlines() if ids["mid"] in line or ids["big"] in line]
+    assert len(lines) == 2 and ids["mid"] in lines[0] and ids["big"] in lines[1]
+    assert "0.005" in lines[0] and "0.25" in lines[0] and "0.125" in lines[1]
+    assert ids["small"] not in listed
+    by_metric = cli("tasks", "list", "--project", "cli/cols", "--filter",
+                    "metric:val/loss < 0.3", "--filter", "name != big", home=home).stdout
+    assert "1 of 1 tasks" in by_metric and ids["mid"] in by_metric
+    bad = cli("tasks", "list", "--filter", "param:General/lr >> 1", home=home, ok=False)
+    assert bad.returncode == 2 and "invalid filter" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -39,11 +39,32 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
                              server=getattr(args, "server", None))
 
 
-def open_store(args: argparse.Namespace) -> Store:
-    """The store the options point at: the server when one is set, else the database."""
+def open_store(args: argparse.Namespace, user: str | None = "") -> Store:
+    """The store the options point at: the server when one is set, else the database.
+
+    ``user`` is the embedded store's acting user ("": the login name; None: the store's
+    default). See :func:`check_server` for what is checked before a server is used.
+    """
     from tunehouse.client import open_store as open_configured
 
-    return open_configured(settings_from_args(args), user=getpass.getuser())
+    settings = settings_from_args(args)
+    check_server(settings, args)
+    return open_configured(settings, user=getpass.getuser() if user == "" else user)
+
+
+def check_server(settings: Settings, args: argparse.Namespace | None = None) -> None:
+    """With a server set but no API key configured, check first that the server answers,
+    so that a wrong or unreachable URL is reported as such rather than as a missing key.
+
+    Raises:
+        ServerUnavailable: the server cannot be reached (the message names the setting).
+    """
+    if not settings.server or (settings.access_key and settings.secret_key):
+        return
+    from tunehouse.client.transport import probe_server
+
+    hint = "--server" if getattr(args, "server", None) else "TUNEHOUSE_SERVER"
+    probe_server(settings.server, hint=hint)
 
 
 def open_database(args: argparse.Namespace) -> SqlStore:

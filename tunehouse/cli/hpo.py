@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tunehouse.cli._ids import resolve_task
 from tunehouse.cli._options import add_common_options, console, open_store, settings_from_args
-from tunehouse.cli.tasks import resolve_task
 from tunehouse.errors import InvalidInput, NotFound
 from tunehouse.store.base import Store
 from tunehouse.store.records import TaskQuery, TaskStatus, TaskType

@@ -7,8 +7,8 @@ from typing import Any
 
 from rich.table import Table
 
+from tunehouse.cli._ids import resolve_task
 from tunehouse.cli._options import add_common_options, console, open_store, settings_from_args, when
-from tunehouse.cli.tasks import resolve_task
 from tunehouse.store.base import Store
 from tunehouse.store.records import QueuePosition, TaskQuery, TaskStatus
 from tunehouse.store.records import Task as TaskRecord

@@ -6,28 +6,29 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tunehouse.settings import Settings
+from tunehouse.cli._options import add_common_options, open_store, settings_from_args
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "sync",
         help="upload spooled reports left behind by processes that could not reach the store",
-        description="Create the runs recorded offline in $TUNEHOUSE_HOME/offline on the "
+        description="Create the runs recorded offline in <data dir>/offline on the "
                     "server with all they recorded, then send every batch in "
-                    "$TUNEHOUSE_SPOOL (default $TUNEHOUSE_HOME/spool) to the store, oldest "
-                    "first, each at most once. Folders of running processes are skipped.",
+                    "$TUNEHOUSE_SPOOL (default <data dir>/spool) to the store, oldest "
+                    "first, each at most once. Folders of running processes are skipped. "
+                    "The data dir is --data-dir, else $TUNEHOUSE_HOME (default ~/.tunehouse).",
     )
+    add_common_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from tunehouse.client import open_store
     from tunehouse.sdk.offline import OfflineSyncResult, sync_offline_runs
     from tunehouse.sdk.spool import sync_spool
 
-    settings = Settings.from_env()
-    with open_store(settings) as store:
+    settings = settings_from_args(args)
+    with open_store(args, user=None) as store:
         offline = (sync_offline_runs(settings, store) if settings.server
                    else OfflineSyncResult())
         result = sync_spool(settings, store)

@@ -1,8 +1,8 @@
 """``tunehouse tasks clone|enqueue|dequeue|log``: prepare tasks for agents and follow them.
 
 These commands belong to the ``tasks`` group; :func:`register` is called by
-:func:`tunehouse.cli.tasks.register` with that group's subparsers (this module imports
-``tasks``, not the other way round).
+:func:`tunehouse.cli.tasks.register` with that group's subparsers (``tasks`` imports this
+module only then; this module never imports ``tasks``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from tunehouse.cli._ids import resolve_task
 from tunehouse.cli._options import add_common_options, open_store
-from tunehouse.cli.tasks import resolve_task
 from tunehouse.errors import InvalidInput
 from tunehouse.sdk.parameter_edits import clone_with_edits
 from tunehouse.store.base import Store

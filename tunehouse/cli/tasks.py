@@ -7,18 +7,19 @@ under the same group.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from itertools import groupby
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from tunehouse.cli._ids import resolve_task
 from tunehouse.cli._options import add_common_options, console, open_store, when
-from tunehouse.errors import InvalidInput, NotFound
+from tunehouse.errors import InvalidInput
 from tunehouse.store.base import Store
 from tunehouse.store.records import LOST_AFTER_S, StatusChange, Task, TaskQuery, TaskStatus
-
-PREFIX_SCAN_LIMIT = 20_000
 
 
 def register(subparsers: Any) -> None:
@@ -33,10 +34,34 @@ def register(subparsers: Any) -> None:
                          choices=[status.value for status in TaskStatus],
                          help="only tasks in this status (repeatable)")
     listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    listing.add_argument("--columns", action="append", default=None, metavar="SPEC[,SPEC...]",
+                         help="extra columns (repeatable or comma-separated): "
+                              "param:<section>/<name>, metric:<title>/<series>[:last|:min|:max]")
+    listing.add_argument("--filter", action="append", default=None, metavar="EXPR",
+                         dest="filters",
+                         help="only tasks where COLUMN OP VALUE holds, OP one of = != < <= > >= "
+                              "(repeatable, all must hold): 'param:General/lr<=0.01', "
+                              "'metric:val/loss:min < 0.2', 'status=completed'")
+    listing.add_argument("--order", default="created", metavar="SPEC",
+                         help="sort by created (default), updated, name, status, type or a "
+                              "column spec; tasks lacking the value come last")
+    listing.add_argument("--asc", action="store_true", help="ascending (default: descending)")
     add_common_options(listing)
     listing.set_defaults(func=run_list)
-    show = commands.add_parser("show", help="show one task (id or unique id prefix)")
-    show.add_argument("task_id")
+    show = commands.add_parser(
+        "show", help="show one task (id or unique id prefix); --diff, --packages, --console: "
+                     "print what it recorded instead",
+        description="Show a task: parameters, metrics, script, environment, artifacts, "
+                    "models. With --diff, --packages or --console (combinable) print that "
+                    "recorded text instead, whole and pipeable.")
+    show.add_argument("task_id", help="the task (id or unique id prefix)")
+    show.add_argument("--diff", action="store_true",
+                      help="the uncommitted git diff recorded with the task (coloured on a "
+                           "terminal) and the untracked files")
+    show.add_argument("--packages", action="store_true",
+                      help="the Python version and the installed packages, one per line")
+    show.add_argument("--console", action="store_true",
+                      help="every line of the task's console output")
     add_common_options(show)
     show.set_defaults(func=run_show)
     abort = commands.add_parser(
@@ -92,41 +117,49 @@ def run_reap(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     if not 1 <= args.limit <= 1000:
         raise InvalidInput("--limit must be between 1 and 1000")
+    columns = [spec.strip() for specs in args.columns or [] for spec in specs.split(",")
+               if spec.strip()]
     query = TaskQuery(project=args.project, limit=args.limit,
-                      status=[TaskStatus(s) for s in args.status] if args.status else None)
+                      status=[TaskStatus(s) for s in args.status] if args.status else None,
+                      columns=columns or None, filters=args.filters, order_by=args.order,
+                      descending=not args.asc)
     with open_store(args) as store:
         page = store.tasks.list_tasks(query)
-    table = Table("id", "project", "name", "type", "status", "user", "created",
+    table = Table("id", "project", "name", "type", "status", "user", "created", *columns,
                   title=f"{len(page.tasks)} of {page.total} tasks")
     for task in page.tasks:
+        values = page.values.get(task.id, {})
         table.add_row(task.id, task.project, task.name, task.type.value, task.status.value,
-                      task.user, when(task.created))
+                      task.user, when(task.created), *(_cell(values, spec) for spec in columns))
     console().print(table)
     return 0
 
 
-def resolve_task(store: Store, task_id: str) -> Task:
-    """The task with id ``task_id``, or the only one whose id starts with it."""
-    try:
-        return store.tasks.get_task(task_id)
-    except NotFound:
-        if len(task_id) < 4:
-            raise
-    matches = [task for task in store.tasks.iter_tasks(TaskQuery(limit=1000),
-                                                       at_most=PREFIX_SCAN_LIMIT)
-               if task.id.startswith(task_id)]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise InvalidInput(f"task id prefix {task_id!r} is ambiguous: "
-                           + ", ".join(task.id for task in matches[:5]))
-    raise NotFound(f"no task with id (or id prefix) {task_id!r}")
+def _cell(values: dict[str, Any], spec: str) -> str:
+    """A column's value in ``tasks list``: numbers compact (``0.001``, ``1.5e+04``), ``-``
+    when the task lacks it."""
+    value = values.get(spec)
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from tunehouse.cli.task_details import SECTIONS, print_sections
+
+    wanted = [name for name in SECTIONS if getattr(args, name, False)]
     with open_store(args) as store:
         task = resolve_task(store, args.task_id)
-        _print_task(console(), store, task)
+        if not wanted:
+            _print_task(console(), store, task)
+            return 0
+        try:
+            print_sections(store, task, wanted)
+        except BrokenPipeError:  # `| head`: the reader is gone, which is not an error here
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit does not fail again
     return 0
 
 
@@ -176,13 +209,16 @@ def _print_task(out: Console, store: Store, task: Task) -> None:
         info.add_row("repository", script.repository or "-")
         info.add_row("branch/commit", f"{script.branch or '-'} {script.commit[:12] or ''}")
         info.add_row("entry point", script.entry_point or "-")
-        info.add_row("uncommitted diff", f"{len(script.diff.splitlines())} lines"
+        info.add_row("uncommitted diff", f"{len(script.diff.splitlines())} lines (see --diff)"
                      if script.diff else "none")
+        if script.untracked_files:
+            info.add_row("untracked files", f"{len(script.untracked_files)} (see --diff)")
     if env.python or env.hostname:
         info.add_row("python", env.python or "-")
         info.add_row("platform", env.platform or "-")
         info.add_row("host", env.hostname or "-")
-        info.add_row("packages", str(len(env.packages)))
+        info.add_row("packages", f"{len(env.packages)} (see --packages)" if env.packages
+                     else "0")
         info.add_row("random seed", "-" if env.seed is None else str(env.seed))
         if script.argv:
             info.add_row("command line", " ".join(script.argv))

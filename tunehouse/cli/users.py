@@ -29,10 +29,20 @@ def register(subparsers: Any) -> None:
     add.set_defaults(func=run_add)
     listing = commands.add_parser("list", help="list users")
     listing.set_defaults(func=run_list)
+    helps = {
+        "disable": ("disable a user: they cannot log in and their API keys stop working",
+                    "Disable a user. A disabled user cannot log in and their API keys stop "
+                    "working (they are kept, not revoked: `tunehouse users enable` brings "
+                    "them back). Their tasks and models stay. Recorded in the audit log."),
+        "enable": ("enable a disabled user again: login and API keys work again",
+                   "Enable a user that `tunehouse users disable` disabled: they can log in "
+                   "again and their API keys that were not revoked work again. Recorded "
+                   "in the audit log."),
+    }
     for name, disabled in (("disable", True), ("enable", False)):
-        sub = commands.add_parser(name, help=f"{name} a user (disabled users cannot log in "
-                                             "and their keys stop working)")
-        sub.add_argument("name")
+        short, long = helps[name]
+        sub = commands.add_parser(name, help=short, description=long)
+        sub.add_argument("name", help=f"the user to {name}")
         sub.set_defaults(func=run_set_disabled, disabled=disabled)
     for sub in (add, listing, *[commands.choices[n] for n in ("disable", "enable")]):
         add_common_options(sub, server=False)

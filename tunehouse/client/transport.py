@@ -25,6 +25,7 @@ from tunehouse.contract import (
     route,
 )
 from tunehouse.errors import SchemaOutOfDate, ServerUnavailable, error_class_for
+from tunehouse.settings import normalize_server_url
 
 BLOB_CHUNK = 1 << 20
 #: Transport errors of a connection the server dropped before answering.
@@ -66,12 +67,48 @@ def raise_for_response(response: httpx.Response, url: str) -> None:
     raise cls(message or f"HTTP {status}", detail)
 
 
+def probe_server(url: str, timeout: float = 3.0, hint: str = "TUNEHOUSE_SERVER") -> None:
+    """Check that a tunehouse server answers at ``url`` (``GET /api/v1/health``, no key).
+
+    Raises:
+        ServerUnavailable: nothing answers within ``timeout`` seconds, the connection fails,
+            or what answers is not a tunehouse server; the message ends with ``(check
+            <hint>)``, the setting that names the URL.
+    """
+    url = normalize_server_url(url)
+    health = url + API_PREFIX + route("server.health").url()
+    try:
+        response = httpx.get(health, timeout=timeout, verify=not url.startswith("http://"))
+    except httpx.TimeoutException:
+        raise ServerUnavailable(f"cannot reach the tunehouse server at {url}: no answer "
+                                f"within {timeout:g} s (check {hint})") from None
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise ServerUnavailable(f"cannot reach the tunehouse server at {url}: "
+                                f"{describe_transport_error(exc)} (check {hint})") from None
+    try:
+        body = orjson.loads(response.content)
+    except ValueError:
+        body = None
+    if response.status_code == 404 or not (isinstance(body, dict) and "version" in body):
+        raise ServerUnavailable(f"{url} answers, but not as a tunehouse server (GET "
+                                f"{API_PREFIX}/health: HTTP {response.status_code}; check {hint})")
+
+
+def describe_transport_error(exc: Exception) -> str:
+    """A short reason for a failed connection: ``connection refused``, ``name or service
+    not known``... (the exception's text without its ``[Errno N]``)."""
+    text = str(exc).strip() or type(exc).__name__
+    if text.startswith("[Errno") and "] " in text:
+        text = text.split("] ", 1)[1]
+    return text[:1].lower() + text[1:]
+
+
 class Connection:
     """The shared HTTP client of a server: thread-safe, keep-alive, one per store and all
     its views."""
 
     def __init__(self, url: str, access_key: str, secret_key: str, timeout: float) -> None:
-        self.url = url.rstrip("/")
+        self.url = normalize_server_url(url)
         self.client = httpx.Client(
             base_url=self.url + API_PREFIX,
             headers={"Authorization": basic_auth(access_key, secret_key),
