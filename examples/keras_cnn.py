@@ -19,6 +19,10 @@ what makes this script the base task of a hyperparameter search.
 At the end the model is exported as a TensorFlow SavedModel (``--export-dir``) with the
 TensorFlow backend, and saved as ``<export-dir>/keras_cnn.keras`` with the others; either
 way tunehouse registers it as an output model of the task.
+
+The data it trains on is recorded as the task's input dataset (``task.add_input_dataset``):
+scikit-learn's ``digits.csv.gz``, the ``--mnist-path`` file, or, through the Keras
+integration, the ``mnist.npz`` that ``keras.datasets.mnist.load_data`` cached.
 """
 
 from __future__ import annotations
@@ -71,6 +75,14 @@ def load_digits_28x28() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     n_val = int(len(labels) * DIGITS_VALIDATION_FRACTION)
     val, train = order[:n_val], order[n_val:]
     return padded[train], labels[train], padded[val], labels[val]
+
+
+def digits_data_file() -> str:
+    """The file ``load_digits`` reads: ``sklearn/datasets/data/digits.csv.gz`` inside the
+    installed scikit-learn (recorded as the task's input dataset)."""
+    import sklearn.datasets
+
+    return os.path.join(os.path.dirname(sklearn.datasets.__file__), "data", "digits.csv.gz")
 
 
 def load_mnist(path: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -149,8 +161,11 @@ def main(argv: list[str] | None = None) -> float:
 
     if args.dataset == "mnist":
         x_train, y_train, x_val, y_val = load_mnist(args.mnist_path)
+        if args.mnist_path:  # without it, tunehouse records keras.datasets.mnist's file
+            task.add_input_dataset(args.mnist_path, name="mnist")
     else:
         x_train, y_train, x_val, y_val = load_digits_28x28()
+        task.add_input_dataset(digits_data_file(), name="digits")
     print(f"dataset {args.dataset}: {len(x_train)} training, {len(x_val)} validation images")
     print(f"keras {keras.__version__}, backend {keras.backend.backend()}")
 

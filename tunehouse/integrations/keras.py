@@ -16,6 +16,9 @@ is the same Keras in TensorFlow 2.16+) and ``tf.saved_model.save``:
   (through the SDK's :class:`~tunehouse.integrations.provider.TrackingProvider`, which
   uses ``tunehouse.OutputModel``). Nested calls (``export`` calls ``tf.saved_model.save``)
   register once.
+* ``keras.datasets.<name>.load_data`` records the loaded dataset as an input dataset of
+  the task, and the callback reports the training speed (title ``speed``): see
+  :mod:`tunehouse.integrations.keras_data`.
 * ``keras.utils.set_random_seed`` is called with the task's recorded seed. It would import
   TensorFlow, when installed, only to seed it (seconds, under the JAX or PyTorch backend):
   while TensorFlow is not imported it is left out, and seeded once the script imports it.
@@ -39,6 +42,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from tunehouse.errors import InvalidInput
+from tunehouse.integrations import keras_data
 from tunehouse.integrations import provider as tracking
 from tunehouse.integrations.provider import TrackedTask
 from tunehouse.integrations.tensorboard import DEDUP, tf_api_modules
@@ -159,6 +163,7 @@ def install(options: KerasOptions | dict | bool | None = None,
             _patch(model_cls, "save", functools.partial(_wrap_save, "keras"))
             _patch(model_cls, "save_weights", functools.partial(_wrap_save, "keras"))
             _patch(model_cls, "export", _wrap_export)
+            keras_data.patch_datasets(_patch, _current_task)  # keras.datasets loaders
             newly_patched_keras = True
         for saved_model in saved_model_modules:
             if saved_model not in patched:
@@ -255,7 +260,8 @@ def _wrap_fit(original: Any) -> Any:
         bound.arguments["callbacks"] = with_tunehouse_callback(
             bound.arguments.get("callbacks"), task, options, self
         )
-        return original(*bound.args, **bound.kwargs)
+        with keras_data.fit_size(bound.arguments):  # for the callback's speed reports
+            return original(*bound.args, **bound.kwargs)
 
     return fit
 
@@ -332,16 +338,26 @@ def _build_callback_classes() -> tuple[type, type]:
             super().__init__()
             self._task = task
             self._logger: Any = None
+            self._speed = keras_data.EpochSpeed()
 
         def on_train_begin(self, logs: Any = None) -> None:
             task = self._task or _current_task()
             self._logger = task.get_logger() if task is not None else None
+            self._speed.train_begin()
             DEDUP.fit_started(self.reports_batches)
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self._speed.epoch_begin()
+
+        def on_test_begin(self, logs: Any = None) -> None:
+            self._speed.training_done()  # validation starts: the epoch's training ends
 
         def on_train_end(self, logs: Any = None) -> None:
             DEDUP.fit_ended(self.reports_batches)
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            self._speed.epoch_end(epoch, self.params, None if self._logger is None
+                                  else functools.partial(DEDUP.report, self._logger))
             if self._logger is None:
                 return
             logs = dict(logs or {})
@@ -376,6 +392,7 @@ def _build_callback_classes() -> tuple[type, type]:
             self._step = _optimizer_iterations(self.model)
 
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            super().on_epoch_begin(epoch, logs)
             self._epoch_start_step = self._step
 
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:

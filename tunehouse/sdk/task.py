@@ -18,13 +18,14 @@ task: start, capture, exit handling, close, and the process-wide state),
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from tunehouse.errors import InvalidInput
 from tunehouse.integrations import argparse_hook
-from tunehouse.sdk import artifacts, queries, remote
+from tunehouse.sdk import artifacts, datasets, queries, remote
 from tunehouse.sdk.connect import ParameterBinding
 from tunehouse.sdk.logger import Logger
 from tunehouse.sdk.run import RUN_STATE, TaskRun, capture_switches
@@ -253,6 +254,30 @@ class Task:
         """The task's artifacts by name."""
         return {a.name: a for a in self._store.artifacts.list_artifacts(self.id)}
 
+    def add_input_dataset(self, path_or_uri: str | os.PathLike[str],
+                          name: str | None = None) -> dict[str, Any]:
+        """Record a dataset the task reads: a local file or folder (absolute path, total
+        size, file count and a content fingerprint) or a URI kept as given (``s3://...``,
+        ``https://...``: size, files and fingerprint ``None``).
+
+        It is stored, as ``upload_artifact`` stores artifacts (offline runs included), as
+        artifact ``dataset/<name>`` of kind ``input-dataset``: a JSON manifest whose fields
+        are also its metadata. See :mod:`tunehouse.sdk.datasets` for the fingerprint rule
+        (content of small files, size and modification time of large ones).
+
+        Args:
+            path_or_uri: The file, folder or URI.
+            name: The dataset's name (default: the path's or URI's last part); recording a
+                name again replaces that dataset.
+
+        Returns:
+            ``{"name", "path", "size", "files", "fingerprint", "recorded"}``.
+
+        Raises:
+            InvalidInput: the local path does not exist (the message names it).
+        """
+        return datasets.add_input_dataset(self._store, self.id, path_or_uri, name)
+
     # ================================================================ tags and status
     def add_tags(self, tags: str | list[str]) -> None:
         """Add tags (those already there are kept once)."""
@@ -322,10 +347,37 @@ class Task:
 
     @classmethod
     def get_tasks(cls, project_name: str | None = None, task_name: str | None = None,
-                  tags: list[str] | None = None,
-                  status: str | list[str] | None = None) -> list[Task]:
-        """Stored tasks matching every filter given, newest first."""
-        return queries.get_tasks(cls, project_name, task_name, tags, status)
+                  tags: list[str] | None = None, status: str | list[str] | None = None, *,
+                  filters: list[str] | None = None, order_by: str | None = None,
+                  descending: bool = True) -> list[Task]:
+        """Stored tasks matching every filter given, newest first unless ``order_by``.
+
+        Args:
+            project_name: Only this project (by name or id, not its sub-projects).
+            task_name: Only tasks of exactly this name.
+            tags: Only tasks with all these tags.
+            status: Only tasks in this status (or one of these).
+            filters: ``COLUMN OP VALUE`` expressions that must all hold, OP one of
+                ``= != < <= > >=``; COLUMN is ``param:<section>/<name>``,
+                ``metric:<title>/<series>`` (``:last``, ``:min`` or ``:max`` picks the
+                summary, last by default) or ``created``, ``updated``, ``name``,
+                ``status``, ``type``, ``user``. A numeric VALUE compares numbers, another
+                compares text: ``["param:General/lr >= 0.001", "metric:val/loss:min < 0.2"]``.
+            order_by: ``created`` (default), ``updated``, ``name``, ``status``, ``type``,
+                or a parameter or metric column as in ``filters``; tasks lacking that
+                value come last.
+            descending: Largest (newest) first.
+
+        To read parameter and metric values as a table, page through the store's listing
+        instead: ``store.tasks.list_tasks(TaskQuery(project=..., columns=[...],
+        filters=[...]))`` returns each page's values and the ``next_cursor``.
+
+        Raises:
+            InvalidInput: a filter, order or status is not understood (the message says
+                which and why).
+        """
+        return queries.get_tasks(cls, project_name, task_name, tags, status, filters=filters,
+                                 order_by=order_by, descending=descending)
 
     @classmethod
     def clone(cls, source_task: Task | str, name: str | None = None, comment: str | None = None,
