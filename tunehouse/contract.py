@@ -33,6 +33,10 @@ ACT_AS_HEADER = "X-Tunehouse-User"
 FENCE_HEADER = "X-Tunehouse-Fence"
 #: Cookie carrying a web session (set by ``server.login``).
 SESSION_COOKIE = "tunehouse_session"
+#: Cookie holding the CSRF token of a web session (readable by the page's scripts), and the
+#: header that must repeat it on every cookie-authenticated request that changes something.
+CSRF_COOKIE = "tunehouse_csrf"
+CSRF_HEADER = "X-CSRF-Token"
 #: Operations that need no credentials.
 PUBLIC_OPERATIONS = ("server.health", "server.login")
 
@@ -135,6 +139,8 @@ ROUTES: dict[str, Route] = {
     "server.list_api_keys": Route("GET", "/keys"),
     "server.revoke_api_key": Route("POST", "/keys/{access_key}/revoke"),
     "server.list_audit_events": Route("GET", "/audit"),
+    "server.get_preference": Route("GET", "/preferences/{key}"),
+    "server.set_preference": Route("PUT", "/preferences/{key}"),
 }
 
 #: Operations that may be sent twice with the same effect as once, besides every GET, PUT

@@ -155,7 +155,11 @@ def test_login_sets_session_cookie_and_logout_clears_it(api: httpx.Client,
         assert browser.get("/tasks").status_code == 200
         assert browser.get("/users").status_code == 403
 
-        logout = browser.post("/auth/logout")
+        refused = browser.post("/auth/logout")  # a change by cookie needs the CSRF token
+        assert refused.status_code == 403 and "X-CSRF-Token" in refused.text
+        assert browser.patch("/tasks/x", json={"comment": "c"}).status_code == 403
+        logout = browser.post("/auth/logout",
+                              headers={"X-CSRF-Token": browser.cookies["tunehouse_csrf"]})
         assert logout.status_code == 204
         assert "tunehouse_session=" in logout.headers["set-cookie"]
         assert browser.get("/auth/me").status_code == 401

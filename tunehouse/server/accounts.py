@@ -1,4 +1,5 @@
-"""Accounts: users, passwords, API keys and the audit log, on the server's database.
+"""Accounts: users, passwords, API keys, the audit log and each user's preferences, on
+the server's database.
 
 Only the server (and the CLI's admin commands, which open the database directly) use
 this module: the SDK and the HTTP client never see password or key verification, and no
@@ -9,6 +10,10 @@ describe.
 Passwords are hashed with argon2. API secrets are long random strings, so a fast hash
 (sha256) protects them as well as argon2 would while keeping each authenticated request
 cheap; they are compared in constant time.
+
+Preferences are JSON documents a user keeps on the server under a key (at most 64 KiB
+each; the web UI's dashboard of a project is ``dashboard:<project id>``, a list of
+:class:`DashboardPin`); only the acting user's own are read and written.
 """
 
 from __future__ import annotations
@@ -16,19 +21,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+import re
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from pydantic import Field, TypeAdapter, ValidationError, field_validator
 
 from tunehouse.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from tunehouse.store import schema as t
-from tunehouse.store.records import ApiKey, AuditEvent, NewApiKey, User
+from tunehouse.store.records import ApiKey, AuditEvent, Input, NewApiKey, User
 from tunehouse.store.sql import SqlStore
 from tunehouse.store.sql.database import DbRow, SqlArea, check_name, utcnow
+from tunehouse.store.sql.task_columns import METRIC_PREFIX, MetricColumn, parse_column
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_PASSWORD_LENGTH = 1024
@@ -55,6 +65,93 @@ def _dummy_hash() -> str:
     return _DUMMY_HASH
 
 
+#: A preference's value is at most this many bytes of JSON.
+PREFERENCE_MAX_BYTES = 64 * 1024
+_PREFERENCE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,254}$")
+#: Preference keys of the web UI's project dashboards: ``dashboard:<project id>``.
+DASHBOARD_PREFIX = "dashboard:"
+DASHBOARD_MAX_PINS = 50
+#: Chart kinds of a dashboard pin: one point per task of the project (a summary value of
+#: a metric against the task's creation time), or the latest value per running task.
+PinKind = Literal["metric_over_time", "running_latest"]
+PIN_KINDS: tuple[str, ...] = get_args(PinKind)
+METRIC_SYNTAX = f"{METRIC_PREFIX}<title>/<series>[:last|:min|:max]"
+
+
+class DashboardPin(Input):
+    """One chart pinned on a project dashboard: ``spec`` is a metric column spec."""
+
+    kind: PinKind
+    spec: str = Field(min_length=1, max_length=600)
+    title: str = Field(default="", max_length=200)
+
+    @field_validator("spec")
+    @classmethod
+    def _metric_column(cls, spec: str) -> str:
+        try:
+            column = parse_column(spec)
+        except InvalidInput:
+            column = None
+        if not isinstance(column, MetricColumn):
+            raise ValueError(f"{spec!r} is not a metric column: use {METRIC_SYNTAX}")
+        return spec.strip()
+
+
+DashboardPins = Annotated[list[DashboardPin], Field(max_length=DASHBOARD_MAX_PINS)]
+_DASHBOARD_PINS: TypeAdapter[list[DashboardPin]] = TypeAdapter(DashboardPins)
+
+
+def _dashboard_value(value: Any) -> Any:
+    pins = _DASHBOARD_PINS.validate_python(value)
+    return [pin.model_dump() for pin in pins]
+
+
+#: What the value of a key with each prefix must be: a check returning the value to store.
+PREFERENCE_CHECKS: dict[str, Callable[[Any], Any]] = {DASHBOARD_PREFIX: _dashboard_value}
+
+
+def check_preference_key(key: str) -> str:
+    """``key`` when it is a valid preference key; else InvalidInput."""
+    if not isinstance(key, str) or not _PREFERENCE_KEY.match(key):
+        raise InvalidInput(f"invalid preference key {str(key)[:80]!r}: 1 to 255 letters, "
+                           "digits, '_', '.', ':', '@', '+' or '-', starting with a letter "
+                           "or digit")
+    return key
+
+
+def check_preference(key: str, value: Any) -> Any:
+    """``value`` as stored under ``key``; InvalidInput naming the problem when the key is
+    malformed, the value is not JSON, too large, or not what keys like this one hold."""
+    check_preference_key(key)
+    for prefix, check in PREFERENCE_CHECKS.items():
+        if key.startswith(prefix):
+            try:
+                value = check(value)
+            except ValidationError as exc:
+                raise InvalidInput(f"invalid value of preference {key!r}: "
+                                   + _problems(exc)) from None
+    try:
+        size = len(json.dumps(value, separators=(",", ":"), allow_nan=False).encode())
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"the value of preference {key!r} is not JSON: {exc}") from None
+    if size > PREFERENCE_MAX_BYTES:
+        raise InvalidInput(f"the value of preference {key!r} is {size} bytes of JSON; at "
+                           f"most {PREFERENCE_MAX_BYTES} are kept")
+    return value
+
+
+def _problems(exc: ValidationError) -> str:
+    """``value[0].kind: Input should be ...`` for each (of the first five) problems."""
+    errors = exc.errors(include_input=False)
+    parts = []
+    for error in errors[:5]:
+        where = "value" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
+                                  for p in error["loc"])
+        parts.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return "; ".join(parts) + more
+
+
 def _user(row: DbRow) -> User:
     return User(name=row.name, admin=row.admin, disabled=row.disabled, created=row.created)
 
@@ -65,8 +162,9 @@ def _api_key(row: DbRow) -> ApiKey:
 
 
 class Accounts(SqlArea):
-    """Users, API keys and the audit log, acting as ``user`` (recorded as the author of
-    the users, keys and audit entries it creates).
+    """Users, API keys, the audit log and preferences, acting as ``user`` (recorded as the
+    author of the users, keys and audit entries it creates; the owner of the preferences
+    it reads and writes).
 
     Args:
         db: The database (``SqlStore.db``).
@@ -202,3 +300,33 @@ class Accounts(SqlArea):
         return [AuditEvent(id=r.id, user=r.user, action=r.action, target_type=r.target_type,
                            target_id=r.target_id, details=r.details, created=r.created)
                 for r in rows]
+
+    # ------------------------------------------------------------ preferences
+    def get_preference(self, key: str) -> Any | None:
+        """The acting user's value of preference ``key``; None when it has none."""
+        check_preference_key(key)
+        table = t.user_preferences
+        with self._read() as conn:
+            row = conn.execute(sa.select(table.c.value).where(
+                table.c.user == self.user, table.c.key == key)).first()
+        return None if row is None else row.value
+
+    def set_preference(self, key: str, value: Any) -> Any:
+        """Keep ``value`` (JSON, at most :data:`PREFERENCE_MAX_BYTES`) as the acting user's
+        preference ``key``; None removes it. Returns the value as stored (checked by
+        :func:`check_preference`)."""
+        table = t.user_preferences
+        if value is None:
+            check_preference_key(key)
+            with self._write() as conn:
+                conn.execute(sa.delete(table).where(table.c.user == self.user,
+                                                    table.c.key == key))
+            return None
+        value = check_preference(key, value)
+        insert = self._insert(table).values(user=self.user, key=key, value=value,
+                                            updated=utcnow())
+        with self._write() as conn:
+            conn.execute(insert.on_conflict_do_update(
+                index_elements=["user", "key"],
+                set_={"value": insert.excluded.value, "updated": insert.excluded.updated}))
+        return value

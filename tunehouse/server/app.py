@@ -31,6 +31,8 @@ from tunehouse.server.errors import (
     InternalErrorMiddleware,
     install_error_handlers,
 )
+from tunehouse.server.ui import build_ui_router, html_page
+from tunehouse.server.ui.assets import mount_static
 from tunehouse.server.watchdog import Watchdog
 from tunehouse.settings import Settings
 from tunehouse.store.sql import SqlStore
@@ -67,7 +69,7 @@ def create_app(settings: Settings, store: SqlStore | None = None) -> FastAPI:
         version=__version__,
         description="Experiment tracking and hyperparameter search: the JSON API.",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served by the UI with local assets (tunehouse.server.ui.assets)
         redoc_url=None,
         lifespan=lifespan,
         # operationId = the contract's operation name (``tasks.get_task``)
@@ -77,8 +79,10 @@ def create_app(settings: Settings, store: SqlStore | None = None) -> FastAPI:
     app.state.store = store
     app.state.accounts = Accounts.of(store)
     app.state.session_signer = SessionSigner(load_session_secret(settings.home))
-    install_error_handlers(app)
+    install_error_handlers(app, html_page=html_page)
     app.include_router(build_router(), prefix=API_PREFIX)
+    app.include_router(build_ui_router())
+    mount_static(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_mb * 1024 * 1024,
                        streaming_prefixes=tuple(API_PREFIX + route(name).path
                                                 for name in STREAMING_OPERATIONS))

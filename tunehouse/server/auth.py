@@ -5,7 +5,12 @@ OpenAPI documents:
 
 * ``Authorization: Basic base64(access_key:secret_key)``, an API key (SDK, agents, CLI);
 * the ``tunehouse_session`` cookie set by ``POST /api/v1/auth/login`` (web UI): an
-  HMAC-SHA256-signed token naming the user and its expiry. The signing secret lives in
+  HMAC-SHA256-signed token naming the user and its expiry. A request authenticated by the
+  cookie that changes something (any method but GET, HEAD and OPTIONS) must also carry
+  the session's CSRF token in the ``X-CSRF-Token`` header: the token is an HMAC of the
+  session token, handed to the page in the ``tunehouse_csrf`` cookie (not HttpOnly, so
+  the page's scripts can read it; another site can neither read it nor forge it). The
+  signing secret lives in
   ``<home>/session-secret`` (created with mode 0600 on first start), so every server
   process sharing the data directory accepts the others' cookies. Disabling a user
   invalidates its sessions at once (the user is looked up on every request).
@@ -29,9 +34,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from fastapi import Request
+from fastapi import Request, Response
 
-from tunehouse.contract import ACT_AS_HEADER, FENCE_HEADER, SESSION_COOKIE
+from tunehouse.contract import (
+    ACT_AS_HEADER,
+    CSRF_COOKIE,
+    CSRF_HEADER,
+    FENCE_HEADER,
+    SESSION_COOKIE,
+)
 from tunehouse.errors import AuthenticationFailed, InvalidInput, NotFound, PermissionDenied
 from tunehouse.server.accounts import Accounts
 from tunehouse.settings import ensure_private_dir
@@ -39,6 +50,7 @@ from tunehouse.store.base import Store
 from tunehouse.store.records import User
 
 SESSION_TTL_S = 12 * 3600
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_SECRET_FILE = "session-secret"
 
 
@@ -86,6 +98,17 @@ class SessionSigner:
         payload = _b64(orjson.dumps(body))
         return f"{payload}.{self._sign(payload)}"
 
+    def csrf_token(self, token: str) -> str:
+        """The CSRF token that goes with session token ``token``."""
+        return self._sign("csrf:" + token)
+
+    def check_csrf(self, token: str, presented: str | None) -> None:
+        """PermissionDenied unless ``presented`` is the CSRF token of session ``token``."""
+        if not presented or not hmac.compare_digest(presented, self.csrf_token(token)):
+            raise PermissionDenied(
+                f"missing or wrong {CSRF_HEADER} header: a change made with a session "
+                "cookie must repeat the session's CSRF token (reload the page)")
+
     def verify(self, token: str) -> str:
         """The user name in a valid, unexpired token; else AuthenticationFailed."""
         payload, _, signature = token.partition(".")
@@ -99,6 +122,23 @@ class SessionSigner:
         if expires < time.time():
             raise AuthenticationFailed("session expired; log in again")
         return user
+
+
+def set_session_cookies(response: Response, signer: SessionSigner, user: str,
+                        secure: bool) -> None:
+    """Start a web session of ``user``: the HttpOnly session cookie and its CSRF cookie
+    (both SameSite=Strict; Secure when served over HTTPS)."""
+    token = signer.issue(user)
+    response.set_cookie(SESSION_COOKIE, token, max_age=signer.ttl_s, path="/",
+                        httponly=True, samesite="strict", secure=secure)
+    response.set_cookie(CSRF_COOKIE, signer.csrf_token(token), max_age=signer.ttl_s,
+                        path="/", httponly=False, samesite="strict", secure=secure)
+
+
+def clear_session_cookies(response: Response) -> None:
+    """End the web session in the browser (both cookies)."""
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(CSRF_COOKIE, path="/", httponly=False, samesite="strict")
 
 
 def parse_basic(header: str) -> tuple[str, str]:
@@ -136,6 +176,8 @@ def authenticate(request: Request) -> User:
     if token:
         signer: SessionSigner = request.app.state.session_signer
         name = signer.verify(token)
+        if request.method not in SAFE_METHODS:
+            signer.check_csrf(token, request.headers.get(CSRF_HEADER))
         try:
             user = accounts.get_user(name)
         except NotFound as exc:  # a deleted user's cookie is no longer valid

@@ -8,13 +8,16 @@ Every error body has the shape ``{"error": {"code": ..., "message": ..., "detail
 * numbers the database cannot store (``OverflowError``, SQLAlchemy ``DataError``) -> 422;
 * anything else -> 500 ``internal server error``; the traceback goes to the server log only.
 
+A request for a web page (not under the API prefix, accepting ``text/html``) gets the
+same answer rendered as a page by the UI's ``html_page`` hook (:func:`install_error_handlers`).
+
 :class:`BodyLimitMiddleware` enforces the JSON body limit (413) with the same renderer.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -26,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tunehouse.contract import API_PREFIX
 from tunehouse.errors import InvalidInput, PayloadTooLarge, TunehouseError
 from tunehouse.store.failures import storage_error
 
@@ -166,14 +170,35 @@ def error_response_for_unexpected(exc: Exception) -> Response:
     return OrjsonResponse(body, status_code=500)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Register the error renderers on ``app``."""
-    app.add_exception_handler(TunehouseError, _tunehouse_error)
-    app.add_exception_handler(RequestValidationError, _request_validation_error)
-    app.add_exception_handler(ValidationError, _pydantic_validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(OverflowError, _out_of_range)
-    app.add_exception_handler(DataError, _out_of_range)
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+#: Renders an error answer (a JSON error response) as a web page.
+HtmlPage = Callable[[Request, Response], Response]
+
+
+def wants_html(request: Request) -> bool:
+    """Whether ``request`` asks for a web page rather than the JSON API."""
+    return (not request.url.path.startswith(API_PREFIX)
+            and "text/html" in request.headers.get("accept", ""))
+
+
+def install_error_handlers(app: FastAPI, html_page: HtmlPage | None = None) -> None:
+    """Register the error renderers on ``app``; with ``html_page``, requests for web pages
+    get the error as a page (see :func:`wants_html`)."""
+
+    def serve(convert: Handler) -> Handler:
+        async def handle(request: Request, exc: Exception) -> Response:
+            response = await convert(request, exc)
+            if html_page is not None and wants_html(request):
+                return html_page(request, response)
+            return response
+        return handle
+
+    app.add_exception_handler(TunehouseError, serve(_tunehouse_error))
+    app.add_exception_handler(RequestValidationError, serve(_request_validation_error))
+    app.add_exception_handler(ValidationError, serve(_pydantic_validation_error))
+    app.add_exception_handler(StarletteHTTPException, serve(_http_error))
+    app.add_exception_handler(OverflowError, serve(_out_of_range))
+    app.add_exception_handler(DataError, serve(_out_of_range))
 
 
 class BodyLimitMiddleware:

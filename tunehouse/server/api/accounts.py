@@ -1,23 +1,36 @@
 """Operations of the server alone: login/logout and who-am-I, users and API keys,
-and reading the audit log. Managing users is for admins; a user may manage its own keys.
+reading the audit log, and each user's own preferences (``/preferences/{key}``: the web
+UI's dashboards). Managing users is for admins; a user may manage its own keys.
 There is no sign-up: accounts are created by an admin (here or with ``tunehouse users
 add`` on the server machine). No route writes audit entries: the server does.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from tunehouse.contract import SESSION_COOKIE
 from tunehouse.errors import PermissionDenied
 from tunehouse.server.accounts import Accounts
 from tunehouse.server.api._deps import Acting, AdminOnly, operation
-from tunehouse.server.auth import SessionSigner, require_self_or_admin
-from tunehouse.store.records import NAME_MAX, ApiKey, AuditEvent, Input, NewApiKey, User
+from tunehouse.server.auth import (
+    SessionSigner,
+    clear_session_cookies,
+    require_self_or_admin,
+    set_session_cookies,
+)
+from tunehouse.store.records import (
+    NAME_MAX,
+    ApiKey,
+    AuditEvent,
+    Input,
+    NewApiKey,
+    Record,
+    User,
+)
 
 router = APIRouter(tags=["server"])
 
@@ -40,6 +53,22 @@ class UserChange(Input):
 class KeyCreate(Input):
     user: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
     description: str = Field(default="", max_length=1024)
+
+
+class Preference(Record):
+    """A preference of the acting user; ``value`` is null when it has none."""
+
+    key: str
+    value: Any = None
+
+
+class PreferenceWrite(Input):
+    """The new value of a preference (any JSON; null removes the preference)."""
+
+    value: Any
+
+
+PreferenceKey = Annotated[str, Path(min_length=1, max_length=255)]
 
 
 @operation(router, "server.create_user", response_model=User, status_code=201)
@@ -96,17 +125,15 @@ async def login(body: Login, request: Request, response: Response) -> User:
     accounts: Accounts = request.app.state.accounts
     user = await run_in_threadpool(accounts.verify_password, body.username, body.password)
     signer: SessionSigner = request.app.state.session_signer
-    response.set_cookie(SESSION_COOKIE, signer.issue(user.name), max_age=signer.ttl_s,
-                        path="/", httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+    set_session_cookies(response, signer, user.name, secure=request.url.scheme == "https")
     return user
 
 
 @operation(router, "server.logout", status_code=204, response_class=Response)
 def logout(who: Acting) -> Response:
-    """Clear the session cookie."""
+    """Clear the session cookies."""
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    clear_session_cookies(response)
     return response
 
 
@@ -123,3 +150,19 @@ def list_audit_events(who: Acting, target_type: str | None = None,
     """Newest first."""
     return who.accounts.list_audit_events(target_type=target_type, target_id=target_id,
                                           limit=limit)
+
+
+@operation(router, "server.get_preference", response_model=Preference)
+def get_preference(key: PreferenceKey, who: Acting) -> Preference:
+    """Your value of preference ``key`` (``null`` when you have none)."""
+    return Preference(key=key, value=who.accounts.get_preference(key))
+
+
+@operation(router, "server.set_preference", response_model=Preference)
+def set_preference(key: PreferenceKey, body: PreferenceWrite, who: Acting) -> Preference:
+    """Keep a JSON value of at most 64 KiB under ``key``, for you alone; ``null`` removes
+    it. ``dashboard:<project id>`` holds the web UI's charts pinned on that project's
+    dashboard: at most 50 ``{kind, spec, title}``, ``kind`` ``metric_over_time`` or
+    ``running_latest``, ``spec`` a metric column (``metric:<title>/<series>[:last|:min|:max]``).
+    The answer is the value as kept."""
+    return Preference(key=key, value=who.accounts.set_preference(key, body.value))

@@ -1,0 +1,89 @@
+"""The experiment table of a project: the read model's filters, chosen columns
+(parameters; last/min/max of metrics), any sort order and keyset pages, with
+multi-select actions (compare, archive, abort, enqueue, delete) done by ``table.js``
+through the JSON API.
+
+Everything the table shows is in the URL (``col``, ``filter``, ``status``, ``q``,
+``order``, ``asc``, ``cursor``), so a view can be bookmarked and shared.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from tunehouse.errors import InvalidInput
+from tunehouse.server.ui.pages import Page
+from tunehouse.server.ui.render import render
+from tunehouse.store.records import TaskQuery, TaskStatus
+
+router = APIRouter()
+
+PAGE_SIZE = 50
+#: Columns offered in the chooser: taken from this many tasks of the page (a constant
+#: number of reads, whatever the page size).
+SUGGEST_FROM = 3
+ARCHIVED = "archived"
+
+Many = Annotated[list[str] | None, Query()]
+
+
+@router.get("/projects/{project_id}/tasks")
+def table_page(request: Request, project_id: str, who: Page, col: Many = None,
+               filter: Many = None, status: Many = None, q: str = "", tag: str = "",
+               order: str = "created", asc: bool = False, cursor: str | None = None,
+               limit: Annotated[int, Query(ge=1, le=500)] = PAGE_SIZE) -> Response:
+    """One page of the project's tasks."""
+    store = who.store.tasks
+    project = store.get_project(project_id)
+    columns = [c.strip() for c in col or [] if c.strip()]
+    filters = [f.strip() for f in filter or [] if f.strip()]
+    try:
+        statuses = [TaskStatus(s) for s in status or [] if s]
+    except ValueError as exc:
+        raise InvalidInput(f"unknown status in {status}: {exc}") from None
+    query = TaskQuery(project=project.id, columns=columns or None, filters=filters or None,
+                      status=statuses or None, name=q or None, tags=[tag] if tag else None,
+                      order_by=order, descending=not asc, cursor=cursor, limit=limit)
+    page = store.list_tasks(query)
+    state = {"col": columns, "filter": filters, "status": [s.value for s in statuses],
+             "q": q, "tag": tag, "order": order, "asc": "1" if asc else "", "limit": limit}
+    next_url = (_url(project.id, state, cursor=page.next_cursor)
+                if page.next_cursor else None)
+    return render(request, "table.html", title=f"{project.name} · tunehouse", user=who.user,
+                  project=project, page=page, columns=columns, filters=filters,
+                  statuses=[s.value for s in TaskStatus], chosen_status=state["status"],
+                  q=q, tag=tag, order=order, asc=asc, next_url=next_url,
+                  first_url=_url(project.id, state) if cursor else None,
+                  suggestions=_suggestions(who, page.tasks[:SUGGEST_FROM], columns),
+                  sort_url=lambda spec: _url(project.id, {
+                      **state, "order": spec, "asc": "1" if order == spec and not asc else ""}),
+                  queues=[queue.name for queue in who.store.queues.list_queues()])
+
+
+def _url(project_id: str, state: dict[str, object], cursor: str | None = None) -> str:
+    pairs: list[tuple[str, str]] = []
+    for key, value in state.items():
+        if isinstance(value, list):
+            pairs.extend((key, str(item)) for item in value)
+        elif value not in ("", None):
+            pairs.append((key, str(value)))
+    if cursor:
+        pairs.append(("cursor", cursor))
+    return f"/projects/{project_id}/tasks?{urlencode(pairs)}"
+
+
+def _suggestions(who: Page, tasks: list, chosen: list[str]) -> list[str]:
+    """Column specs of a few tasks' parameters and metrics, not chosen yet."""
+    found: dict[str, None] = {}
+    for task in tasks:
+        for param in who.store.tasks.get_parameters(task.id):
+            found[f"param:{param.section}/{param.name}"] = None
+        for metric in who.store.events.get_metric_summaries(task.id):
+            base = f"metric:{metric.title}/{metric.series}"
+            for field in ("last", "min", "max"):
+                found[base if field == "last" else f"{base}:{field}"] = None
+    return [spec for spec in found if spec not in chosen][:200]
