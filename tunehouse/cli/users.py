@@ -24,6 +24,9 @@ def register(subparsers: Any) -> None:
                     "asked for on a terminal, or else generated and printed once.")
     add.add_argument("name")
     add.add_argument("--admin", action="store_true", help="make the user an admin")
+    add.add_argument("--agent", action="store_true",
+                     help="an agent's account: may act for the owners of the tasks it runs "
+                          "(without being an admin)")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from the first line of stdin")
     add.set_defaults(func=run_add)
@@ -66,8 +69,8 @@ def _read_password(args: argparse.Namespace) -> tuple[str, bool]:
 def run_add(args: argparse.Namespace) -> int:
     password, generated = _read_password(args)
     with open_accounts(args) as accounts:
-        user = accounts.create_user(args.name, password, admin=args.admin)
-    role = "admin" if user.admin else "user"
+        user = accounts.create_user(args.name, password, admin=args.admin, agent=args.agent)
+    role = "admin" if user.admin else "agent" if user.agent else "user"
     print(f"created {role} {user.name}")
     if generated:
         print(f"password: {password}  (shown once)")
@@ -77,10 +80,10 @@ def run_add(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     with open_accounts(args) as accounts:
         users = accounts.list_users()
-    table = Table("name", "admin", "disabled", "created")
+    table = Table("name", "admin", "agent", "source", "disabled", "created")
     for user in users:
-        table.add_row(user.name, "yes" if user.admin else "", "yes" if user.disabled else "",
-                      when(user.created))
+        table.add_row(user.name, "yes" if user.admin else "", "yes" if user.agent else "",
+                      user.source, "yes" if user.disabled else "", when(user.created))
     console().print(table)
     return 0
 

@@ -153,7 +153,8 @@ def _problems(exc: ValidationError) -> str:
 
 
 def _user(row: DbRow) -> User:
-    return User(name=row.name, admin=row.admin, disabled=row.disabled, created=row.created)
+    return User(name=row.name, admin=row.admin, agent=row.agent, source=row.source,
+                disabled=row.disabled, created=row.created)
 
 
 def _api_key(row: DbRow) -> ApiKey:
@@ -180,7 +181,9 @@ class Accounts(SqlArea):
         """The same accounts acting as ``user``."""
         return Accounts(self._db, user)
 
-    def create_user(self, name: str, password: str, admin: bool = False) -> User:
+    def create_user(self, name: str, password: str, admin: bool = False,
+                    agent: bool = False) -> User:
+        """A local user; ``agent``: an agent's account, which may act for other users."""
         check_name("user", name, max_length=64, simple=True)
         if not password or len(password) > MAX_PASSWORD_LENGTH:
             raise InvalidInput(f"the password must be 1 to {MAX_PASSWORD_LENGTH} characters")
@@ -189,9 +192,9 @@ class Accounts(SqlArea):
             if conn.execute(sa.select(t.users.c.name).where(t.users.c.name == name)).first():
                 raise Conflict(f"user {name!r} already exists")
             conn.execute(sa.insert(t.users).values(
-                name=name, password_hash=password_hash, admin=admin, disabled=False,
-                created_by=self.user, created=utcnow()))
-            self._audit(conn, "user.create", "user", name, {"admin": admin})
+                name=name, password_hash=password_hash, admin=admin, agent=agent,
+                disabled=False, source="local", created_by=self.user, created=utcnow()))
+            self._audit(conn, "user.create", "user", name, {"admin": admin, "agent": agent})
             return _user(conn.execute(sa.select(t.users).where(t.users.c.name == name)).one())
 
     def get_user(self, name: str) -> User:

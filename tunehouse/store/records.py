@@ -433,8 +433,13 @@ class QueuePosition(enum.StrEnum):
 
 # ---------------------------------------------------------------- users, keys, audit
 class User(Record):
+    """A server account. ``agent``: may act for other users (``X-Tunehouse-User``), as an
+    admin may; ``source``: where its password is checked, ``local`` or ``ldap``."""
+
     name: str
     admin: bool = False
+    agent: bool = False
+    source: str = "local"
     disabled: bool = False
     created: datetime
 

@@ -320,6 +320,48 @@ users = sa.Table(
     sa.Column("disabled", sa.Boolean(), nullable=False),
     sa.Column("created_by", sa.String(NAME_LENGTH), nullable=False),
     _created(),
+    #: May act for other users (``X-Tunehouse-User``), as an admin may: an agent's account.
+    sa.Column("agent", sa.Boolean(), nullable=False, server_default=sa.false()),
+    #: Where the password is checked: ``local`` (``password_hash``) or ``ldap``.
+    sa.Column("source", sa.String(16), nullable=False, server_default="local"),
+)
+
+#: A user's role on a project (``viewer`` < ``editor`` < ``owner``); sub-projects inherit
+#: their parent's roles. Server admins need none.
+project_roles = sa.Table(
+    "project_roles", metadata,
+    sa.Column("project_id", sa.String(ID_LENGTH),
+              sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user", sa.String(NAME_LENGTH),
+              sa.ForeignKey("users.name", ondelete="CASCADE"), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("granted_by", sa.String(NAME_LENGTH), nullable=False),
+    _created(),
+    sa.Index(None, "user"),
+)
+
+#: Web sessions, kept on the server so that they can be ended: ``id`` is the SHA-256 of
+#: the token in the cookie (a stolen table holds no usable token).
+sessions = sa.Table(
+    "sessions", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("user", sa.String(NAME_LENGTH),
+              sa.ForeignKey("users.name", ondelete="CASCADE"), nullable=False, index=True),
+    _created(),
+    sa.Column("last_seen", UtcDateTime(), nullable=False),
+    sa.Column("expires", UtcDateTime(), nullable=False),
+    sa.Column("client", sa.String(255), nullable=False),
+)
+
+#: Failed sign-ins and key checks per ``user:<name>``, ``addr:<client address>`` or
+#: ``key:<access key>``: growing delays, then a lockout until ``locked_until``.
+auth_throttle = sa.Table(
+    "auth_throttle", metadata,
+    sa.Column("key", sa.String(NAME_LENGTH + 8), primary_key=True),
+    sa.Column("failures", sa.Integer(), nullable=False),
+    sa.Column("first_failure", UtcDateTime(), nullable=False),
+    sa.Column("last_failure", UtcDateTime(), nullable=False),
+    sa.Column("locked_until", UtcDateTime(), nullable=True),
 )
 
 api_keys = sa.Table(
@@ -344,7 +386,13 @@ audit_events = sa.Table(
     sa.Column("target_id", sa.String(NAME_LENGTH), nullable=False),
     sa.Column("details", Json, nullable=False),
     _created(),
+    #: The authenticated user when it acted for ``user`` (an agent, an admin), else NULL.
+    sa.Column("actor", sa.String(NAME_LENGTH), nullable=True),
+    #: The client's address of the request that made the change (NULL: not over HTTP).
+    sa.Column("client", sa.String(255), nullable=True),
     sa.Index(None, "target_type", "target_id", "id"),
+    sa.Index(None, "user", "id"),
+    sa.Index(None, "created"),
 )
 
 #: Settings a user keeps on the server (the web UI's dashboards: ``dashboard:<project id>``),

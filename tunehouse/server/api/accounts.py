@@ -44,6 +44,7 @@ class UserCreate(Input):
     name: str = Field(min_length=1, max_length=NAME_MAX)
     password: str = Field(min_length=1, max_length=1024)
     admin: bool = False
+    agent: bool = False
 
 
 class UserChange(Input):
@@ -73,7 +74,8 @@ PreferenceKey = Annotated[str, Path(min_length=1, max_length=255)]
 
 @operation(router, "server.create_user", response_model=User, status_code=201)
 def create_user(body: UserCreate, who: AdminOnly) -> User:
-    return who.accounts.create_user(body.name, body.password, admin=body.admin)
+    return who.accounts.create_user(body.name, body.password, admin=body.admin,
+                                    agent=body.agent)
 
 
 @operation(router, "server.list_users", response_model=list[User])
