@@ -28,7 +28,7 @@ def browser() -> Iterator[object]:
     """Headless Chromium (fails, with the way to install it, when it is missing)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package "
-                    "(scripts/install-chromium.sh) or set TUNEHOUSE_CHROMIUM")
+                    "(scripts/install-test-deps.sh) or set TUNEHOUSE_CHROMIUM")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
