@@ -15,35 +15,20 @@ Targets (issue 11): the experiment table's first page <= 300 ms, chart data <= 1
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.ingest import PG_ADMIN_URL, median_time, send_points  # noqa: E402
 from tests.helpers.seed import seed_tasks  # noqa: E402
-from tests.helpers.server import ServerProcess, running_server  # noqa: E402
+from tests.helpers.server import running_server  # noqa: E402
+from tests.helpers.web import sign_in  # noqa: E402
 from tunehouse.store.records import TaskCreate  # noqa: E402
 from tunehouse.store.sql import SqlStore  # noqa: E402
-
-
-def signed_in(server: ServerProcess) -> httpx.Client:
-    """A client holding a web session, as a browser after the login form."""
-    client = httpx.Client(base_url=server.url, timeout=120, headers={"Accept": "text/html"})
-    form = client.get("/login").text
-    token = re.search(r'name="login_token" value="([^"]+)"', form)
-    assert token, "no login form"
-    answer = client.post("/login", data={"username": server.admin_user, "next": "/",
-                                         "password": server.admin_password,
-                                         "login_token": token.group(1)})
-    assert answer.status_code == 303, answer.text[:300]
-    return client
 
 
 def main() -> None:
@@ -77,7 +62,7 @@ def main() -> None:
             send_points(api, long.id, args.points)
             print(f"stored a {args.points:,}-point series in "
                   f"{time.perf_counter() - started:.1f} s")
-            client = signed_in(server)
+            client = sign_in(server, headers={"Accept": "text/html"}, timeout=120)
             table = f"/projects/{project_id}/tasks"
             columns = "col=param:General/lr&col=metric:val/acc:max&col=metric:train/loss"
             pages = {

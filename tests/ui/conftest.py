@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.helpers.server import ServerProcess
+from tunehouse.store.base import Store
 
 CHROMIUM = os.environ.get("TUNEHOUSE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
@@ -72,6 +73,14 @@ def login(page, server: ServerProcess, user: str | None = None,  # type: ignore[
     page.fill("input[name=password]", password or server.admin_password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{server.url}/projects")
+
+
+@pytest.fixture(scope="module")
+def store(shared_server: ServerProcess) -> Iterator[Store]:
+    """The HTTP store acting as the shared server's admin."""
+    opened = shared_server.store()
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

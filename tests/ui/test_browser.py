@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
@@ -26,13 +25,6 @@ from tunehouse.store.records import (
 )
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def store(shared_server: ServerProcess) -> Iterator[Store]:
-    opened = shared_server.store()
-    yield opened
-    opened.close()
 
 
 def seed_run(store: Store, project: str, name: str, lr: float, points: int = 40) -> str:

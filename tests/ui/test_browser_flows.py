@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
@@ -29,13 +28,6 @@ from tunehouse.store.records import (
 from tunehouse.store.status import TERMINAL
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def store(shared_server: ServerProcess) -> Iterator[Store]:
-    opened = shared_server.store()
-    yield opened
-    opened.close()
 
 
 def objective_task(store: Store, project: str) -> str:

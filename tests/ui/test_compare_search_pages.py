@@ -15,6 +15,7 @@ import pytest
 from markupsafe import escape
 
 from tests.helpers.server import ServerProcess
+from tests.helpers.web import sign_in
 from tests.hpo.helpers import Env
 from tunehouse.client import open_store
 from tunehouse.contract import CSRF_COOKIE, CSRF_HEADER
@@ -34,25 +35,11 @@ from tunehouse.store.records import (
 
 
 @pytest.fixture(scope="module")
-def store(shared_server: ServerProcess) -> Iterator[Store]:
-    opened = shared_server.store()
-    yield opened
-    opened.close()
-
-
-@pytest.fixture(scope="module")
 def web(shared_server: ServerProcess) -> Iterator[httpx.Client]:
     """A client signed in as the admin through the login form (it keeps the cookies)."""
-    with httpx.Client(base_url=shared_server.url, headers={"Accept": "text/html"},
-                      timeout=60) as client:
-        form = client.get("/login")
-        token = re.search(r'name="login_token" value="([^"]+)"', form.text)
-        assert token is not None
-        answer = client.post("/login", data={
-            "login_token": token.group(1), "next": "/projects",
-            "username": shared_server.admin_user, "password": shared_server.admin_password})
-        assert answer.status_code == 303, answer.text
-        yield client
+    client = sign_in(shared_server, headers={"Accept": "text/html"})
+    yield client
+    client.close()
 
 
 def csrf(web: httpx.Client) -> str:

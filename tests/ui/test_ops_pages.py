@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.helpers.server import ServerProcess
+from tests.helpers.web import csrf_header, sign_in
 from tunehouse.errors import InvalidInput
 from tunehouse.server.accounts import (
     DASHBOARD_MAX_PINS,
@@ -48,29 +49,6 @@ def unique(prefix: str) -> str:
 
 
 @pytest.fixture
-def store(shared_server: ServerProcess) -> Iterator[Store]:
-    """The HTTP store acting as the shared server's admin."""
-    opened = shared_server.store()
-    yield opened
-    opened.close()
-
-
-def sign_in(server: ServerProcess, user: str | None = None,
-            password: str | None = None) -> httpx.Client:
-    """A client signed in through the login form (it carries the session cookies)."""
-    client = httpx.Client(base_url=server.url, timeout=30)
-    form = client.get("/login")
-    token = re.search(r'name="login_token" value="([^"]+)"', form.text)
-    assert token, form.text
-    answer = client.post("/login", data={
-        "username": user or server.admin_user, "password": password or server.admin_password,
-        "login_token": token.group(1), "next": "/projects"})
-    assert answer.status_code == 303, answer.text
-    assert "tunehouse_session" in client.cookies
-    return client
-
-
-@pytest.fixture
 def browser(shared_server: ServerProcess) -> Iterator[httpx.Client]:
     """The shared server's admin, signed in."""
     client = sign_in(shared_server)
@@ -78,8 +56,7 @@ def browser(shared_server: ServerProcess) -> Iterator[httpx.Client]:
     client.close()
 
 
-def csrf(client: httpx.Client) -> dict[str, str]:
-    return {"X-CSRF-Token": client.cookies["tunehouse_csrf"]}
+csrf = csrf_header
 
 
 def page(client: httpx.Client, path: str) -> str:
