@@ -97,9 +97,16 @@ def duration(seconds: float | None) -> str:
 
 
 def number(value: Any) -> str:
-    """Numbers compact (``0.001234``, ``1.235e+06``), anything else as text."""
+    """Numbers compact (``0.001234``, ``1.235e+06``), also when written as text (a
+    parameter's ``0.22920641132888908``), anything else as text."""
     if isinstance(value, bool) or value is None:
         return "" if value is None else str(value)
+    if isinstance(value, str):
+        try:
+            parsed = float(value)
+        except ValueError:
+            return value
+        return value if len(value) <= 8 or "." not in value else number(parsed)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
