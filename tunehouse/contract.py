@@ -131,6 +131,8 @@ ROUTES: dict[str, Route] = {
     "server.login": Route("POST", "/auth/login"),
     "server.logout": Route("POST", "/auth/logout"),
     "server.whoami": Route("GET", "/auth/me"),
+    "server.list_lockouts": Route("GET", "/auth/lockouts"),
+    "server.clear_lockout": Route("DELETE", "/auth/lockouts/{key}"),
     "server.create_user": Route("POST", "/users"),
     "server.list_users": Route("GET", "/users"),
     "server.get_user": Route("GET", "/users/{name}"),
@@ -141,6 +143,10 @@ ROUTES: dict[str, Route] = {
     "server.list_audit_events": Route("GET", "/audit"),
     "server.get_preference": Route("GET", "/preferences/{key}"),
     "server.set_preference": Route("PUT", "/preferences/{key}"),
+    # project roles (tunehouse.server.permissions): who has which, grant, revoke
+    "server.list_access": Route("GET", "/access/{project:path}"),
+    "server.grant_role": Route("PUT", "/access/{project:path}/{user}"),
+    "server.revoke_role": Route("DELETE", "/access/{project:path}/{user}"),
 }
 
 #: Operations that may be sent twice with the same effect as once, besides every GET, PUT

@@ -8,6 +8,7 @@ class on the other side::
     TunehouseError (500, "internal")
     ├── InvalidInput (422, "invalid")              bad parameters, bodies, search spaces, paths
     ├── AuthenticationFailed (401, "unauthenticated")
+    │   └── TooManyAttempts (429, "too_many_attempts")  sign-ins or key checks throttled
     ├── PermissionDenied (403, "forbidden")
     ├── NotFound (404, "not_found")
     ├── Conflict (409, "conflict")
@@ -63,6 +64,31 @@ class AuthenticationFailed(TunehouseError):
 
     status = 401
     code = "unauthenticated"
+
+
+class TooManyAttempts(AuthenticationFailed):
+    """Too many failed sign-ins or API-key checks for a user, a key or from an address:
+    the attempt was refused without checking the credentials. ``retry_after``: seconds to
+    wait before the next attempt (the ``Retry-After`` header of the answer); it travels in
+    ``detail`` too, so the HTTP client's exception has it.
+
+    A subclass of :class:`AuthenticationFailed`, so code that keeps work for later on a
+    failed sign-in (the SDK's spool) treats it alike; never retry it at once.
+    """
+
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, detail: Any = None, retry_after: int | None = None) -> None:
+        if retry_after is None and isinstance(detail, dict):
+            found = detail.get("retry_after")
+            retry_after = int(found) if isinstance(found, int | float) else None
+        if retry_after is not None:
+            retry_after = max(1, int(retry_after))
+            detail = {**(detail if isinstance(detail, dict) else {}),
+                      "retry_after": retry_after}
+        super().__init__(message, detail)
+        self.retry_after = retry_after
 
 
 class PermissionDenied(TunehouseError):
@@ -153,5 +179,8 @@ def error_class_for(code: str, status: int) -> type[TunehouseError]:
             return cls
     for cls in classes:
         if cls.status == status and cls.__subclasses__() == [] and cls is not ServerUnavailable:
+            return cls
+    for cls in classes[1:]:  # a status whose class has subclasses (401: AuthenticationFailed)
+        if cls.status == status and cls is not ServerUnavailable:
             return cls
     return TunehouseError

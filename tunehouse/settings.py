@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +77,58 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Seconds without a sign of life after which the server's watchdog fails a running task (not under an agent) as \"process lost\"."),
     SettingSpec("worker_lost_retries", "TUNEHOUSE_WORKER_LOST_RETRIES", 2,
                 "How many times the server's watchdog puts a task back in its queue when its agent is lost (lease expired) before failing it; a task's own max_retries counts when higher."),
+    # web sessions and brute-force protection (tunehouse.server.sessions, .throttle)
+    SettingSpec("session_max_s", "TUNEHOUSE_SESSION_MAX_S", 12 * 3600,
+                "Seconds a web session lasts at most after signing in (absolute timeout)."),
+    SettingSpec("session_idle_s", "TUNEHOUSE_SESSION_IDLE_S", 2 * 3600,
+                "Seconds without a request after which a web session ends (idle timeout)."),
+    SettingSpec("login_delay_after", "TUNEHOUSE_LOGIN_DELAY_AFTER", 5,
+                "Failed sign-ins (or API-key checks) per user, key or client address after which each further attempt must wait 1 s, 2 s, 4 s, ... (at most 60 s) after the last failure, else 429."),
+    SettingSpec("login_lockout_after", "TUNEHOUSE_LOGIN_LOCKOUT_AFTER", 20,
+                "Failed sign-ins (or API-key checks) per user, key or client address within 15 minutes that lock it for TUNEHOUSE_LOGIN_LOCKOUT_S."),
+    SettingSpec("login_lockout_s", "TUNEHOUSE_LOGIN_LOCKOUT_S", 900,
+                "Seconds a locked user, key or client address is refused (429), even with the right password; an admin may unlock it earlier."),
     SettingSpec("init_timeout_s", "TUNEHOUSE_INIT_TIMEOUT", 30,
                 "Seconds Task.init keeps retrying an unreachable server before the run goes on offline."),
     SettingSpec("offline_spool", "TUNEHOUSE_SPOOL", lambda home: home / "spool",
                 "Where the SDK spools reports while the server is unreachable.",
                 shown="$TUNEHOUSE_HOME/spool"),
+    SettingSpec("default_project_role", "TUNEHOUSE_DEFAULT_PROJECT_ROLE", "viewer",
+                "Role on a project of a server user with no role of their own there (granted, inherited or as its creator): viewer, editor or none (none: users see only the projects they were given; docs/security.md)."),
+    # LDAP sign-in (tunehouse.server.ldap_auth; docs/security.md)
+    SettingSpec("ldap_url", "TUNEHOUSE_LDAP_URL", None,
+                "LDAP server of the sign-in, ldap://host:389 or ldaps://host:636; unset: LDAP sign-in off.",
+                shown="unset: LDAP off"),
+    SettingSpec("ldap_bind_dn", "TUNEHOUSE_LDAP_BIND_DN", None,
+                "DN of the service account the server binds as to search users and groups.",
+                shown="unset: anonymous search"),
+    SettingSpec("ldap_bind_password", "TUNEHOUSE_LDAP_BIND_PASSWORD", None,
+                "Password of TUNEHOUSE_LDAP_BIND_DN (never logged).", shown="unset"),
+    SettingSpec("ldap_bind_password_file", "TUNEHOUSE_LDAP_BIND_PASSWORD_FILE", None,
+                "File holding the password of TUNEHOUSE_LDAP_BIND_DN (instead of TUNEHOUSE_LDAP_BIND_PASSWORD).",
+                shown="unset"),
+    SettingSpec("ldap_user_base", "TUNEHOUSE_LDAP_USER_BASE", None,
+                "Base DN under which users are searched, e.g. ou=people,dc=example,dc=org (needed with TUNEHOUSE_LDAP_URL).",
+                shown="unset"),
+    SettingSpec("ldap_user_filter", "TUNEHOUSE_LDAP_USER_FILTER", "(uid={username})",
+                "Filter that finds a user; {username} is replaced by the escaped sign-in name, e.g. (sAMAccountName={username}) for Active Directory."),
+    SettingSpec("ldap_group_base", "TUNEHOUSE_LDAP_GROUP_BASE", None,
+                "Base DN of the groups searched by member=<user DN> (groupOfNames) or memberUid=<name> (posixGroup), besides the user's memberOf.",
+                shown="unset: memberOf only"),
+    SettingSpec("ldap_admin_group", "TUNEHOUSE_LDAP_ADMIN_GROUP", None,
+                "Group (DN or cn) whose members are tunehouse admins; synced on every LDAP sign-in.",
+                shown="unset: no LDAP admins"),
+    SettingSpec("ldap_project_roles", "TUNEHOUSE_LDAP_PROJECT_ROLES", None,
+                "Project roles of LDAP groups: GROUP=PROJECT:ROLE;GROUP2=PROJECT2:ROLE with ROLE viewer, editor or owner; synced on every LDAP sign-in.",
+                shown="unset"),
+    SettingSpec("ldap_timeout_s", "TUNEHOUSE_LDAP_TIMEOUT_S", 5,
+                "Seconds to wait for the LDAP server (connect and each answer) before a sign-in fails with 503."),
+    SettingSpec("ldap_start_tls", "TUNEHOUSE_LDAP_START_TLS", False,
+                "Upgrade an ldap:// connection with StartTLS (certificate verified) before binding.",
+                shown="false"),
+    SettingSpec("ldap_ca_file", "TUNEHOUSE_LDAP_CA_FILE", None,
+                "PEM file of the CA(s) that signed the LDAP server's certificate (ldaps:// or StartTLS).",
+                shown="unset: the system's CAs"),
 )
 _SPECS = {spec.name: spec for spec in SETTINGS}
 
@@ -111,6 +159,24 @@ class Settings:
     worker_lost_retries: int
     init_timeout_s: float
     offline_spool: Path
+    session_max_s: int = 12 * 3600
+    session_idle_s: int = 2 * 3600
+    login_delay_after: int = 5
+    login_lockout_after: int = 20
+    login_lockout_s: int = 900
+    default_project_role: str = "viewer"
+    ldap_url: str | None = None
+    ldap_bind_dn: str | None = None
+    ldap_bind_password: str | None = field(default=None, repr=False)
+    ldap_bind_password_file: Path | None = None
+    ldap_user_base: str | None = None
+    ldap_user_filter: str = "(uid={username})"
+    ldap_group_base: str | None = None
+    ldap_admin_group: str | None = None
+    ldap_project_roles: str | None = None
+    ldap_timeout_s: float = 5.0
+    ldap_start_tls: bool = False
+    ldap_ca_file: Path | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -168,6 +234,9 @@ class Settings:
             worker_lost_retries=lost_retries,
             init_timeout_s=init_timeout,
             offline_spool=Path(pick("offline_spool")),
+            **_sign_in_settings(pick),
+            default_project_role=_project_role(pick("default_project_role")),
+            **_ldap_settings(pick),
         )
 
     def replace(self, **changes: Any) -> Settings:
@@ -208,6 +277,75 @@ def normalize_server_url(url: str) -> str:
     if not rest:
         raise InvalidInput(f"the server URL {url!r} names no host (check TUNEHOUSE_SERVER)")
     return f"{scheme.lower()}://{rest}"
+
+
+def _ldap_settings(pick: Callable[[str], Any]) -> dict[str, Any]:
+    """The ``ldap_*`` settings, typed; their meaning is checked when the server starts
+    (:meth:`tunehouse.server.ldap_auth.LdapConfig.from_settings`)."""
+    values: dict[str, Any] = {spec.name: pick(spec.name) for spec in SETTINGS
+                              if spec.name.startswith("ldap_")}
+    for name, value in values.items():
+        if isinstance(value, str):
+            values[name] = value.strip() or None
+    try:
+        values["ldap_timeout_s"] = float(values["ldap_timeout_s"])
+    except (TypeError, ValueError):
+        raise InvalidInput(f"invalid number in settings: TUNEHOUSE_LDAP_TIMEOUT_S is "
+                           f"{values['ldap_timeout_s']!r}") from None
+    values["ldap_start_tls"] = _flag("TUNEHOUSE_LDAP_START_TLS", values["ldap_start_tls"])
+    values["ldap_user_filter"] = str(values["ldap_user_filter"]
+                                     or _SPECS["ldap_user_filter"].default)
+    for name in ("ldap_bind_password_file", "ldap_ca_file"):
+        if values[name] is not None:
+            values[name] = Path(values[name]).expanduser()
+    return values
+
+
+def _flag(env: str, value: Any) -> bool:
+    """A yes/no setting: a bool (config.json) or 1/true/yes/on, 0/false/no/off."""
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise InvalidInput(f"{env} must be true or false, not {value!r}")
+
+
+#: The values of ``default_project_role`` (``none``: no access without a role).
+DEFAULT_PROJECT_ROLES = ("viewer", "editor", "none")
+
+
+def _project_role(value: Any) -> str:
+    """A valid ``default_project_role``; InvalidInput naming the setting else."""
+    text = str(value).strip().lower()
+    if text not in DEFAULT_PROJECT_ROLES:
+        raise InvalidInput(f"TUNEHOUSE_DEFAULT_PROJECT_ROLE must be viewer, editor or none, "
+                           f"not {value!r}")
+    return text
+
+
+#: The session and sign-in throttling settings (whole numbers, the least value each takes).
+_SIGN_IN_MINIMUMS = {"session_max_s": 1, "session_idle_s": 1, "login_delay_after": 1,
+                     "login_lockout_after": 1, "login_lockout_s": 1}
+
+
+def _sign_in_settings(pick: Callable[[str], Any]) -> dict[str, Any]:
+    """The session and throttling settings (:mod:`tunehouse.server.sessions`,
+    :mod:`tunehouse.server.throttle`), checked: InvalidInput naming the variable."""
+    values: dict[str, Any] = {}
+    for name, least in _SIGN_IN_MINIMUMS.items():
+        value = pick(name)
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = least - 1
+        if number < least or isinstance(value, bool):
+            raise InvalidInput(f"{_SPECS[name].env} must be a whole number of at least "
+                               f"{least}, not {value!r}")
+        values[name] = number
+    return values
 
 
 def _same_server(a: str, b: str) -> bool:

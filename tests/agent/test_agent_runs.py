@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -85,9 +86,15 @@ def test_git_script_with_an_edit_is_cloned_edited_and_run_as_its_owner(
         assert any(line.startswith("tunehouse agent") and "attempt 1" in line
                    for line in lines)
         assert all(line.count("step") <= 1 for line in lines)
-    # the task ran with a key of its owner made for the attempt, revoked at its end
+    # the task ran with a key of its owner made for the attempt, revoked at its end (just
+    # after the final status is written, so it may take a moment)
+    deadline = time.monotonic() + 20
     with AdminClient(server.url, server.access_key, server.secret_key) as admin:
-        keys = [k for k in admin.list_api_keys(alice) if k.description.startswith("agent ")]
+        while True:
+            keys = [k for k in admin.list_api_keys(alice) if k.description.startswith("agent ")]
+            if (keys and keys[0].revoked) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
     assert len(keys) == 1 and keys[0].revoked and clone.id in keys[0].description
 
 

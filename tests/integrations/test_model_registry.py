@@ -100,8 +100,8 @@ def check_registry_records(store, audit_log, task_id: str) -> None:  # type: ign
     assert store.models.find_model("classifier", stage="production").version == 1
     moves = [e.details for e in audit_log.list_audit_events(target_type="model",
                                                             target_id="classifier")]
-    assert {"stage": "production", "from": 3, "to": 1} in moves
-    assert {"stage": "production", "from": None, "to": 1} in moves
+    assert {"stage": "production", "from": 3, "to": 1, "kind": "rollback"} in moves
+    assert {"stage": "production", "from": None, "to": 1, "kind": "promote"} in moves
     for published in (versions[1], versions[2]):
         assert store.models.get_model(published.id).published
         with pytest.raises(Conflict):

@@ -22,6 +22,13 @@ def _error(response: httpx.Response) -> dict:
     return response.json()["error"]
 
 
+def _own_address() -> dict[str, str]:
+    """Headers giving a client an address of its own (uvicorn trusts ``X-Forwarded-For``
+    from 127.0.0.1), so that the failed sign-ins and key checks a test makes on purpose
+    count for it alone, not for 127.0.0.1, which every test shares (brute-force throttle)."""
+    return {"X-Forwarded-For": f"198.18.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250 + 1}"}
+
+
 def _new_user(api: httpx.Client, admin: bool = False) -> tuple[str, str, str, str]:
     """A fresh user with a key: (name, password, access_key, secret_key)."""
     name = f"u{uuid.uuid4().hex[:8]}"
@@ -64,8 +71,10 @@ def test_malformed_authorization_is_401(anon: httpx.Client, header: str) -> None
 
 
 def test_wrong_secret_and_unknown_key_are_401(server: ServerProcess, anon: httpx.Client) -> None:
-    assert anon.get("/tasks", auth=(server.access_key, "wrong")).status_code == 401
-    assert anon.get("/tasks", auth=("THNOSUCHKEY", server.secret_key)).status_code == 401
+    own = _own_address()
+    assert anon.get("/tasks", auth=(server.access_key, "wrong"), headers=own).status_code == 401
+    assert anon.get("/tasks", auth=("THNOSUCHKEY", server.secret_key), headers=own
+                    ).status_code == 401
     assert anon.get("/tasks", auth=(server.access_key, server.secret_key)).status_code == 200
 
 
@@ -131,6 +140,7 @@ def test_writes_act_as_the_authenticated_user(api: httpx.Client, server: ServerP
 
 def test_http_store_raises_authentication_failed(server: ServerProcess) -> None:
     store = HttpStore(server.url, server.access_key, "wrong-secret")
+    store._caller.conn.client.headers.update(_own_address())
     try:
         with pytest.raises(AuthenticationFailed):
             store.tasks.list_projects()
@@ -141,7 +151,8 @@ def test_http_store_raises_authentication_failed(server: ServerProcess) -> None:
 def test_login_sets_session_cookie_and_logout_clears_it(api: httpx.Client,
                                                          server: ServerProcess) -> None:
     name, password, _, _ = _new_user(api)
-    with httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as browser:
+    with httpx.Client(base_url=f"{server.url}/api/v1", timeout=30,
+                      headers=_own_address()) as browser:
         bad = browser.post("/auth/login", json={"username": name, "password": "wrong"})
         assert bad.status_code == 401 and "session" not in bad.headers.get("set-cookie", "")
         assert browser.post("/auth/login", json={"username": "nobody", "password": "x"}
@@ -167,7 +178,8 @@ def test_login_sets_session_cookie_and_logout_clears_it(api: httpx.Client,
 
 def test_session_cookie_checks(api: httpx.Client, server: ServerProcess) -> None:
     name, password, _, _ = _new_user(api)
-    with httpx.Client(base_url=f"{server.url}/api/v1", timeout=30) as browser:
+    with httpx.Client(base_url=f"{server.url}/api/v1", timeout=30,
+                      headers=_own_address()) as browser:
         token = browser.post("/auth/login", json={"username": name, "password": password}
                              ).cookies["tunehouse_session"]
         browser.cookies.clear()

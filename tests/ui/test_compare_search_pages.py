@@ -166,7 +166,7 @@ def test_dashboard_of_a_finished_search(web: httpx.Client, store: Store,
     assert sorted(state for _, state in states) == ["completed"] * 3 + ["failed"]
     assert states[0][1] == "completed" and states[-1][1] == "failed"
     best = row(board, f'data-trial="{states[0][0]}"')
-    assert "<code>0.3</code>" in best  # the quality peaks at x=0.3
+    assert '<code title="0.3">0.3</code>' in best  # the quality peaks at x=0.3
     assert "objective/value" in board and "Args/x" in board
     problems = section(html, "problems")
     assert problems.count("<tr data-trial=") == 1

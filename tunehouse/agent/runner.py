@@ -220,10 +220,11 @@ class Attempt:
             env.update(TUNEHOUSE_SERVER=settings.server or "",
                        TUNEHOUSE_ACCESS_KEY=self._key.access_key,
                        TUNEHOUSE_SECRET_KEY=self._key.secret_key)
-        elif settings.server:
+        elif settings.server:  # the agent's key, acting for the owner (checked as the owner)
             env.update(TUNEHOUSE_SERVER=settings.server,
                        TUNEHOUSE_ACCESS_KEY=settings.access_key or "",
-                       TUNEHOUSE_SECRET_KEY=settings.secret_key or "")
+                       TUNEHOUSE_SECRET_KEY=settings.secret_key or "",
+                       TUNEHOUSE_ACT_AS=self.store.user)
         else:
             env.update(TUNEHOUSE_DB=settings.db, TUNEHOUSE_ARTIFACTS=str(settings.artifacts),
                        TUNEHOUSE_ACT_AS=self.store.user)
@@ -231,7 +232,7 @@ class Attempt:
 
     def _owner_key(self) -> NewApiKey | None:
         """A key of the task's owner for this attempt alone (revoked when it ends), so the
-        task's code never holds the agent's (admin) key; None when the task runs as the
+        task's code never holds the agent's own key; None when the task runs as the
         agent's own user, or the agent may not make keys for others."""
         settings = self.config.settings
         if not settings.server or self.store.user == self._agent_store.user:

@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tunehouse.cli.db",
     "tunehouse.cli.users",
     "tunehouse.cli.keys",
+    "tunehouse.cli.audit",
     "tunehouse.cli.projects",
     "tunehouse.cli.tasks",
     "tunehouse.cli.sync",

@@ -1,21 +1,72 @@
-"""``tunehouse projects``: list projects."""
+"""``tunehouse projects``: list projects, and the roles on them (``grant``, ``revoke``,
+``access``): through the server when one is set (the key's user must own the project),
+else directly on the database (``--db``), like ``tunehouse users``."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from tunehouse.cli._options import add_common_options, console, open_store, when
+from tunehouse.cli._options import (
+    add_common_options,
+    check_server,
+    console,
+    open_database,
+    open_store,
+    settings_from_args,
+    when,
+)
+from tunehouse.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from tunehouse.client.admin import AdminClient
+    from tunehouse.server.permissions import Permissions
+    from tunehouse.store.records import User
+
+ROLES = ("viewer", "editor", "owner")
+_ROLES_HELP = ("Roles: viewer (read), editor (also change, run and report), owner (also "
+               "delete tasks and hand out roles). Sub-projects inherit the roles of their "
+               "parents. With a server set (TUNEHOUSE_SERVER or --server) this goes through "
+               "it and the key's user must own the project; else it is written on the "
+               "database directly (--db), as `tunehouse users` does.")
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("projects", help="projects: list")
+    parser = subparsers.add_parser("projects", help="projects: list, grant, revoke, access")
     commands = parser.add_subparsers(dest="projects_command", metavar="COMMAND", required=True)
     listing = commands.add_parser("list", help="list projects")
     add_common_options(listing)
     listing.set_defaults(func=run_list)
+    grant = commands.add_parser("grant", help="give a user a role on a project",
+                                description="Give USER the role ROLE on PROJECT (replacing "
+                                            "the role granted there before). " + _ROLES_HELP)
+    grant.add_argument("project", help="project name (team/vision) or id")
+    grant.add_argument("user")
+    grant.add_argument("role", choices=ROLES)
+    grant.set_defaults(func=run_grant)
+    revoke = commands.add_parser("revoke", help="take back the role granted to a user",
+                                 description="Take back the role granted to USER on PROJECT "
+                                             "itself (roles inherited from parent projects "
+                                             "stay). " + _ROLES_HELP)
+    revoke.add_argument("project", help="project name (team/vision) or id")
+    revoke.add_argument("user")
+    revoke.set_defaults(func=run_revoke)
+    access = commands.add_parser("access", help="who has which role on a project",
+                                 description="Who has a role of their own on PROJECT: granted "
+                                             "there, inherited from a parent project, or "
+                                             "owner as a creator. Admins and the server's "
+                                             "default role (TUNEHOUSE_DEFAULT_PROJECT_ROLE) "
+                                             "are not listed.")
+    access.add_argument("project", help="project name (team/vision) or id")
+    access.set_defaults(func=run_access)
+    for sub in (grant, revoke, access):
+        add_common_options(sub)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -25,5 +76,75 @@ def run_list(args: argparse.Namespace) -> int:
     for project in projects:
         table.add_row(project.name, project.id, project.user, when(project.created),
                       project.description)
+    console().print(table)
+    return 0
+
+
+@contextmanager
+def _roles(args: argparse.Namespace) -> Iterator[AdminClient | tuple[Permissions, User]]:
+    """The server's admin client when a server is set, else the permissions of the
+    database with the CLI's user as an admin (whoever opens the database may do anything
+    on it; audit entries name ``cli:<login>``)."""
+    settings = settings_from_args(args)
+    if settings.server:
+        from tunehouse.client.admin import AdminClient
+
+        check_server(settings, args)
+        if not (settings.access_key and settings.secret_key):
+            raise InvalidInput("no API key for the server: set TUNEHOUSE_ACCESS_KEY and "
+                               "TUNEHOUSE_SECRET_KEY (or TUNEHOUSE_HOME with its credentials)")
+        with AdminClient(settings.server, settings.access_key, settings.secret_key) as admin:
+            yield admin
+        return
+    from tunehouse.server.permissions import Permissions
+    from tunehouse.store.records import User
+
+    with open_database(args) as store:
+        cli = User(name=f"cli:{getpass.getuser()}", admin=True, created=datetime.now(UTC))
+        yield Permissions.of(store), cli
+
+
+def run_grant(args: argparse.Namespace) -> int:
+    from tunehouse.client.admin import AdminClient
+    from tunehouse.server.permissions import Role
+
+    with _roles(args) as roles:
+        if isinstance(roles, AdminClient):
+            roles.grant_role(args.project, args.user, args.role)
+        else:
+            permissions, cli = roles
+            permissions.grant(args.project, args.user, Role.parse(args.role), cli)
+    print(f"{args.user} is {args.role} of {args.project}")
+    return 0
+
+
+def run_revoke(args: argparse.Namespace) -> int:
+    from tunehouse.client.admin import AdminClient
+
+    with _roles(args) as roles:
+        if isinstance(roles, AdminClient):
+            roles.revoke_role(args.project, args.user)
+        else:
+            permissions, cli = roles
+            if not permissions.revoke(args.project, args.user, cli):
+                print(f"{args.user} had no role of their own on {args.project}")
+                return 0
+    print(f"revoked the role of {args.user} on {args.project}")
+    return 0
+
+
+def run_access(args: argparse.Namespace) -> int:
+    from tunehouse.client.admin import AdminClient
+
+    with _roles(args) as roles:
+        if isinstance(roles, AdminClient):
+            entries = roles.list_access(args.project)
+        else:
+            entries = [entry.model_dump() for entry in roles[0].access(args.project)]
+    table = Table("user", "role", "from", "granted by")
+    for entry in entries:
+        origin = entry.get("inherited_from") or "this project"
+        granted = entry.get("granted_by") or "(creator)"
+        table.add_row(entry["user"], entry["role"], origin, granted)
     console().print(table)
     return 0

@@ -11,12 +11,20 @@ from typing import Any
 
 from rich.table import Table
 
-from tunehouse.cli._options import add_common_options, console, open_accounts, when
+from tunehouse.cli._options import (
+    add_common_options,
+    console,
+    open_accounts,
+    open_database,
+    settings_from_args,
+    when,
+)
 from tunehouse.errors import InvalidInput
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("users", help="user accounts: add, list, disable, enable")
+    parser = subparsers.add_parser(
+        "users", help="user accounts: add, list, disable, enable, lockouts, unlock")
     commands = parser.add_subparsers(dest="users_command", metavar="COMMAND", required=True)
     add = commands.add_parser(
         "add", help="create a user",
@@ -47,7 +55,25 @@ def register(subparsers: Any) -> None:
         sub = commands.add_parser(name, help=short, description=long)
         sub.add_argument("name", help=f"the user to {name}")
         sub.set_defaults(func=run_set_disabled, disabled=disabled)
-    for sub in (add, listing, *[commands.choices[n] for n in ("disable", "enable")]):
+    lockouts = commands.add_parser(
+        "lockouts", help="list users, keys and addresses locked by failed sign-ins",
+        description="List the keys locked by failed sign-ins or API-key checks "
+                    "(user:<name>, addr:<client address>, key:<access key>): every attempt "
+                    "for them is refused (429) until the time shown. --all: every key with "
+                    "counted failures, locked or not.")
+    lockouts.add_argument("--all", action="store_true", dest="every",
+                          help="also the keys with failures that are not locked")
+    lockouts.set_defaults(func=run_lockouts)
+    unlock = commands.add_parser(
+        "unlock", help="unlock a key locked by failed sign-ins (user:NAME, addr:ADDRESS, ...)",
+        description="Unlock a key that failed sign-ins or API-key checks locked and forget "
+                    "its failures: KEY is user:<name>, addr:<client address> or key:<access "
+                    "key> (as `tunehouse users lockouts` lists them); a plain name means "
+                    "user:<name>. Recorded in the audit log.")
+    unlock.add_argument("key", help="user:<name>, addr:<address>, key:<access key> or a name")
+    unlock.set_defaults(func=run_unlock)
+    for sub in (add, listing, lockouts, unlock,
+                *[commands.choices[n] for n in ("disable", "enable")]):
         add_common_options(sub, server=False)
 
 
@@ -85,6 +111,33 @@ def run_list(args: argparse.Namespace) -> int:
         table.add_row(user.name, "yes" if user.admin else "", "yes" if user.agent else "",
                       user.source, "yes" if user.disabled else "", when(user.created))
     console().print(table)
+    return 0
+
+
+def run_lockouts(args: argparse.Namespace) -> int:
+    from tunehouse.server.throttle import Throttle
+
+    with open_database(args) as store:
+        found = Throttle.of(store, settings_from_args(args)).list_lockouts(every=args.every)
+    if not found:
+        print("no failed sign-ins are counted" if args.every else "nothing is locked")
+        return 0
+    table = Table("key", "failures", "first failure", "last failure", "locked until")
+    for entry in found:
+        table.add_row(entry.key, str(entry.failures), when(entry.first_failure),
+                      when(entry.last_failure), when(entry.locked_until))
+    console().print(table)
+    return 0
+
+
+def run_unlock(args: argparse.Namespace) -> int:
+    from tunehouse.server.throttle import Throttle
+
+    key = args.key if ":" in args.key else f"user:{args.key}"
+    with open_database(args) as store:
+        cleared = Throttle.of(store, settings_from_args(args), user=store.user).clear(key)
+    was = f"locked until {when(cleared.locked_until)}" if cleared.locked_until else "not locked"
+    print(f"unlocked {cleared.key} ({cleared.failures} failures, {was})")
     return 0
 
 

@@ -83,7 +83,7 @@ class HttpStore(Store):
 
     def with_user(self, user: str) -> HttpStore:
         """A view acting as ``user`` (sent as ``X-Tunehouse-User``; the server allows it
-        for admins only, or for the key's own user)."""
+        for admins and agent accounts, or for the key's own user)."""
         view = object.__new__(HttpStore)
         view._bind(Caller(self._caller.conn, act_as=user, fence=self._caller.fence),
                    owner=False)

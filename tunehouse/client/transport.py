@@ -3,7 +3,10 @@ built from :mod:`tunehouse.contract`, and error bodies turned back into exceptio
 
 Error bodies become their :mod:`tunehouse.errors` class with
 :func:`~tunehouse.errors.error_class_for`; connection errors, timeouts and 5xx answers
-become :class:`~tunehouse.errors.ServerUnavailable`.
+become :class:`~tunehouse.errors.ServerUnavailable`. A 429 (too many failed sign-ins or
+key checks) becomes :class:`~tunehouse.errors.TooManyAttempts` with its ``retry_after``
+and is never sent again by the client: only a dropped connection is, and only for
+operations that are harmless to repeat (a sign-in is not one).
 """
 
 from __future__ import annotations
@@ -24,7 +27,12 @@ from tunehouse.contract import (
     IDEMPOTENT_OPERATIONS,
     route,
 )
-from tunehouse.errors import SchemaOutOfDate, ServerUnavailable, error_class_for
+from tunehouse.errors import (
+    SchemaOutOfDate,
+    ServerUnavailable,
+    TooManyAttempts,
+    error_class_for,
+)
 from tunehouse.settings import normalize_server_url
 
 BLOB_CHUNK = 1 << 20
@@ -64,7 +72,15 @@ def raise_for_response(response: httpx.Response, url: str) -> None:
         raise ServerUnavailable(f"the tunehouse server at {url} failed ({status}): {message}",
                                 detail={"status": status, "code": code})
     cls = error_class_for(code, status)
+    if issubclass(cls, TooManyAttempts):
+        raise cls(message or f"HTTP {status}", detail, retry_after=_retry_after(response))
     raise cls(message or f"HTTP {status}", detail)
+
+
+def _retry_after(response: httpx.Response) -> int | None:
+    """The whole seconds of a ``Retry-After`` header (None: absent or an HTTP date)."""
+    value = response.headers.get("retry-after", "").strip()
+    return int(value) if value.isdigit() else None
 
 
 def probe_server(url: str, timeout: float = 3.0, hint: str = "TUNEHOUSE_SERVER") -> None:

@@ -9,7 +9,9 @@ describe.
 
 Passwords are hashed with argon2. API secrets are long random strings, so a fast hash
 (sha256) protects them as well as argon2 would while keeping each authenticated request
-cheap; they are compared in constant time.
+cheap; they are compared in constant time. Users whose ``source`` is ``ldap`` have no
+local password (:data:`LDAP_PASSWORD_HASH`): the directory checks theirs
+(:mod:`tunehouse.server.ldap_auth`, when the server has LDAP sign-in on).
 
 Preferences are JSON documents a user keeps on the server under a key (at most 64 KiB
 each; the web UI's dashboard of a project is ``dashboard:<project id>``, a list of
@@ -19,14 +21,15 @@ each; the web UI's dashboard of a project is ``dashboard:<project id>``, a list 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
 import re
 import secrets
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Annotated, Any, Literal, get_args
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -37,14 +40,19 @@ from tunehouse.errors import AuthenticationFailed, Conflict, InvalidInput, NotFo
 from tunehouse.store import schema as t
 from tunehouse.store.records import ApiKey, AuditEvent, Input, NewApiKey, User
 from tunehouse.store.sql import SqlStore
-from tunehouse.store.sql.database import DbRow, SqlArea, check_name, utcnow
+from tunehouse.store.sql.database import AuditContext, DbRow, SqlArea, check_name, utcnow
 from tunehouse.store.sql.task_columns import METRIC_PREFIX, MetricColumn, parse_column
+
+if TYPE_CHECKING:
+    from tunehouse.server.ldap_auth import LdapSignIn
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_PASSWORD_LENGTH = 1024
 _hasher = PasswordHasher()
 _BAD_PASSWORD = "invalid user name or password"
 _BAD_KEY = "invalid or revoked API key"
+#: The password hash of LDAP users: not an argon2 hash, so no local password matches it.
+LDAP_PASSWORD_HASH = "!ldap"
 _DUMMY_HASH: str | None = None
 
 
@@ -152,6 +160,11 @@ def _problems(exc: ValidationError) -> str:
     return "; ".join(parts) + more
 
 
+def _utc(moment: datetime) -> datetime:
+    """``moment`` with a time zone (UTC when it has none)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _user(row: DbRow) -> User:
     return User(name=row.name, admin=row.admin, agent=row.agent, source=row.source,
                 disabled=row.disabled, created=row.created)
@@ -172,14 +185,29 @@ class Accounts(SqlArea):
         user: The acting user.
     """
 
+    #: LDAP sign-in (:mod:`tunehouse.server.ldap_auth`), set by the server when
+    #: TUNEHOUSE_LDAP_URL is set; every view (with_user, with_context) keeps it.
+    ldap: LdapSignIn | None = None
+
     @classmethod
     def of(cls, store: SqlStore, user: str | None = None) -> Accounts:
-        """The accounts on ``store``'s database, acting as ``user`` (default: the store's)."""
-        return cls(store.db, user or store.user)
+        """The accounts on ``store``'s database, acting as ``user`` (default: the store's),
+        with the store's audit context."""
+        return cls(store.db, user or store.user, context=store.context)
 
     def with_user(self, user: str) -> Accounts:
-        """The same accounts acting as ``user``."""
-        return Accounts(self._db, user)
+        """The same accounts acting as ``user`` (same audit context)."""
+        accounts = Accounts(self._db, user, context=self.context)
+        accounts.ldap = self.ldap
+        return accounts
+
+    def with_context(self, actor: str | None = None, client: str | None = None) -> Accounts:
+        """The same accounts, their audit entries naming ``actor`` (the authenticated user
+        acting for this one) and ``client`` (the request's client address)."""
+        accounts = Accounts(self._db, self.user, context=AuditContext(actor=actor or None,
+                                                                      client=client or None))
+        accounts.ldap = self.ldap
+        return accounts
 
     def create_user(self, name: str, password: str, admin: bool = False,
                     agent: bool = False) -> User:
@@ -210,17 +238,43 @@ class Accounts(SqlArea):
         return [_user(row) for row in rows]
 
     def set_user_disabled(self, name: str, disabled: bool) -> User:
+        """Disable (or enable) a user; disabling ends all their web sessions in the same
+        transaction (their API keys are refused too: every request looks the user up)."""
         with self._write() as conn:
             done = conn.execute(sa.update(t.users).where(t.users.c.name == name)
                                 .values(disabled=disabled)).rowcount
             if not done:
                 raise NotFound(f"user {name!r} not found")
+            if disabled:
+                conn.execute(sa.delete(t.sessions).where(t.sessions.c.user == name))
             self._audit(conn, "user.disable" if disabled else "user.enable", "user", name, None)
             return _user(conn.execute(sa.select(t.users).where(t.users.c.name == name)).one())
 
     def verify_password(self, name: str, password: str) -> User:
+        """The user ``name`` when ``password`` is theirs; else AuthenticationFailed. Each
+        attempt is audited on target ``user`` ``name`` with this view's client address:
+        ``auth.login``, or ``auth.login_failed`` (``known_user``: whether the name exists;
+        the reason stays the same for both, as the caller sees it)."""
+        try:
+            user = self._check_password(name, password)
+        except AuthenticationFailed as exc:
+            with self._write() as conn:
+                known = conn.execute(sa.select(t.users.c.name)
+                                     .where(t.users.c.name == name)).first() is not None
+                self._audit(conn, "auth.login_failed", "user", name,
+                            {"known_user": known, "reason": exc.message[:200]}, user=name)
+            raise
+        with self._write() as conn:
+            self._audit(conn, "auth.login", "user", user.name, {"source": user.source},
+                        user=user.name)
+        return user
+
+    def _check_password(self, name: str, password: str) -> User:
+        """The user ``name`` when ``password`` is theirs (not audited)."""
         with self._read() as conn:
             row = conn.execute(sa.select(t.users).where(t.users.c.name == name)).first()
+        if row is None and self.ldap is not None or row is not None and row.source != "local":
+            return self._check_ldap(name, password)
         try:
             _hasher.verify(row.password_hash if row is not None else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
@@ -228,6 +282,44 @@ class Accounts(SqlArea):
         if row is None or row.disabled:
             raise AuthenticationFailed(_BAD_PASSWORD)
         return _user(row)
+
+    def _check_ldap(self, name: str, password: str) -> User:
+        """Sign-in of an LDAP user, or of an unknown name while LDAP is on: the directory
+        checks the password (:meth:`LdapSignIn.sign_in`); ServerUnavailable when it
+        cannot be reached. With LDAP off, LDAP users cannot sign in."""
+        with contextlib.suppress(VerificationError, InvalidHashError):
+            _hasher.verify(_dummy_hash(), password)  # at least as long as a local check
+        if self.ldap is None:
+            raise AuthenticationFailed(_BAD_PASSWORD)
+        user = self.ldap.sign_in(self, name, password)
+        if user is None:
+            raise AuthenticationFailed(_BAD_PASSWORD)
+        return user
+
+    def save_ldap_user(self, name: str, admin: bool | None) -> User | None:
+        """The LDAP user ``name`` once the directory accepted its password: created on its
+        first sign-in (``source`` ``ldap``, :data:`LDAP_PASSWORD_HASH`), its admin flag
+        set to ``admin`` (None: left as it is; False for a new user). None when it may not
+        sign in: disabled, or the name is a local user's (which LDAP never takes over)."""
+        check_name("user", name, max_length=64, simple=True)
+        users = t.users
+        with self._write() as conn:
+            created = conn.execute(self._insert(users).values(
+                name=name, password_hash=LDAP_PASSWORD_HASH, admin=bool(admin), agent=False,
+                disabled=False, source="ldap", created_by=self.user, created=utcnow(),
+            ).on_conflict_do_nothing(index_elements=["name"])).rowcount
+            if created:
+                self._audit(conn, "user.create", "user", name,
+                            {"admin": bool(admin), "agent": False, "source": "ldap"})
+            row = conn.execute(sa.select(users).where(users.c.name == name)).one()
+            if row.source != "ldap" or row.disabled:
+                return None
+            if admin is not None and row.admin != admin:
+                conn.execute(sa.update(users).where(users.c.name == name).values(admin=admin))
+                self._audit(conn, "user.update", "user", name,
+                            {"admin": admin, "source": "ldap"})
+                row = conn.execute(sa.select(users).where(users.c.name == name)).one()
+            return _user(row)
 
     # ------------------------------------------------------------ api keys
     def create_api_key(self, user: str, description: str = "") -> NewApiKey:
@@ -240,7 +332,8 @@ class Accounts(SqlArea):
                 access_key=access_key, secret_hash=secret_digest(secret), user=user,
                 description=description, revoked=False, created_by=self.user,
                 created=utcnow(), last_used=None))
-            self._audit(conn, "key.create", "api_key", access_key, {"user": user})
+            self._audit(conn, "key.create", "api_key", access_key,
+                        {"user": user, "description": description[:200]})
         return NewApiKey(access_key=access_key, secret_key=secret, user=user)
 
     def list_api_keys(self, user: str | None = None) -> list[ApiKey]:
@@ -251,17 +344,33 @@ class Accounts(SqlArea):
             rows = conn.execute(query).all()
         return [_api_key(row) for row in rows]
 
+    def key_created_by(self, access_key: str) -> str | None:
+        """The user who created the key ``access_key`` (None: no such key)."""
+        query = sa.select(t.api_keys.c.created_by).where(t.api_keys.c.access_key == access_key)
+        with self._read() as conn:
+            creator = conn.execute(query).scalar_one_or_none()
+        return None if creator is None else str(creator)
+
     def revoke_api_key(self, access_key: str) -> ApiKey:
         with self._write() as conn:
             done = conn.execute(sa.update(t.api_keys).where(t.api_keys.c.access_key == access_key)
                                 .values(revoked=True)).rowcount
             if not done:
                 raise NotFound(f"API key {access_key!r} not found")
-            self._audit(conn, "key.revoke", "api_key", access_key, None)
-            return _api_key(conn.execute(
+            key = _api_key(conn.execute(
                 sa.select(t.api_keys).where(t.api_keys.c.access_key == access_key)).one())
+            self._audit(conn, "key.revoke", "api_key", access_key, {"user": key.user})
+            return key
 
-    def authenticate_key(self, access_key: str, secret_key: str) -> User:
+    def authenticate_key(self, access_key: str, secret_key: str,
+                         on_wrong_secret: Callable[[], None] | None = None) -> User:
+        """The user of a valid, unrevoked key of an enabled user; else AuthenticationFailed.
+
+        ``on_wrong_secret`` (the server's brute-force throttle) is called, before the
+        error is raised, when the access key is unknown or the secret does not match: not
+        for a revoked key or a disabled user presented with the right secret. It may raise
+        an error of its own instead (429).
+        """
         query = (sa.select(t.api_keys.c.secret_hash, t.api_keys.c.revoked,
                            t.api_keys.c.last_used, t.users)
                  .join(t.users, t.users.c.name == t.api_keys.c.user)
@@ -270,6 +379,8 @@ class Accounts(SqlArea):
             row = conn.execute(query).first()
         expected = row.secret_hash if row is not None else secret_digest(secrets.token_hex(16))
         matches = hmac.compare_digest(expected, secret_digest(secret_key))
+        if (row is None or not matches) and on_wrong_secret is not None:
+            on_wrong_secret()
         if row is None or not matches or row.revoked or row.disabled:
             raise AuthenticationFailed(_BAD_KEY)
         now = utcnow()
@@ -290,19 +401,42 @@ class Accounts(SqlArea):
             return self._audit(conn, action, target_type, target_id, details)
 
     def list_audit_events(self, target_type: str | None = None, target_id: str | None = None,
-                          limit: int = 100) -> list[AuditEvent]:
+                          limit: int = 100, *, user: str | None = None,
+                          actor: str | None = None, action: str | None = None,
+                          since: datetime | None = None, until: datetime | None = None,
+                          after_id: int | None = None,
+                          oldest_first: bool = False) -> list[AuditEvent]:
+        """Audit entries, newest first (``oldest_first``: oldest first), at most ``limit``.
+
+        Filters (all optional, combined): ``user`` (made as), ``actor`` (made by, acting
+        for another user), ``action`` (exact, or a prefix ending in ``*``: ``task.*``),
+        ``target_type``/``target_id``, ``since`` (inclusive) and ``until`` (exclusive)
+        times (naive times are UTC). ``after_id``: the next page, after the entry of that
+        id (the last one of the previous page) in the listing's order.
+        """
         if not 1 <= limit <= 10_000:
             raise InvalidInput("limit must be between 1 and 10000")
-        query = sa.select(t.audit_events).order_by(t.audit_events.c.id.desc()).limit(limit)
-        if target_type is not None:
-            query = query.where(t.audit_events.c.target_type == target_type)
-        if target_id is not None:
-            query = query.where(t.audit_events.c.target_id == target_id)
+        c = t.audit_events.c
+        query = (sa.select(t.audit_events)
+                 .order_by(c.id.asc() if oldest_first else c.id.desc()).limit(limit))
+        for column, value in ((c.target_type, target_type), (c.target_id, target_id),
+                              (c.user, user), (c.actor, actor)):
+            if value is not None:
+                query = query.where(column == value)
+        if action is not None:
+            query = query.where(c.action.startswith(action[:-1], autoescape=True)
+                                if action.endswith("*") else c.action == action)
+        if since is not None:
+            query = query.where(c.created >= _utc(since))
+        if until is not None:
+            query = query.where(c.created < _utc(until))
+        if after_id is not None:
+            query = query.where(c.id > after_id if oldest_first else c.id < after_id)
         with self._read() as conn:
             rows = conn.execute(query).all()
-        return [AuditEvent(id=r.id, user=r.user, action=r.action, target_type=r.target_type,
-                           target_id=r.target_id, details=r.details, created=r.created)
-                for r in rows]
+        return [AuditEvent(id=r.id, user=r.user, actor=r.actor, client=r.client,
+                           action=r.action, target_type=r.target_type, target_id=r.target_id,
+                           details=r.details, created=r.created) for r in rows]
 
     # ------------------------------------------------------------ preferences
     def get_preference(self, key: str) -> Any | None:

@@ -31,6 +31,9 @@ from tunehouse.server.errors import (
     InternalErrorMiddleware,
     install_error_handlers,
 )
+from tunehouse.server.ldap_auth import LdapSignIn
+from tunehouse.server.sessions import Sessions
+from tunehouse.server.throttle import Throttle
 from tunehouse.server.ui import build_ui_router, html_page
 from tunehouse.server.ui.assets import mount_static
 from tunehouse.server.watchdog import Watchdog
@@ -78,7 +81,12 @@ def create_app(settings: Settings, store: SqlStore | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.accounts = Accounts.of(store)
+    app.state.accounts.ldap = LdapSignIn.from_settings(settings, store)  # checks the settings
     app.state.session_signer = SessionSigner(load_session_secret(settings.home))
+    app.state.sessions = Sessions.of(store, settings.session_max_s, settings.session_idle_s)
+    app.state.throttle = Throttle.of(store, settings)
+    watchdog.add_cleanup("ended sessions", app.state.sessions.purge)
+    watchdog.add_cleanup("stale sign-in counters", app.state.throttle.purge)
     install_error_handlers(app, html_page=html_page)
     app.include_router(build_router(), prefix=API_PREFIX)
     app.include_router(build_ui_router())

@@ -4,21 +4,27 @@ Two kinds of credentials are accepted on every route except health, login and th
 OpenAPI documents:
 
 * ``Authorization: Basic base64(access_key:secret_key)``, an API key (SDK, agents, CLI);
-* the ``tunehouse_session`` cookie set by ``POST /api/v1/auth/login`` (web UI): an
-  HMAC-SHA256-signed token naming the user and its expiry. A request authenticated by the
-  cookie that changes something (any method but GET, HEAD and OPTIONS) must also carry
-  the session's CSRF token in the ``X-CSRF-Token`` header: the token is an HMAC of the
-  session token, handed to the page in the ``tunehouse_csrf`` cookie (not HttpOnly, so
-  the page's scripts can read it; another site can neither read it nor forge it). The
-  signing secret lives in
+* the ``tunehouse_session`` cookie set by ``POST /api/v1/auth/login`` (web UI): a random
+  token naming a session kept on the server (:mod:`tunehouse.server.sessions`: ended by
+  signing out, by disabling the user, or by its idle and absolute timeouts). A request
+  authenticated by the cookie that changes something (any method but GET, HEAD and
+  OPTIONS) must also carry the session's CSRF token in the ``X-CSRF-Token`` header: the
+  token is an HMAC of the session token (:class:`SessionSigner`), handed to the page in
+  the ``tunehouse_csrf`` cookie (not HttpOnly, so the page's scripts can read it; another
+  site can neither read it nor forge it). The HMAC secret lives in
   ``<home>/session-secret`` (created with mode 0600 on first start), so every server
-  process sharing the data directory accepts the others' cookies. Disabling a user
-  invalidates its sessions at once (the user is looked up on every request).
+  process sharing the data directory accepts the others' CSRF tokens.
+
+Failed sign-ins and failed API-key checks are throttled (:mod:`tunehouse.server.throttle`):
+growing delays, then a lockout, answered with 429 and ``Retry-After``.
 
 Users and keys are checked by :class:`~tunehouse.server.accounts.Accounts`, which only
-the server has. Writes always act as the authenticated user (``store.with_user(...)``). An admin
-may act for another user name with the ``X-Tunehouse-User`` header (used by
-``HttpStore.with_user``); anyone else gets 403 for it.
+the server has. Writes always act as the authenticated user (``store.with_user(...)``). An
+admin or an agent account (``User.agent``) may act for another, enabled user with the
+``X-Tunehouse-User`` header (used by ``HttpStore.with_user``); anyone else gets 403 for
+it. The audit entries of a request name the user it acted as, the authenticated user as
+their ``actor`` when the two differ, and the client's address
+(``store.with_context``, ``Accounts.with_context``).
 """
 
 from __future__ import annotations
@@ -33,8 +39,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
 from fastapi import Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from tunehouse.contract import (
     ACT_AS_HEADER,
@@ -45,11 +51,13 @@ from tunehouse.contract import (
 )
 from tunehouse.errors import AuthenticationFailed, InvalidInput, NotFound, PermissionDenied
 from tunehouse.server.accounts import Accounts
+from tunehouse.server.guarded import acting_for, guarded_store
+from tunehouse.server.sessions import TOKEN_MAX_LENGTH, Sessions
+from tunehouse.server.throttle import Throttle, address_key, api_key_key, user_key
 from tunehouse.settings import ensure_private_dir
 from tunehouse.store.base import Store
 from tunehouse.store.records import User
 
-SESSION_TTL_S = 12 * 3600
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_SECRET_FILE = "session-secret"
 
@@ -79,24 +87,17 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 class SessionSigner:
-    """Issues and checks signed session tokens ``payload.signature``."""
+    """The CSRF tokens of web sessions: ``HMAC-SHA256(secret, "csrf:" + session token)``.
 
-    def __init__(self, secret: bytes, ttl_s: int = SESSION_TTL_S) -> None:
+    The sessions themselves are kept on the server (:class:`~tunehouse.server.sessions.Sessions`).
+    """
+
+    def __init__(self, secret: bytes) -> None:
         self._secret = secret
-        self.ttl_s = ttl_s
 
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._secret, payload.encode(), hashlib.sha256).digest())
-
-    def issue(self, user: str) -> str:
-        body = {"u": user, "exp": int(time.time()) + self.ttl_s, "n": secrets.token_hex(8)}
-        payload = _b64(orjson.dumps(body))
-        return f"{payload}.{self._sign(payload)}"
 
     def csrf_token(self, token: str) -> str:
         """The CSRF token that goes with session token ``token``."""
@@ -110,29 +111,77 @@ class SessionSigner:
                 "cookie must repeat the session's CSRF token (reload the page)")
 
     def verify(self, token: str) -> str:
-        """The user name in a valid, unexpired token; else AuthenticationFailed."""
-        payload, _, signature = token.partition(".")
-        if not signature or not hmac.compare_digest(signature, self._sign(payload)):
+        """``token`` when it has the shape of a session token; else AuthenticationFailed.
+        Whether the session is valid is :func:`authenticate`'s to check (it reads it)."""
+        if not token or len(token) > TOKEN_MAX_LENGTH:
             raise AuthenticationFailed("invalid session; log in again")
-        try:
-            body = orjson.loads(_unb64(payload))
-            user, expires = str(body["u"]), int(body["exp"])
-        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-            raise AuthenticationFailed("invalid session; log in again") from exc
-        if expires < time.time():
-            raise AuthenticationFailed("session expired; log in again")
-        return user
+        return token
 
 
-def set_session_cookies(response: Response, signer: SessionSigner, user: str,
-                        secure: bool) -> None:
-    """Start a web session of ``user``: the HttpOnly session cookie and its CSRF cookie
-    (both SameSite=Strict; Secure when served over HTTPS)."""
-    token = signer.issue(user)
-    response.set_cookie(SESSION_COOKIE, token, max_age=signer.ttl_s, path="/",
+def set_session_cookies(response: Response, signer: SessionSigner, token: str, secure: bool,
+                        max_age: int) -> None:
+    """Hand session ``token`` to the browser: the HttpOnly session cookie and its CSRF
+    cookie (readable by the page's scripts), both SameSite=Strict, ``Secure`` when served
+    over HTTPS (``secure``), kept ``max_age`` seconds (the session's absolute timeout)."""
+    response.set_cookie(SESSION_COOKIE, token, max_age=max_age, path="/",
                         httponly=True, samesite="strict", secure=secure)
-    response.set_cookie(CSRF_COOKIE, signer.csrf_token(token), max_age=signer.ttl_s,
+    response.set_cookie(CSRF_COOKIE, signer.csrf_token(token), max_age=max_age,
                         path="/", httponly=False, samesite="strict", secure=secure)
+
+
+def is_https(request: Request) -> bool:
+    """Whether the client reached the server over HTTPS (behind a proxy on this host:
+    its ``X-Forwarded-Proto``, which uvicorn trusts from 127.0.0.1)."""
+    return request.url.scheme == "https"
+
+
+async def sign_in(request: Request, username: str, password: str) -> tuple[User, str]:
+    """Check a sign-in and start a web session: the user and the session's token.
+
+    Throttled (:mod:`tunehouse.server.throttle`): TooManyAttempts (429) without checking
+    the password while the user or the client's address is delayed or locked (a refusal
+    the server remembers costs not even a database read); a wrong password is counted for
+    both, a right one resets the user's count. Refusals too are made in a worker thread:
+    answered on the event loop, a flood of them would hold the interpreter lock there and
+    slow every other request far more (``benchmarks/brute_force.py``).
+    """
+    keys = (user_key(username), address_key(client_address(request)))
+    return await run_in_threadpool(_sign_in, request, username, password, keys)
+
+
+def _sign_in(request: Request, username: str, password: str,
+             keys: tuple[str, str]) -> tuple[User, str]:
+    """:func:`sign_in`'s blocking part (argon2, the database), in a worker thread."""
+    address = client_address(request)
+    accounts: Accounts = request.app.state.accounts.with_context(client=address)
+    throttle: Throttle = request.app.state.throttle
+    with throttle.guard(keys) as counted:
+        try:
+            user = accounts.verify_password(username, password)
+        except AuthenticationFailed:
+            throttle.failed(keys, address)
+            raise
+    if keys[0] in counted:
+        throttle.reset(keys[0])
+    sessions: Sessions = request.app.state.sessions
+    return user, sessions.create(user.name, address)
+
+
+def attach_session(request: Request, response: Response, token: str) -> None:
+    """Set the cookies of session ``token`` (from :func:`sign_in`) on ``response``."""
+    sessions: Sessions = request.app.state.sessions
+    set_session_cookies(response, request.app.state.session_signer, token,
+                        secure=is_https(request), max_age=sessions.max_s)
+
+
+def end_session(request: Request) -> bool:
+    """Delete the session of the request's cookie on the server (signing out); whether
+    there was one. Blocking (the database): call it in a worker thread."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return False
+    sessions: Sessions = request.app.state.sessions
+    return sessions.end(token)
 
 
 def clear_session_cookies(response: Response) -> None:
@@ -171,19 +220,21 @@ def authenticate(request: Request) -> User:
     accounts: Accounts = request.app.state.accounts
     header = request.headers.get("authorization")
     if header:
-        return accounts.authenticate_key(*parse_basic(header))
+        access_key, secret_key = parse_basic(header)
+        throttle: Throttle = request.app.state.throttle
+        address = client_address(request)
+
+        def wrong_secret() -> None:  # counted, or 429 while delayed or locked
+            throttle.check_failed((api_key_key(access_key), address_key(address)), address)
+
+        return accounts.authenticate_key(access_key, secret_key, on_wrong_secret=wrong_secret)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        signer: SessionSigner = request.app.state.session_signer
-        name = signer.verify(token)
+        sessions: Sessions = request.app.state.sessions
+        user = sessions.check(token)  # one read; a disabled user's session is refused
         if request.method not in SAFE_METHODS:
+            signer: SessionSigner = request.app.state.session_signer
             signer.check_csrf(token, request.headers.get(CSRF_HEADER))
-        try:
-            user = accounts.get_user(name)
-        except NotFound as exc:  # a deleted user's cookie is no longer valid
-            raise AuthenticationFailed("invalid session; log in again") from exc
-        if user.disabled:
-            raise AuthenticationFailed("user is disabled")
         return user
     raise AuthenticationFailed(
         "authentication required: send an API key (Authorization: Basic) or log in")
@@ -196,8 +247,10 @@ def principal(request: Request) -> Principal:
     act_as = request.headers.get(ACT_AS_HEADER)
     accounts: Accounts = request.app.state.accounts
     if act_as and act_as != user.name:
-        if not user.admin:
-            raise PermissionDenied(f"only admins may act as another user ({act_as!r})")
+        if not (user.admin or user.agent):
+            raise PermissionDenied(
+                f"only admins and agent accounts may act for another user ({ACT_AS_HEADER}: "
+                f"{act_as!r}); {user.name!r} is neither")
         try:
             target = accounts.get_user(act_as)
         except NotFound:
@@ -205,11 +258,24 @@ def principal(request: Request) -> Principal:
         if target.disabled:
             raise PermissionDenied(f"cannot act as the disabled user {act_as!r}")
         acting = act_as
-    store = request.app.state.store.with_user(acting)
+    # audited as made by ``acting``; by ``actor`` for it (both names) when they differ
+    actor = user.name if acting != user.name else None
+    client = client_address(request)
+    accounts = accounts.with_context(actor, client)
+    store = request.app.state.store.with_user(acting).with_context(actor, client)
     fence = request.headers.get(FENCE_HEADER)
     if fence:
         store = store.with_fence(*parse_fence(fence))
+    # every call is checked against the acting user's project roles (tunehouse.server.guarded)
+    store = guarded_store(store, user if acting == user.name
+                          else acting_for(user, accounts.get_user(acting)),
+                          request.app.state.settings.default_project_role)
     return Principal(user=user, store=store, accounts=accounts.with_user(acting))
+
+
+def client_address(request: Request) -> str | None:
+    """The address of the request's client, as audit entries record it (None: unknown)."""
+    return request.client.host if request.client else None
 
 
 def parse_fence(value: str) -> tuple[str, int]:

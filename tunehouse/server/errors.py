@@ -2,7 +2,8 @@
 
 Every error body has the shape ``{"error": {"code": ..., "message": ..., "detail": ...}}``:
 
-* :class:`~tunehouse.errors.TunehouseError` -> its ``status`` with ``exc.to_dict()``;
+* :class:`~tunehouse.errors.TunehouseError` -> its ``status`` with ``exc.to_dict()``
+  (a 429 :class:`~tunehouse.errors.TooManyAttempts` with ``Retry-After``);
 * request validation errors (FastAPI's and pydantic's) -> 422 naming the field(s);
 * Starlette HTTP errors (unknown route, wrong method) -> their status;
 * numbers the database cannot store (``OverflowError``, SQLAlchemy ``DataError``) -> 422;
@@ -30,7 +31,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tunehouse.contract import API_PREFIX
-from tunehouse.errors import InvalidInput, PayloadTooLarge, TunehouseError
+from tunehouse.errors import InvalidInput, PayloadTooLarge, TooManyAttempts, TunehouseError
 from tunehouse.store.failures import storage_error
 
 log = logging.getLogger("tunehouse.server")
@@ -78,6 +79,8 @@ def validation_error(errors: Sequence[Any], prefix: Sequence[str] = ()) -> Inval
 async def _tunehouse_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TunehouseError)
     headers = {"WWW-Authenticate": 'Basic realm="tunehouse"'} if exc.status == 401 else None
+    if isinstance(exc, TooManyAttempts) and exc.retry_after is not None:
+        headers = {"Retry-After": str(exc.retry_after)}
     return error_response(exc, headers)
 
 

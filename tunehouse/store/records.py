@@ -461,9 +461,27 @@ class NewApiKey(Record):
     user: str
 
 
+class Lockout(Record):
+    """The failed sign-ins or key checks counted for one key (``user:<name>``,
+    ``addr:<address>`` or ``key:<access key>``); ``locked_until``: when its lockout ends
+    (None: not locked)."""
+
+    key: str
+    failures: int
+    first_failure: datetime
+    last_failure: datetime
+    locked_until: datetime | None = None
+
+
 class AuditEvent(Record):
+    """One entry of the append-only audit log. ``user``: who the change was made as;
+    ``actor``: the authenticated user when it acted for ``user`` (else null); ``client``:
+    the address of the client that asked for it (null when not over HTTP)."""
+
     id: int
     user: str
+    actor: str | None = None
+    client: str | None = None
     action: str
     target_type: str
     target_id: str

@@ -1,32 +1,36 @@
 """Operations of the server alone: login/logout and who-am-I, users and API keys,
 reading the audit log, and each user's own preferences (``/preferences/{key}``: the web
-UI's dashboards). Managing users is for admins; a user may manage its own keys.
-There is no sign-up: accounts are created by an admin (here or with ``tunehouse users
-add`` on the server machine). No route writes audit entries: the server does.
+UI's dashboards). Managing users is for admins; a user may manage its own keys; an agent
+account may also create keys for non-admin users (the per-attempt keys of the task owners
+it runs for) and revoke the keys it created. There is no sign-up: accounts are created by
+an admin (here or with ``tunehouse users add`` on the server machine). Reading the audit
+log is for admins. No route writes or deletes audit entries: the server does.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import Field
-from starlette.concurrency import run_in_threadpool
 
 from tunehouse.errors import PermissionDenied
-from tunehouse.server.accounts import Accounts
 from tunehouse.server.api._deps import Acting, AdminOnly, operation
 from tunehouse.server.auth import (
-    SessionSigner,
+    attach_session,
     clear_session_cookies,
+    end_session,
     require_self_or_admin,
-    set_session_cookies,
+    sign_in,
 )
+from tunehouse.server.throttle import Throttle
 from tunehouse.store.records import (
     NAME_MAX,
     ApiKey,
     AuditEvent,
     Input,
+    Lockout,
     NewApiKey,
     Record,
     User,
@@ -97,9 +101,15 @@ def set_user_disabled(name: str, body: UserChange, who: AdminOnly) -> User:
 
 @operation(router, "server.create_api_key", response_model=NewApiKey, status_code=201)
 def create_api_key(body: KeyCreate, who: Acting) -> NewApiKey:
-    """A new key for yourself, or (admins) for another user. The secret is shown once."""
+    """A new key for yourself, or (admins; agent accounts, for non-admin users) for another
+    user. The secret is shown once. Audited as ``key.create`` naming the key's user."""
     owner = body.user or who.user.name
-    require_self_or_admin(who, owner)
+    if who.user.agent and not who.user.admin and owner != who.user.name:
+        if who.accounts.get_user(owner).admin:
+            raise PermissionDenied(f"an agent account may not create keys of the admin "
+                                   f"{owner!r}")
+    else:
+        require_self_or_admin(who, owner)
     return who.accounts.create_api_key(owner, body.description)
 
 
@@ -114,29 +124,52 @@ def list_api_keys(who: Acting, user: str | None = None) -> list[ApiKey]:
 
 @operation(router, "server.revoke_api_key", response_model=ApiKey)
 def revoke_api_key(access_key: str, who: Acting) -> ApiKey:
+    """Revoke a key: your own; admins any; an agent account also those it created."""
     if not who.user.admin:
         own = {key.access_key for key in who.accounts.list_api_keys(who.user.name)}
-        if access_key not in own:
-            raise PermissionDenied("only admins may revoke other users' keys")
+        made = who.user.agent and who.accounts.key_created_by(access_key) == who.user.name
+        if access_key not in own and not made:
+            raise PermissionDenied("only admins may revoke other users' keys (an agent "
+                                   "account: the keys it created)")
     return who.accounts.revoke_api_key(access_key)
 
 
 @operation(router, "server.login", response_model=User)
 async def login(body: Login, request: Request, response: Response) -> User:
-    """Check a username and password and set the HttpOnly, SameSite=Strict session cookie."""
-    accounts: Accounts = request.app.state.accounts
-    user = await run_in_threadpool(accounts.verify_password, body.username, body.password)
-    signer: SessionSigner = request.app.state.session_signer
-    set_session_cookies(response, signer, user.name, secure=request.url.scheme == "https")
+    """Check a username and password, start a session kept on the server and set its
+    HttpOnly, SameSite=Strict cookie. Failed sign-ins are throttled per user and per client
+    address: 429 with ``Retry-After`` while delayed or locked, even with the right password."""
+    user, token = await sign_in(request, body.username, body.password)
+    attach_session(request, response, token)
     return user
 
 
 @operation(router, "server.logout", status_code=204, response_class=Response)
-def logout(who: Acting) -> Response:
-    """Clear the session cookies."""
+def logout(request: Request, who: Acting) -> Response:
+    """End the session on the server (its cookie is refused from now on, even replayed)
+    and clear the session cookies."""
+    end_session(request)
     response = Response(status_code=204)
     clear_session_cookies(response)
     return response
+
+
+@operation(router, "server.list_lockouts", response_model=list[Lockout])
+def list_lockouts(request: Request, who: AdminOnly, every: bool = False) -> list[Lockout]:
+    """Keys locked by failed sign-ins or API-key checks now (``user:<name>``,
+    ``addr:<address>``, ``key:<access key>``), the latest first (admins only);
+    ``every``: every key with counted failures, locked or not."""
+    throttle: Throttle = request.app.state.throttle
+    return throttle.list_lockouts(every=every)
+
+
+@operation(router, "server.clear_lockout", response_model=Lockout)
+def clear_lockout(key: Annotated[str, Path(min_length=1, max_length=300)], request: Request,
+                  who: AdminOnly) -> Lockout:
+    """Unlock a key and forget its failures (admins only; audited ``auth.unlock``);
+    answers what was counted. 404 when nothing is counted for the key."""
+    throttle: Throttle = request.app.state.throttle
+    return throttle.with_user(who.user.name).clear(key)
 
 
 @operation(router, "server.whoami", response_model=User)
@@ -145,13 +178,26 @@ def whoami(who: Acting) -> User:
     return who.user
 
 
+AuditText = Annotated[str | None, Query(min_length=1, max_length=NAME_MAX)]
+
+
 @operation(router, "server.list_audit_events", response_model=list[AuditEvent])
-def list_audit_events(who: Acting, target_type: str | None = None,
-                      target_id: str | None = None,
+def list_audit_events(who: AdminOnly, target_type: AuditText = None,
+                      target_id: AuditText = None, user: AuditText = None,
+                      actor: AuditText = None, action: AuditText = None,
+                      since: datetime | None = None, until: datetime | None = None,
+                      after_id: Annotated[int | None, Query(ge=0)] = None,
+                      oldest_first: bool = False,
                       limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[AuditEvent]:
-    """Newest first."""
-    return who.accounts.list_audit_events(target_type=target_type, target_id=target_id,
-                                          limit=limit)
+    """The audit log (admins only), newest first (``oldest_first``: oldest first).
+
+    Filters: ``user`` (made as), ``actor`` (made by, for ``user``), ``action`` (exact, or
+    a prefix ending in ``*``), ``target_type``, ``target_id``, ``since`` (inclusive),
+    ``until`` (exclusive; ISO 8601 times, UTC when without zone). Pages: pass the ``id``
+    of the last entry of a page as ``after_id`` to get the next one."""
+    return who.accounts.list_audit_events(
+        target_type=target_type, target_id=target_id, limit=limit, user=user, actor=actor,
+        action=action, since=since, until=until, after_id=after_id, oldest_first=oldest_first)
 
 
 @operation(router, "server.get_preference", response_model=Preference)

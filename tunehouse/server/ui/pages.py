@@ -14,13 +14,29 @@ from urllib.parse import quote, urlsplit
 import orjson
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from tunehouse.contract import CSRF_HEADER
 from tunehouse.server.auth import Principal, principal
 from tunehouse.server.ui.render import render
 
 #: The signed-in principal of a page (a 401 becomes a redirect to the login page).
 Page = Annotated[Principal, Depends(principal)]
+
+
+async def form_principal(request: Request) -> tuple[Principal, FormData]:
+    """The principal of a page's form post, and its form: the form's hidden ``csrf`` field
+    stands for the ``X-CSRF-Token`` header a script would send, so the post is checked
+    exactly as an API call (403 without the session's token; without a session, the
+    sign-in page)."""
+    form = await request.form()
+    header = CSRF_HEADER.lower().encode()
+    headers = [(k, v) for k, v in request.scope["headers"] if k != header]
+    headers.append((header, str(form.get("csrf", "")).encode()))
+    checked = Request({**request.scope, "headers": headers}, request.receive)
+    return await run_in_threadpool(principal, checked), form
 
 
 def safe_next(target: str | None) -> str:

@@ -49,6 +49,19 @@ class SqlArtifactStore(SqlArea, ArtifactStore):
                         size=spec.size, content_type=spec.content_type,
                         metadata=spec.metadata, created=now)
 
+    def blob_projects(self, sha256: str) -> list[str | None]:
+        """The ids of the projects whose artifacts or models refer to blob ``sha256`` (None
+        for a model without a project); empty when nothing refers to it. Not part of the
+        interface: the server decides with it who may read a blob
+        (:mod:`tunehouse.server.guarded`)."""
+        by_artifact = (sa.select(t.tasks.c.project_id)
+                       .join(t.artifacts, t.artifacts.c.task_id == t.tasks.c.id)
+                       .where(t.artifacts.c.sha256 == sha256))
+        by_model = sa.select(t.models.c.project_id).where(t.models.c.sha256 == sha256)
+        with self._read() as conn:
+            rows = conn.execute(sa.union(by_artifact, by_model)).all()
+        return [row[0] for row in rows]
+
     def list_artifacts(self, task_id: str) -> list[Artifact]:
         with self._read() as conn:
             self._require_task(conn, task_id)

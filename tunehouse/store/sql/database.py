@@ -123,6 +123,29 @@ QUEUE_CHANGED = "tunehouse_queue_changed"
 #: A store view's fence: (task id, attempt) it may write for (see ``Store.with_fence``).
 Fence = tuple[str, int]
 
+#: The longest client address an audit entry keeps (the column's length).
+CLIENT_MAX = 255
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """Who made the changes of a view, beyond its acting user, and from where: written on
+    every audit entry the view writes (``SqlStore.with_context``, ``Accounts.with_context``).
+
+    Attributes:
+        actor: The authenticated user when it acted for the view's user (an admin or an
+            agent account sending ``X-Tunehouse-User``); None when it is the acting user.
+        client: The address of the client whose request made the change (None: not made
+            over HTTP, e.g. the CLI on the database or the server's own watchdog).
+    """
+
+    actor: str | None = None
+    client: str | None = None
+
+
+#: No actor beyond the acting user, no client address.
+NO_CONTEXT = AuditContext()
+
 
 @dataclass(frozen=True)
 class Database:
@@ -146,13 +169,16 @@ class SqlArea:
         user: The acting user, recorded on every record this area creates.
         fence: The (task, attempt) this view writes for: writes to that task once the
             attempt is over raise :class:`~tunehouse.errors.StaleAttempt`.
+        context: Who acted for ``user`` and from where, written on its audit entries.
     """
 
-    def __init__(self, db: Database, user: str, fence: Fence | None = None) -> None:
+    def __init__(self, db: Database, user: str, fence: Fence | None = None,
+                 context: AuditContext = NO_CONTEXT) -> None:
         self._db = db
         self._engine = db.engine
         self.user = user
         self.fence = fence
+        self.context = context
 
     @property
     def is_postgres(self) -> bool:
@@ -280,14 +306,22 @@ class SqlArea:
             cursor.close()
 
     def _audit(self, conn: Connection, action: str, target_type: str, target_id: str,
-               details: dict[str, Any] | None) -> AuditEvent:
+               details: dict[str, Any] | None, user: str | None = None) -> AuditEvent:
+        """Append one audit entry in the transaction of ``conn`` (so it is written exactly
+        when the change it records is): by ``user`` (default: the acting user), with this
+        view's actor and client address (:class:`AuditContext`)."""
         now = utcnow()
         details = details or {}
+        user = (user or self.user)[: t.NAME_LENGTH]
+        actor, client = self.context.actor, self.context.client
+        client = client[:CLIENT_MAX] if client else None
         event_id = conn.execute(sa.insert(t.audit_events).values(
-            user=self.user, action=action, target_type=target_type, target_id=target_id,
-            details=details, created=now).returning(t.audit_events.c.id)).scalar_one()
-        return AuditEvent(id=event_id, user=self.user, action=action, target_type=target_type,
-                          target_id=target_id, details=details, created=now)
+            user=user, actor=actor, client=client, action=action, target_type=target_type,
+            target_id=target_id[: t.NAME_LENGTH], details=details, created=now,
+        ).returning(t.audit_events.c.id)).scalar_one()
+        return AuditEvent(id=event_id, user=user, actor=actor, client=client, action=action,
+                          target_type=target_type, target_id=target_id[: t.NAME_LENGTH],
+                          details=details, created=now)
 
     def _check_status_value(self, value: str) -> TaskStatus:
         try:

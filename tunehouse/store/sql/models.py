@@ -1,4 +1,10 @@
-"""The model registry of the SQL store."""
+"""The model registry of the SQL store.
+
+Audited on target ``model`` (the model's name), in the transaction of the change:
+``model.publish`` (the version and its id) and ``model.stage`` (stage, ``from`` the
+version that held it before (null: none), ``to``, and ``kind``: ``rollback`` when the
+stage moves to an earlier version than it held, else ``promote``).
+"""
 
 from __future__ import annotations
 
@@ -123,6 +129,9 @@ class SqlModelStore(SqlArea, ModelStore):
                 raise Conflict(f"model {current.name} v{current.version} is published and "
                                "cannot be edited")
             conn.execute(sa.update(t.models).where(t.models.c.id == model_id).values(**changed))
+            if changed.get("published"):
+                self._audit(conn, "model.publish", "model", current.name,
+                            {"version": current.version, "model_id": model_id})
             return self._model(conn, model_id)
 
     def set_model_stage(self, name: str, stage: str, version: int) -> Model:
@@ -144,7 +153,8 @@ class SqlModelStore(SqlArea, ModelStore):
                 index_elements=["model_name", "stage"],
                 set_={"model_id": insert.excluded.model_id, "user": insert.excluded.user,
                       "updated": insert.excluded.updated}))
+            kind = "rollback" if previous is not None and version < previous else "promote"
             self._audit(conn, "model.stage", "model", name,
-                        {"stage": stage, "from": previous, "to": version})
+                        {"stage": stage, "from": previous, "to": version, "kind": kind})
             return self._model(conn, target.id)
 

@@ -6,6 +6,10 @@ lock from ``BEGIN IMMEDIATE``), deleted, and its task moved to ``in_progress`` w
 attempt and a lease. A claim that waits (long poll) is woken at once by a task queued
 through this process's store, and polls every :data:`POLL_S` for tasks queued elsewhere;
 it takes the write lock only when a read saw an entry.
+
+Audited: ``task.enqueue`` (queue, priority, the status before); a dequeue, a claim and a
+task a lost worker's lease gives back are ``task.status`` changes (:mod:`.status`).
+Heartbeats, lease renewals and reordering a queue are not audited.
 """
 
 from __future__ import annotations
@@ -86,7 +90,9 @@ class SqlQueueStore(StatusWriter, QueueStore):
         with self._write() as conn:
             row = self._task_row(conn, task_id, lock=True)
             self._apply_status(conn, row, TaskStatus.queued, queue=queue, priority=priority,
-                               reason="enqueued")
+                               reason="enqueued", audit=False)
+            self._audit_task(conn, "task.enqueue", row, {
+                "queue": queue, "priority": priority, "before": row.status})
             return self._get_task(conn, task_id)
 
     def dequeue(self, task_id: str) -> Task:

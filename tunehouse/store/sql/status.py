@@ -1,6 +1,11 @@
 """Task status changes of the SQL store: the one place that writes ``tasks.status``.
 
 :class:`StatusWriter` is the base of the two areas that move tasks (tasks and queues).
+Every status change is audited here (``task.status``, in the transaction of the change)
+unless the caller records it as its own action (``task.enqueue``, ``task.abort``): each
+action leaves exactly one audit entry. Claims are status changes too (``queued ->
+in_progress``, with the worker and the attempt); a task has few of them, so this does not
+flood the log, whereas heartbeats, lease renewals and signs of life are never audited.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from tunehouse.errors import InvalidInput
 from tunehouse.store import schema as t
-from tunehouse.store.records import TaskStatus
+from tunehouse.store.records import TaskStatus, TaskType
 from tunehouse.store.sql.database import (
     QUEUE_CHANGED,
     DbRow,
@@ -23,6 +28,19 @@ from tunehouse.store.sql.database import (
     utcnow,
 )
 from tunehouse.store.status import TERMINAL, check_transition
+
+#: The longest reason an audit entry of a status change keeps.
+REASON_MAX = 500
+#: Actions on an optimizer task (a search) recorded under the search's own name.
+SEARCH_ACTIONS = {"task.create": "search.start", "task.abort": "search.stop"}
+
+
+def task_action(action: str, task_type: str) -> str:
+    """``action`` on a task of ``task_type``: for an optimizer task (a search),
+    ``task.create`` is ``search.start`` and ``task.abort`` is ``search.stop``."""
+    if task_type == TaskType.optimizer.value:
+        return SEARCH_ACTIONS.get(action, action)
+    return action
 
 
 class StatusWriter(SqlArea):
@@ -40,15 +58,23 @@ class StatusWriter(SqlArea):
             assert row is not None
         return row
 
+    def _audit_task(self, conn: Connection, action: str, task: DbRow,
+                    details: dict[str, Any]) -> None:
+        """One audit entry of ``action`` on ``task`` (a search's name for an optimizer)."""
+        self._audit(conn, task_action(action, task.type), "task", task.id, details)
+
     def _apply_status(self, conn: Connection, task: DbRow, new: TaskStatus, *,
                       reason: str = "", message: str = "", worker: str | None = None,
                       force: bool = False, queue: str | None = None,
-                      priority: int | None = None, lease_s: float | None = None) -> None:
+                      priority: int | None = None, lease_s: float | None = None,
+                      audit: bool = True) -> None:
         """Check ``task.status -> new`` and write it with everything that goes with it.
 
         ``queue``/``priority`` are used when moving to ``queued`` (default: the queue and
         priority the task was last queued with); ``lease_s`` gives a task moving to
         ``in_progress`` on a worker its lease. Any other change ends the lease.
+        ``audit``: record a ``task.status`` entry (before, after, reason); False when the
+        caller records the change as its own action.
         """
         old = TaskStatus(task.status)
         check_transition(old, new, force=force)
@@ -82,6 +108,21 @@ class StatusWriter(SqlArea):
                           abort_requested=False, completed=None)
             conn.info[QUEUE_CHANGED] = True
         conn.execute(sa.update(t.tasks).where(t.tasks.c.id == task.id).values(**values))
+        if audit:
+            self._audit_task(conn, "task.status", task, status_details(task, values, force))
+
+
+def status_details(task: DbRow, values: dict[str, Any], force: bool = False) -> dict[str, Any]:
+    """What the audit entry of a status change of ``task`` to ``values`` says."""
+    details: dict[str, Any] = {"before": task.status, "after": values["status"],
+                               "reason": values["status_reason"][:REASON_MAX]}
+    if values["status"] == TaskStatus.in_progress.value:
+        details.update(attempt=values["attempt"], worker=values["worker"])
+    elif values["status"] == TaskStatus.queued.value:
+        details.update(queue=values["queue"])
+    if force:
+        details["force"] = True
+    return details
 
 
 def delete_outputs(conn: Connection, task_id: str) -> None:

@@ -21,7 +21,7 @@ from tunehouse.store.blob_storage import BlobStorage, LocalBlobStorage
 from tunehouse.store.engine import dispose_engine, get_engine
 from tunehouse.store.migrate import ensure_schema
 from tunehouse.store.sql.artifacts import SqlArtifactStore
-from tunehouse.store.sql.database import Database, Fence
+from tunehouse.store.sql.database import NO_CONTEXT, AuditContext, Database, Fence
 from tunehouse.store.sql.events import SqlEventStore
 from tunehouse.store.sql.models import SqlModelStore
 from tunehouse.store.sql.queues import SqlQueueStore
@@ -69,16 +69,18 @@ class SqlStore(Store):
         _ensure_schema_once(engine)
         self._bind(Database(engine, storage), user or default_user(), owner=True, fence=fence)
 
-    def _bind(self, db: Database, user: str, owner: bool, fence: Fence | None = None) -> None:
+    def _bind(self, db: Database, user: str, owner: bool, fence: Fence | None = None,
+              context: AuditContext = NO_CONTEXT) -> None:
         self.db = db
         self._user = user
         self._owner = owner
         self._fence = fence
-        self.tasks = SqlTaskStore(db, user, fence)
-        self.events = SqlEventStore(db, user, fence)
-        self.artifacts = SqlArtifactStore(db, user, fence)
-        self.models = SqlModelStore(db, user, fence)
-        self.queues = SqlQueueStore(db, user, fence)
+        self.context = context
+        self.tasks = SqlTaskStore(db, user, fence, context)
+        self.events = SqlEventStore(db, user, fence, context)
+        self.artifacts = SqlArtifactStore(db, user, fence, context)
+        self.models = SqlModelStore(db, user, fence, context)
+        self.queues = SqlQueueStore(db, user, fence, context)
 
     @classmethod
     def from_settings(cls, settings: Settings, user: str | None = None) -> SqlStore:
@@ -97,17 +99,28 @@ class SqlStore(Store):
 
     def with_user(self, user: str) -> SqlStore:
         view = object.__new__(SqlStore)
-        view._bind(self.db, user, owner=False, fence=self._fence)
+        view._bind(self.db, user, owner=False, fence=self._fence, context=self.context)
         return view
 
     def with_fence(self, task_id: str, attempt: int) -> SqlStore:
         view = object.__new__(SqlStore)
-        view._bind(self.db, self._user, owner=False, fence=(task_id, attempt))
+        view._bind(self.db, self._user, owner=False, fence=(task_id, attempt),
+                   context=self.context)
+        return view
+
+    def with_context(self, actor: str | None = None, client: str | None = None) -> SqlStore:
+        """The same store, its audit entries naming ``actor`` (the authenticated user when
+        it acts for this view's user; None when they are the same) and ``client`` (the
+        address of the request's client). The server makes one per request; the views
+        made from it (:meth:`with_user`, :meth:`with_fence`) keep both."""
+        view = object.__new__(SqlStore)
+        view._bind(self.db, self._user, owner=False, fence=self._fence,
+                   context=AuditContext(actor=actor or None, client=client or None))
         return view
 
     def close(self) -> None:
         """Dispose of the engine's connections; a view (:meth:`with_user`,
-        :meth:`with_fence`) releases
+        :meth:`with_fence`, :meth:`with_context`) releases
         nothing, since the store it came from still uses them."""
         if not self._owner:
             return

@@ -57,7 +57,8 @@ class _Part:
     join: tuple[sa.FromClause, sa.ColumnElement[bool]] | None = None
 
 
-def list_tasks(conn: Connection, query: TaskQuery, postgres: bool) -> TaskPage:
+def list_tasks(conn: Connection, query: TaskQuery, postgres: bool,
+               project_ids: list[str] | None = None) -> TaskPage:
     """One page of matching tasks, their total count, the values of the query's columns
     and the cursor of the next page, in a constant number of queries: the count, one
     per part of the order the page reaches (at most three), one for the page's
@@ -68,6 +69,8 @@ def list_tasks(conn: Connection, query: TaskQuery, postgres: bool) -> TaskPage:
     present; ``filters`` are ``COLUMN OP VALUE`` expressions
     (:mod:`~tunehouse.store.sql.task_columns`); the others are exact matches. Orders by a
     parameter or metric put the tasks lacking it last (newest first when descending).
+    ``project_ids`` (not part of the query: the server's permission checks pass it) keeps
+    only the tasks of those projects.
     """
     if query.cursor is not None and query.offset:
         raise InvalidInput("give a cursor or an offset, not both: the cursor already "
@@ -82,6 +85,8 @@ def list_tasks(conn: Connection, query: TaskQuery, postgres: bool) -> TaskPage:
             raise InvalidInput("invalid cursor: pass the next_cursor of the previous page")
         after = [key_value(key, value) for key, value in zip(parts[group].keys, raw, strict=True)]
     conditions = [*_conditions(conn, query, postgres), *filters]
+    if project_ids is not None:
+        conditions.append(t.tasks.c.project_id.in_(project_ids))
     total = conn.execute(
         sa.select(sa.func.count()).select_from(t.tasks).where(*conditions)).scalar_one()
     rows = _walk(conn, query, parts, conditions, group, after)

@@ -1,4 +1,9 @@
-"""Projects, tasks and what a task is configured with, in the SQL store."""
+"""Projects, tasks and what a task is configured with, in the SQL store.
+
+Audited, each in the transaction of its change: ``task.create`` (``search.start`` for an
+optimizer task), ``task.delete``, ``task.parameters`` (when a value changed) and
+``task.abort`` (``search.stop``); status changes in :mod:`.status`.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +43,7 @@ from tunehouse.store.sql.database import (
     task_from_row,
     utcnow,
 )
-from tunehouse.store.sql.status import StatusWriter, delete_outputs
+from tunehouse.store.sql.status import REASON_MAX, StatusWriter, delete_outputs
 from tunehouse.store.sql.task_columns import numeric_value
 from tunehouse.store.status import ACTIVE, check_transition
 
@@ -64,6 +69,29 @@ def _same_create(existing: DbRow, spec: TaskCreate, user: str) -> Task:
     if (task.project, task.name, task.user) != (project_name(spec.project), spec.name, user):
         raise Conflict(f"task id {spec.id} is taken by another task")
     return task
+
+
+#: At most this many changed parameters are listed in a ``task.parameters`` audit entry,
+#: each value cut to :data:`AUDIT_VALUE_MAX` characters (``count`` says how many changed).
+AUDIT_PARAMETERS_MAX = 50
+AUDIT_VALUE_MAX = 200
+
+
+def _parameter_changes(before: dict[str, str], after: dict[str, str | None]
+                       ) -> dict[str, Any] | None:
+    """The details of a ``task.parameters`` entry (``section/name``: before and after,
+    None when absent), or None when no value changed."""
+    def cut(value: str | None) -> str | None:
+        return value if value is None else value[:AUDIT_VALUE_MAX]
+
+    changed = [(key, before.get(key), value) for key, value in after.items()
+               if before.get(key) != value]
+    if not changed:
+        return None
+    listed = {key: {"before": cut(old), "after": cut(new)}
+              for key, old, new in changed[:AUDIT_PARAMETERS_MAX]}
+    return {"changed": listed, "count": len(changed),
+            "truncated": len(changed) > AUDIT_PARAMETERS_MAX}
 
 
 def _check_tags(tags: list[str]) -> list[str]:
@@ -115,7 +143,11 @@ class SqlTaskStore(StatusWriter, TaskStore):
                 worker=None, attempt=0, max_retries=spec.max_retries, last_iteration=None,
                 abort_requested=False,
             ))
-            return self._get_task(conn, task_id)
+            task = self._task_row(conn, task_id)
+            self._audit_task(conn, "task.create", task, {
+                "project": task.project_name, "name": task.name, "type": task.type,
+                "parent_id": task.parent_id})
+            return task_from_row(task)
 
     def get_task(self, task_id: str) -> Task:
         with self._read() as conn:
@@ -152,18 +184,26 @@ class SqlTaskStore(StatusWriter, TaskStore):
             row = self._task_row(conn, task_id, lock=True)
             status = TaskStatus(row.status)
             if status in (TaskStatus.created, TaskStatus.queued):
-                self._apply_status(conn, row, TaskStatus.aborted, reason=reason or "aborted")
+                reason = reason or "aborted"
+                self._apply_status(conn, row, TaskStatus.aborted, reason=reason, audit=False)
             elif status is TaskStatus.in_progress and _quiet(row, QUIET_AFTER_S):
                 # no agent and no sign of life: nobody would act on a flag, end it now
-                self._apply_status(conn, row, TaskStatus.aborted,
-                                   reason=reason or "aborted (the process showed no life)")
+                reason = reason or "aborted (the process showed no life)"
+                self._apply_status(conn, row, TaskStatus.aborted, reason=reason, audit=False)
             elif status is TaskStatus.in_progress:
+                reason = reason or "abort requested"
                 conn.execute(sa.update(t.tasks).where(t.tasks.c.id == task_id).values(
-                    abort_requested=True, status_reason=reason or "abort requested",
-                    updated=utcnow()))
+                    abort_requested=True, status_reason=reason, updated=utcnow()))
             else:
                 check_transition(status, TaskStatus.aborted)
-            return self._get_task(conn, task_id)
+            task = self._get_task(conn, task_id)
+            # one entry for the request, whether it ended the task or (``requested``) only
+            # asked its process to stop
+            self._audit_task(conn, "task.abort", row, {
+                "before": row.status, "after": task.status.value,
+                "requested": task.status is TaskStatus.in_progress,
+                "reason": reason[:REASON_MAX]})
+            return task
 
     def mark_alive(self, task_id: str) -> Task:
         with self._write() as conn:
@@ -224,7 +264,11 @@ class SqlTaskStore(StatusWriter, TaskStore):
             ))
             for table in (t.parameters, t.configurations, t.scripts, t.environments):
                 self._copy_rows(conn, table, task_id, clone_id)
-            return self._get_task(conn, clone_id)
+            clone = self._task_row(conn, clone_id)
+            self._audit_task(conn, "task.create", clone, {
+                "project": clone.project_name, "name": clone.name, "type": clone.type,
+                "parent_id": clone.parent_id, "clone_of": task_id})
+            return task_from_row(clone)
 
     def _copy_rows(self, conn: Connection, table: sa.Table, source_id: str, target_id: str) -> None:
         others = [column for column in table.c if column.name not in ("task_id", "user")]
@@ -240,6 +284,10 @@ class SqlTaskStore(StatusWriter, TaskStore):
                 raise Conflict(f"task {task_id} is {row.status}: dequeue or abort it before deleting")
             delete_outputs(conn, task_id)
             conn.execute(sa.delete(t.tasks).where(t.tasks.c.id == task_id))
+            # the task's audit entries stay: they refer to it by id, not by a foreign key
+            self._audit_task(conn, "task.delete", row, {
+                "project": row.project_name, "name": row.name, "type": row.type,
+                "status": row.status})
 
     # ------------------------------------------------------------ parameters & co
     def set_parameters(self, task_id: str, params: list[Parameter], replace: bool = False) -> None:
@@ -251,11 +299,21 @@ class SqlTaskStore(StatusWriter, TaskStore):
                 "user": self.user, "num_value": numeric_value(param.value)}
         with self._write() as conn:
             self._require_task(conn, task_id, write=True)
+            params_of_task = t.parameters.c.task_id == task_id
+            before = {f"{r.section}/{r.name}": r.value for r in conn.execute(
+                sa.select(t.parameters.c.section, t.parameters.c.name, t.parameters.c.value)
+                .where(params_of_task)).all()}
+            after: dict[str, str | None] = {f"{s}/{n}": row["value"]
+                                            for (s, n), row in rows.items()}
             if replace:
-                conn.execute(sa.delete(t.parameters).where(t.parameters.c.task_id == task_id))
+                conn.execute(sa.delete(t.parameters).where(params_of_task))
+                after = {**dict.fromkeys(before), **after}
             if rows:
                 self._upsert(conn, t.parameters, list(rows.values()),
                              ["task_id", "section", "name"])
+            details = _parameter_changes(before, after)
+            if details is not None:
+                self._audit(conn, "task.parameters", "task", task_id, details)
 
     def get_parameters(self, task_id: str) -> list[Parameter]:
         with self._read() as conn:

@@ -2,9 +2,10 @@
 
 The login form is protected against login CSRF by a double-submit token: ``GET /login``
 sets a random ``tunehouse_login`` cookie and puts the same value in the form; the post
-must bring both. Signing in sets the session cookies of the JSON API's login
-(:func:`~tunehouse.server.auth.set_session_cookies`); signing out needs the session's
-CSRF token in the form.
+must bring both. Signing in is the JSON API's (:func:`~tunehouse.server.auth.sign_in`:
+throttled, a session kept on the server, the same cookies); a refusal shows the form again
+with its message (429 while throttled). Signing out needs the session's CSRF token in the
+form and ends the session on the server.
 """
 
 from __future__ import annotations
@@ -17,9 +18,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from tunehouse.contract import SESSION_COOKIE
-from tunehouse.errors import AuthenticationFailed
-from tunehouse.server.accounts import Accounts
-from tunehouse.server.auth import SessionSigner, clear_session_cookies, set_session_cookies
+from tunehouse.errors import AuthenticationFailed, TooManyAttempts
+from tunehouse.server.auth import (
+    SessionSigner,
+    attach_session,
+    clear_session_cookies,
+    end_session,
+    sign_in,
+)
 from tunehouse.server.ui.pages import redirect, safe_next
 from tunehouse.server.ui.render import render
 
@@ -57,14 +63,16 @@ async def login_submit(request: Request) -> Response:
     if not username or not password:
         return _login_form(request, next_url, "enter your username and password",
                            status=422, username=username)
-    accounts: Accounts = request.app.state.accounts
     try:
-        user = await run_in_threadpool(accounts.verify_password, username, password)
-    except AuthenticationFailed as exc:
-        return _login_form(request, next_url, exc.message, status=401, username=username)
+        _, token = await sign_in(request, username, password)
+    except AuthenticationFailed as exc:  # 401, or 429 (TooManyAttempts) while throttled
+        page = _login_form(request, next_url, exc.message, status=exc.status,
+                           username=username)
+        if isinstance(exc, TooManyAttempts) and exc.retry_after is not None:
+            page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     response = redirect(next_url)
-    signer: SessionSigner = request.app.state.session_signer
-    set_session_cookies(response, signer, user.name, secure=request.url.scheme == "https")
+    attach_session(request, response, token)
     response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
 
@@ -77,6 +85,7 @@ async def logout_submit(request: Request) -> Response:
     if token:
         signer: SessionSigner = request.app.state.session_signer
         signer.check_csrf(token, str(form.get("csrf", "")))
+        await run_in_threadpool(end_session, request)  # the cookie is refused from now on
     response = redirect("/login")
     clear_session_cookies(response)
     return response

@@ -34,9 +34,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from tunehouse.errors import Conflict, InvalidInput
-from tunehouse.server.ui.pages import Page, redirect
+from tunehouse.server.ui.pages import Page, form_principal, redirect
 from tunehouse.server.ui.render import render
-from tunehouse.server.ui.views.search_start import CONTROLLER_QUEUE, form_principal, whole
+from tunehouse.server.ui.views.search_start import CONTROLLER_QUEUE, whole
 from tunehouse.store.base import Store
 from tunehouse.store.records import StatusChange, Task, TaskPage, TaskQuery, TaskStatus, TaskType
 from tunehouse.store.status import TERMINAL

@@ -7,7 +7,7 @@ A bad space or option shows the form again (422) with the message the command li
 gives for it (the :class:`~tunehouse.errors.InvalidInput` of
 :func:`tunehouse.hpo.space.parse_space` or ``HyperParameterOptimizer``). Form posts carry
 the session's CSRF token in the field ``csrf`` (a form cannot send the header the JSON
-API checks): :func:`form_principal`.
+API checks): :func:`~tunehouse.server.ui.pages.form_principal`.
 
 The search package (and Optuna with it) is imported inside the views only.
 """
@@ -23,10 +23,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from tunehouse.contract import CSRF_HEADER, SESSION_COOKIE
 from tunehouse.errors import InvalidInput
-from tunehouse.server.auth import Principal, SessionSigner, principal
-from tunehouse.server.ui.pages import Page, redirect
+from tunehouse.server.auth import Principal
+from tunehouse.server.ui.pages import Page, form_principal, redirect
 from tunehouse.server.ui.render import render
 from tunehouse.store.records import MetricSummary, Task
 
@@ -44,24 +43,6 @@ LIMITS = {"min_iteration": "min iteration", "max_iteration": "max iteration",
           "max_failed": "max failed trials", "seed": "seed"}
 #: Optional seconds fields: form name -> label.
 SECONDS = {"trial_time_limit": "trial time limit", "time_limit": "search time limit"}
-
-
-async def form_principal(request: Request) -> tuple[Principal, FormData]:
-    """The principal of a form post and its form. With a session cookie, the form's
-    ``csrf`` field must be the session's CSRF token (403 otherwise); the principal is then
-    found as for any request (so without a session the page answers with the sign-in)."""
-    form = await request.form()
-    token = request.cookies.get(SESSION_COOKIE)
-    headers = [(k, v) for k, v in request.scope["headers"]
-               if k != CSRF_HEADER.lower().encode()]
-    if token:
-        signer: SessionSigner = request.app.state.session_signer
-        signer.verify(token)
-        presented = str(form.get("csrf", ""))
-        signer.check_csrf(token, presented)
-        headers.append((CSRF_HEADER.lower().encode(), presented.encode()))
-    checked = Request({**request.scope, "headers": headers}, request.receive)
-    return await run_in_threadpool(principal, checked), form
 
 
 def whole(text: str, label: str) -> int | None:
