@@ -127,6 +127,8 @@ tasks = sa.Table(
     sa.Column("last_seen", UtcDateTime(), nullable=True),
     sa.Column("lease_expires", UtcDateTime(), nullable=True),
     sa.Index(None, "project_id", "created"),
+    sa.Index(None, "project_id", "updated"),
+    sa.Index(None, "project_id", "status", "created"),
     sa.Index(None, "created"),
     sa.Index(None, "status"),
     sa.Index(None, "parent_id"),
