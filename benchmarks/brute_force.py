@@ -34,13 +34,14 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.ingest import PG_ADMIN_URL  # noqa: E402
+from benchmarks.ingest import fresh_postgres  # noqa: E402
 from tests.helpers.server import ServerProcess, running_server  # noqa: E402
 
 REQUESTS = {"GET /api/v1/tasks (API key)": ("key", "/api/v1/tasks?limit=20"),
@@ -172,17 +173,9 @@ def main() -> None:
     if args.pin and len(cpus) < 2:
         parser.error("--pin needs 2 CPUs or more")
     args.attacker_cpus = {cpus[-1]} if args.pin else None
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         home = Path(tmp) / "home"
-        db_url = None
-        if args.pg:
-            import sqlalchemy as sa
-
-            name = f"bench_bf_{uuid.uuid4().hex[:8]}"
-            admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(sa.text(f"CREATE DATABASE {name}"))
-            db_url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        db_url = stack.enter_context(fresh_postgres()) if args.pg else None
         with running_server(home, db_url=db_url) as server:
             if args.pin:
                 _pin(server.proc.pid, set(cpus[:-1]))

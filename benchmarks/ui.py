@@ -18,12 +18,12 @@ import argparse
 import sys
 import tempfile
 import time
-import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.ingest import PG_ADMIN_URL, median_time, send_points  # noqa: E402
+from benchmarks.ingest import fresh_postgres, median_time, send_points  # noqa: E402
 from tests.helpers.seed import seed_tasks  # noqa: E402
 from tests.helpers.server import running_server  # noqa: E402
 from tests.helpers.web import sign_in  # noqa: E402
@@ -38,17 +38,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         home = Path(tmp) / "home"
-        db_url = None
-        if args.pg:
-            import sqlalchemy as sa
-
-            name = f"bench_ui_{uuid.uuid4().hex[:8]}"
-            admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(sa.text(f"CREATE DATABASE {name}"))
-            db_url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        db_url = stack.enter_context(fresh_postgres()) if args.pg else None
         with running_server(home, db_url=db_url) as server:
             store = SqlStore(db_url or f"sqlite:///{home / 'tunehouse.db'}",
                              home / "artifacts", user="bench")
