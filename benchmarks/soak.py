@@ -37,6 +37,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.ingest import fresh_postgres  # noqa: E402
+from tests.helpers.process_memory import peak_mib  # noqa: E402
 from tests.helpers.server import ServerProcess, running_server  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -63,17 +64,6 @@ WORKER = """
                       "acknowledged": reporter.acknowledged_events}), flush=True)
     task.close()
 """
-
-
-def peak_rss_mib(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) // 1024
-    except FileNotFoundError:
-        pass
-    return 0
 
 
 class Probe(threading.Thread):
@@ -136,7 +126,7 @@ def main() -> None:
         next_kill = start + args.kill_every
         while time.monotonic() - start < seconds:
             time.sleep(1)
-            peak = max(peak, peak_rss_mib(server.proc.pid))
+            peak = max(peak, peak_mib(server.proc.pid))
             if time.monotonic() >= next_kill and time.monotonic() - start < seconds - 5:
                 server.proc.send_signal(signal.SIGKILL)
                 server.proc.wait()
@@ -149,7 +139,7 @@ def main() -> None:
             out, _ = proc.communicate(timeout=900)
             lines = [line for line in out.splitlines() if line.startswith("{")]
             results.append(orjson.loads(lines[-1]) if lines else None)
-        peak = max(peak, peak_rss_mib(server.proc.pid))
+        peak = max(peak, peak_mib(server.proc.pid))
         probe.stop.set()
         probe.join()
         sent = sum(r["sent"] for r in results if r)

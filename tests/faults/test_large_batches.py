@@ -11,25 +11,10 @@ import httpx
 import orjson
 import pytest
 
+from tests.helpers.process_memory import memory_mib, reset_peak
 from tests.helpers.server import ServerProcess
 
 MIB = 1 << 20
-
-
-def memory_mib(pid: int) -> dict[str, int]:
-    """Current (``VmRSS``) and peak (``VmHWM``) resident memory of a process, in MiB."""
-    found = {}
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                found[key] = int(value.split()[0]) // 1024
-    return found
-
-
-def reset_peak(pid: int) -> None:
-    with open(f"/proc/{pid}/clear_refs", "w") as refs:
-        refs.write("5")
 
 
 def scalar_batch(task_id: str, count: int, **extra: object) -> bytes:
