@@ -116,6 +116,25 @@ def test_table_and_task_page_with_curves_and_console(page, shared_server: Server
     page.click("nav.tabs a[data-tab=artifacts]")
 
 
+def test_archived_tasks_leave_the_table_until_asked_for(page, shared_server: ServerProcess,
+                                                       store: Store) -> None:  # type: ignore[no-untyped-def]
+    project = f"ui/{uuid.uuid4().hex[:8]}"
+    kept, archived = (seed_run(store, project, name, 0.1, points=2) for name in ("kept", "old"))
+    page.goto(f"{shared_server.url}/projects/{store.tasks.get_project(project).id}/tasks")
+    page.check(f"tr[data-id='{archived}'] input.pick-one")
+    page.click("button[data-action=archive]")
+    page.wait_for_selector(f"tr[data-id='{archived}']", state="detached")
+    assert store.tasks.get_task(archived).tags == ["archived"]
+    assert page.locator("table#tasks tbody tr").count() == 1
+    assert page.locator("h1 .count").inner_text() == "1 task"
+    page.check("#table-filters input[name=archived]")
+    page.click("#table-filters button[type=submit]")
+    page.wait_for_selector(f"tr[data-id='{archived}']")
+    assert page.locator(f"tr[data-id='{archived}'] .tag").inner_text() == "archived"
+    assert {row.get_attribute("data-id") for row in page.locator("table#tasks tbody tr").all()} \
+        == {kept, archived}
+
+
 def test_clone_edit_a_parameter_and_enqueue(page, shared_server: ServerProcess,
                                            store: Store, shot) -> None:  # type: ignore[no-untyped-def]
     source = seed_run(store, f"ui/{uuid.uuid4().hex[:8]}", "baseline", 0.1)

@@ -151,6 +151,9 @@ class TaskQuery(Input):
     value come last in both directions, ties go by id. ``metric_field`` picks the summary
     value (``last``, ``min`` or ``max``) of a metric order without a suffix.
 
+    ``tags`` must all be present, ``exclude_tags`` all absent (the web UI's table leaves
+    out ``archived`` tasks this way unless asked to show them).
+
     ``filters`` are ``COLUMN OP VALUE`` texts (all must hold), OP one of ``= != < <= > >=``,
     COLUMN a column spec or ``created``, ``updated``, ``name``, ``status``, ``type``,
     ``user``: ``param:General/lr >= 0.001``, ``metric:val/loss:min < 0.2``. A numeric VALUE
@@ -163,6 +166,7 @@ class TaskQuery(Input):
     status: list[TaskStatus] | None = None
     type: list[TaskType] | None = None
     tags: list[str] | None = None
+    exclude_tags: list[str] | None = None
     parent_id: str | None = None
     name: str | None = None
     user: str | None = None

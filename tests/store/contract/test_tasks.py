@@ -286,6 +286,9 @@ def test_list_tasks_filters_and_pagination(store: Store) -> None:
     assert store.tasks.list_tasks(TaskQuery(project=project, status=[S.in_progress])).total == 1
     assert store.tasks.list_tasks(TaskQuery(project=project, type=[TaskType.optimizer])).total == 1
     assert store.tasks.list_tasks(TaskQuery(project=project, tags=["trial", "n0"])).total == 3
+    assert store.tasks.list_tasks(TaskQuery(project=project, exclude_tags=["n0"])).total == 3
+    assert store.tasks.list_tasks(TaskQuery(project=project, tags=["trial"],
+                                            exclude_tags=["n1", "n0"])).total == 0
     assert store.tasks.list_tasks(TaskQuery(project=project, parent_id=parent)).total == 5
     assert store.tasks.list_tasks(TaskQuery(project=project, name="TRIAL 3")).total == 1
     assert store.tasks.list_tasks(TaskQuery(project=project, name="%")).total == 0

@@ -66,7 +66,7 @@ def list_tasks(conn: Connection, query: TaskQuery, postgres: bool,
 
     Filters: ``project`` matches one project exactly, by name or id (not its
     sub-projects); ``name`` is a case-insensitive substring; ``tags`` must all be
-    present; ``filters`` are ``COLUMN OP VALUE`` expressions
+    present and ``exclude_tags`` all absent; ``filters`` are ``COLUMN OP VALUE`` expressions
     (:mod:`~tunehouse.store.sql.task_columns`); the others are exact matches. Orders by a
     parameter or metric put the tasks lacking it last (newest first when descending).
     ``project_ids`` (not part of the query: the server's permission checks pass it) keeps
@@ -219,6 +219,8 @@ def _conditions(conn: Connection, query: TaskQuery,
         conditions.append(tasks.name.ilike(f"%{_escape_like(query.name)}%", escape="\\"))
     for tag in query.tags or []:
         conditions.append(_has_tag(tag, postgres))
+    for tag in query.exclude_tags or []:
+        conditions.append(sa.not_(_has_tag(tag, postgres)))
     return conditions
 
 def _has_tag(tag: str, postgres: bool) -> sa.ColumnElement[bool]:

@@ -34,9 +34,11 @@ Many = Annotated[list[str] | None, Query()]
 @router.get("/projects/{project_id}/tasks")
 def table_page(request: Request, project_id: str, who: Page, col: Many = None,
                filter: Many = None, status: Many = None, q: str = "", tag: str = "",
-               order: str = "created", asc: bool = False, cursor: str | None = None,
+               archived: bool = False, order: str = "created", asc: bool = False,
+               cursor: str | None = None,
                limit: Annotated[int, Query(ge=1, le=500)] = PAGE_SIZE) -> Response:
-    """One page of the project's tasks."""
+    """One page of the project's tasks; archived ones (tagged ``archived``) only with
+    ``archived=1``."""
     store = who.store.tasks
     project = store.get_project(project_id)
     columns = [c.strip() for c in col or [] if c.strip()]
@@ -47,16 +49,17 @@ def table_page(request: Request, project_id: str, who: Page, col: Many = None,
         raise InvalidInput(f"unknown status in {status}: {exc}") from None
     query = TaskQuery(project=project.id, columns=columns or None, filters=filters or None,
                       status=statuses or None, name=q or None, tags=[tag] if tag else None,
+                      exclude_tags=None if archived or tag == ARCHIVED else [ARCHIVED],
                       order_by=order, descending=not asc, cursor=cursor, limit=limit)
     page = store.list_tasks(query)
     state = {"col": columns, "filter": filters, "status": [s.value for s in statuses],
-             "q": q, "tag": tag, "order": order, "asc": "1" if asc else "", "limit": limit}
+             "q": q, "tag": tag, "archived": "1" if archived else "", "order": order, "asc": "1" if asc else "", "limit": limit}
     next_url = (_url(project.id, state, cursor=page.next_cursor)
                 if page.next_cursor else None)
     return render(request, "table.html", title=f"{project.name} · tunehouse", user=who.user,
                   project=project, page=page, columns=columns, filters=filters,
                   statuses=[s.value for s in TaskStatus], chosen_status=state["status"],
-                  q=q, tag=tag, order=order, asc=asc, next_url=next_url,
+                  q=q, tag=tag, archived=archived, order=order, asc=asc, next_url=next_url,
                   first_url=_url(project.id, state) if cursor else None,
                   suggestions=_suggestions(who, page.tasks[:SUGGEST_FROM], columns),
                   sort_url=lambda spec: _url(project.id, {
