@@ -26,8 +26,7 @@ import textwrap
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -39,6 +38,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from benchmarks.ingest import fresh_postgres  # noqa: E402
 from tests.helpers.process_memory import memory_mib, reset_peak  # noqa: E402
 from tests.helpers.server import ServerProcess, running_server  # noqa: E402
+from tests.helpers.tmpfs import small_tmpfs  # noqa: E402
 
 MIB = 1 << 20
 
@@ -93,17 +93,6 @@ def memory_case(name: str, server: ServerProcess) -> None:
               f"{figures['peak']:5d} MiB (+{figures['peak'] - figures['before']}), after "
               f"{figures['after']:5d} MiB (+{figures['after'] - figures['before']})")
         sys.stdout.flush()
-
-
-@contextmanager
-def small_tmpfs(path: Path, size: str) -> Iterator[Path]:
-    path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs",
-                    str(path)], check=True)
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 SCRIPT = """

@@ -16,8 +16,8 @@ import orjson
 import pytest
 import uvicorn
 
-from tests.faults.conftest import remount_read_only
 from tests.helpers.server import ServerProcess, free_port, running_server
+from tests.helpers.tmpfs import remount_read_only
 from tunehouse.errors import InvalidInput
 from tunehouse.settings import Settings
 from tunehouse.store.records import EventBatch, TaskCreate
