@@ -4,14 +4,16 @@ Scripts under ``tests/sdk/scripts`` run as subprocesses with a controlled enviro
 no TUNEHOUSE_* variable of the developer is inherited and TUNEHOUSE_HOME is always set.
 
 ``backend``'s server variant uses the session's shared server (``tests/conftest.py``): the
-SDK tests read back only the tasks they created, by id. Each test still gets its own
+SDK tests read back only the tasks they created, by id (or in projects of their own). Each test still gets its own
 TUNEHOUSE_HOME for its clients (offline spool, model cache). ``served`` starts a private
-server, for tests that kill or restart it.
+server, for tests that kill or restart it. ``sdk_env`` points the test process itself at
+``backend`` (for the SDK's class methods: ``Task.clone``, ``Task.get_tasks``...).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -24,6 +26,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.server import ServerProcess, clean_env, running_server
+from tunehouse.sdk.run import RUN_STATE
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
 
@@ -159,3 +162,18 @@ def served(tmp_path: Path) -> Iterator[Backend]:
     """The server backend alone, on a private server (for tests that kill the server)."""
     with make_backend("server", tmp_path) as made:
         yield made
+
+
+@pytest.fixture
+def sdk_env(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
+    """The test process's environment points at ``backend`` (for ``Task.clone`` and
+    ``Task.enqueue`` without a running task); the store they open is closed afterwards."""
+    for name in [n for n in os.environ if n.startswith("TUNEHOUSE_")]:
+        monkeypatch.delenv(name)
+    for name, value in backend.env.items():
+        if name.startswith("TUNEHOUSE_"):
+            monkeypatch.setenv(name, value)
+    yield backend
+    store = RUN_STATE.stores_by_settings.pop(Settings.from_env(), None)
+    if store is not None:
+        store.close()

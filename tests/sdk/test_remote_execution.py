@@ -4,38 +4,19 @@ overrides, ``Task.enqueue``. Scripts run as real processes; the checks read the 
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
 from tests.sdk.conftest import Backend, task_id_from
 from tunehouse.errors import InvalidInput
-from tunehouse.sdk.run import RUN_STATE
 from tunehouse.sdk.task import Task
-from tunehouse.settings import Settings
 from tunehouse.store.interfaces.queues import DEFAULT_QUEUE
 from tunehouse.store.records import Parameter, TaskCreate, TaskQuery, TaskStatus
 
 
 def _queue() -> str:
     return f"remote-{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def sdk_env(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
-    """The test process's environment points at ``backend`` (for ``Task.clone`` and
-    ``Task.enqueue`` without a running task); the store they open is closed afterwards."""
-    for name in [n for n in os.environ if n.startswith("TUNEHOUSE_")]:
-        monkeypatch.delenv(name)
-    for name, value in backend.env.items():
-        if name.startswith("TUNEHOUSE_"):
-            monkeypatch.setenv(name, value)
-    yield backend
-    store = RUN_STATE.stores_by_settings.pop(Settings.from_env(), None)
-    if store is not None:
-        store.close()
 
 
 def _params(backend: Backend, task_id: str) -> dict[str, tuple[str, str]]:

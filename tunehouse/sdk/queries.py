@@ -23,6 +23,7 @@ from tunehouse.settings import Settings
 from tunehouse.store.base import Store
 from tunehouse.store.interfaces.queues import DEFAULT_QUEUE
 from tunehouse.store.records import (
+    ARCHIVED_TAG,
     StatusChange,
     TaskCreate,
     TaskQuery,
@@ -143,7 +144,8 @@ def get_task(make: MakeTask[TaskT], task_id: str | None, project_name: str | Non
 def get_tasks(make: MakeTask[TaskT], project_name: str | None = None,
               task_name: str | None = None, tags: list[str] | None = None,
               status: str | list[str] | None = None, *, filters: list[str] | None = None,
-              order_by: str | None = None, descending: bool = True) -> list[TaskT]:
+              order_by: str | None = None, descending: bool = True,
+              allow_archived: bool = True) -> list[TaskT]:
     """See :meth:`tunehouse.sdk.task.Task.get_tasks`."""
     settings, store = RUN_STATE.default_store()
     statuses = None
@@ -154,6 +156,7 @@ def get_tasks(make: MakeTask[TaskT], project_name: str | None = None,
         except ValueError as exc:
             raise InvalidInput(f"unknown task status in {names}") from exc
     query = TaskQuery(project=project_name, name=task_name, tags=tags, status=statuses,
+                      exclude_tags=None if allow_archived else [ARCHIVED_TAG],
                       filters=filters, order_by=order_by or "created", descending=descending,
                       limit=1000)
     return [make(store, settings, record) for record in store.tasks.iter_tasks(query)

@@ -349,7 +349,7 @@ class Task:
     def get_tasks(cls, project_name: str | None = None, task_name: str | None = None,
                   tags: list[str] | None = None, status: str | list[str] | None = None, *,
                   filters: list[str] | None = None, order_by: str | None = None,
-                  descending: bool = True) -> list[Task]:
+                  descending: bool = True, allow_archived: bool = True) -> list[Task]:
         """Stored tasks matching every filter given, newest first unless ``order_by``.
 
         Args:
@@ -367,6 +367,9 @@ class Task:
                 or a parameter or metric column as in ``filters``; tasks lacking that
                 value come last.
             descending: Largest (newest) first.
+            allow_archived: Include tasks tagged ``archived`` (as ClearML's
+                ``Task.get_tasks``, the default); False leaves them out, as the web UI's
+                table does.
 
         To read parameter and metric values as a table, page through the store's listing
         instead: ``store.tasks.list_tasks(TaskQuery(project=..., columns=[...],
@@ -377,7 +380,8 @@ class Task:
                 which and why).
         """
         return queries.get_tasks(cls, project_name, task_name, tags, status, filters=filters,
-                                 order_by=order_by, descending=descending)
+                                 order_by=order_by, descending=descending,
+                                 allow_archived=allow_archived)
 
     @classmethod
     def clone(cls, source_task: Task | str, name: str | None = None, comment: str | None = None,

@@ -142,6 +142,10 @@ class StatusChange(Input):
     keep_if_same: bool = False
 
 
+#: The tag that archives a task: the web UI's table leaves such tasks out unless asked.
+ARCHIVED_TAG = "archived"
+
+
 class TaskQuery(Input):
     """Filters, order and page of a task listing (the read model of task tables).
 

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from tunehouse.errors import InvalidInput
 from tunehouse.server.ui.pages import Page
 from tunehouse.server.ui.render import render
-from tunehouse.store.records import TaskQuery, TaskStatus
+from tunehouse.store.records import ARCHIVED_TAG, TaskQuery, TaskStatus
 
 router = APIRouter()
 
@@ -26,7 +26,6 @@ PAGE_SIZE = 50
 #: Columns offered in the chooser: taken from this many tasks of the page (a constant
 #: number of reads, whatever the page size).
 SUGGEST_FROM = 3
-ARCHIVED = "archived"
 
 Many = Annotated[list[str] | None, Query()]
 
@@ -49,7 +48,7 @@ def table_page(request: Request, project_id: str, who: Page, col: Many = None,
         raise InvalidInput(f"unknown status in {status}: {exc}") from None
     query = TaskQuery(project=project.id, columns=columns or None, filters=filters or None,
                       status=statuses or None, name=q or None, tags=[tag] if tag else None,
-                      exclude_tags=None if archived or tag == ARCHIVED else [ARCHIVED],
+                      exclude_tags=None if archived or tag == ARCHIVED_TAG else [ARCHIVED_TAG],
                       order_by=order, descending=not asc, cursor=cursor, limit=limit)
     page = store.list_tasks(query)
     state = {"col": columns, "filter": filters, "status": [s.value for s in statuses],
