@@ -125,7 +125,8 @@ def test_first_sigterm_finishes_running_tasks_second_requeues_them(
                                    "time.sleep(2)\nprint('finished')\n")
         store.queues.enqueue(short, queue)
         agent = start_agent(server, "--queue", queue, "--cpu-only")
-        wait_for(store, short, {TaskStatus.in_progress})
+        # running, not only claimed: a task claimed as the signal comes is given back
+        _wait_line(store, short, "started")
         agent.signal(signal.SIGTERM)
         assert agent.wait(timeout=60) == 0
         assert store.tasks.get_task(short).status is TaskStatus.completed
@@ -133,7 +134,7 @@ def test_first_sigterm_finishes_running_tasks_second_requeues_them(
                                      "time.sleep(600)\n")
         store.queues.enqueue(endless, queue)
         agent = start_agent(server, "--queue", queue, "--cpu-only", "--grace", "2")
-        wait_for(store, endless, {TaskStatus.in_progress})
+        _wait_line(store, endless, "started")
         agent.signal(signal.SIGTERM)
         time.sleep(0.5)
         agent.signal(signal.SIGTERM)
@@ -141,5 +142,31 @@ def test_first_sigterm_finishes_running_tasks_second_requeues_them(
         back = store.tasks.get_task(endless)
         assert back.status is TaskStatus.queued and back.queue == queue
         assert "was stopped" in back.status_reason
+    finally:
+        store.close()
+
+
+def test_two_quick_stop_signals_requeue_the_running_task(
+        server: ServerProcess, start_agent: StartAgent) -> None:
+    """Each signal the process receives counts: two 50 ms apart (a quick double Ctrl-C)
+    requeue the task, and the agent cannot deadlock on them (a Python signal handler once
+    ran inside the main thread's wait on an event and took the lock that wait held).
+    Signals sent at the very same instant may reach the process as one: Linux merges a
+    signal that is still pending."""
+    queue = unique("burst")
+    store = server.store()
+    try:
+        endless = script_task(store, "import time\nprint('started', flush=True)\n"
+                                     "time.sleep(600)\n")
+        store.queues.enqueue(endless, queue)
+        agent = start_agent(server, "--queue", queue, "--cpu-only", "--grace", "2")
+        _wait_line(store, endless, "started")
+        os.kill(agent.proc.pid, signal.SIGTERM)
+        time.sleep(0.05)
+        os.kill(agent.proc.pid, signal.SIGTERM)
+        assert agent.wait(timeout=60) == 0
+        back = store.tasks.get_task(endless)
+        assert back.status is TaskStatus.queued and "was stopped" in back.status_reason
+        assert "second stop signal" in agent.log()
     finally:
         store.close()

@@ -8,12 +8,17 @@ the tasks to abort and those the agent lost (their lease ran out and they went b
 their queue), which are stopped at once.
 
 Signals: a first SIGTERM (or Ctrl-C) stops taking tasks and exits once the running ones
-finish; a second one stops them and puts them back in their queues.
+finish; a second one stops them and puts them back in their queues. The signals are
+counted by a thread reading Python's wakeup pipe (one byte per signal received), not in a
+signal handler: a handler runs in the main thread between two of its bytecodes, where
+taking a lock the main thread already holds (an event's, while it waits on it) deadlocks,
+and two signals arriving before the handler runs would count as one.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from types import FrameType
@@ -30,6 +35,8 @@ log = logging.getLogger("tunehouse.agent")
 HEARTBEAT_S = 1.0
 #: How long one claim waits for a task (long poll); a signal is noticed after at most this.
 CLAIM_WAIT_S = 2.0
+#: The signals that stop an agent (first: finish the running tasks; second: requeue them).
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 
 
 class Agent:
@@ -62,19 +69,31 @@ class Agent:
         self._slot_freed.set()
 
     def install_signal_handlers(self) -> None:
-        """First SIGTERM/SIGINT: finish running tasks and exit; second: requeue them."""
-        def handle(signum: int, frame: FrameType | None) -> None:
-            if self._stopping.is_set():
-                log.warning("second stop signal: stopping the running tasks and requeueing "
-                            "them")
-                self.stop(abort_running=True)
-            else:
-                log.warning("stop signal: taking no more tasks; finishing the running ones "
-                            "(signal again to requeue them)")
-                self.stop()
+        """First SIGTERM/SIGINT: finish running tasks and exit; second: requeue them (call
+        from the main thread; see the module doc for why a thread counts the signals)."""
+        read_end, write_end = os.pipe()
+        os.set_blocking(write_end, False)
+        signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, _ignore_here)
 
-        signal.signal(signal.SIGTERM, handle)
-        signal.signal(signal.SIGINT, handle)
+        def count() -> None:
+            received = 0
+            while True:
+                for signum in os.read(read_end, 64):
+                    if signum not in STOP_SIGNALS:
+                        continue
+                    received += 1
+                    if received == 1:
+                        log.warning("stop signal: taking no more tasks; finishing the running "
+                                    "ones (signal again to requeue them)")
+                        self.stop()
+                    else:
+                        log.warning("second stop signal: stopping the running tasks and "
+                                    "requeueing them")
+                        self.stop(abort_running=True)
+
+        threading.Thread(target=count, daemon=True, name="agent-signals").start()
 
     # ------------------------------------------------------------ main loop
     def run(self) -> int:
@@ -185,3 +204,7 @@ class Agent:
                 log.warning("task %s: this agent lost its lease; stopping it", task_id)
                 attempts[task_id].revoke()
 
+
+def _ignore_here(signum: int, frame: FrameType | None) -> None:
+    """The Python-level handler of the stop signals: nothing (they are counted from the
+    wakeup pipe); it replaces the default actions (exit, KeyboardInterrupt)."""
