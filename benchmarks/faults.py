@@ -23,30 +23,20 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
-import uuid
 from contextlib import ExitStack
 from pathlib import Path
-
-import httpx
-import orjson
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.ingest import fresh_postgres  # noqa: E402
+from tests.helpers.large_batches import post_at_once, scalar_batch  # noqa: E402
 from tests.helpers.process_memory import memory_mib, reset_peak  # noqa: E402
 from tests.helpers.server import ServerProcess, running_server  # noqa: E402
 from tests.helpers.tmpfs import small_tmpfs  # noqa: E402
 
 MIB = 1 << 20
-
-
-def scalar_batch(task_id: str, count: int) -> bytes:
-    return orjson.dumps({"batch_id": uuid.uuid4().hex, "task_id": task_id,
-                         "scalars": [["loss", "train", i, 0.5, 1_700_000_000.5]
-                                     for i in range(count)]})
 
 
 def post_batches(server: ServerProcess, bodies: list[bytes]) -> dict[str, int]:
@@ -55,19 +45,7 @@ def post_batches(server: ServerProcess, bodies: list[bytes]) -> dict[str, int]:
     time.sleep(1)
     reset_peak(pid)
     before = memory_mib(pid)["VmRSS"]
-    codes: list[int] = []
-
-    def send(body: bytes) -> None:
-        with httpx.Client(base_url=f"{server.url}/api/v1",
-                          auth=(server.access_key, server.secret_key)) as client:
-            codes.append(client.post("/events", content=body, timeout=600,
-                                     headers={"Content-Type": "application/json"}).status_code)
-
-    threads = [threading.Thread(target=send, args=(body,)) for body in bodies]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    codes = post_at_once(server, bodies)
     assert codes == [200] * len(bodies), codes
     peak = memory_mib(pid)["VmHWM"]
     time.sleep(2)

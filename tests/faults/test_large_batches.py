@@ -4,33 +4,22 @@ server process (``VmHWM`` after resetting it through ``clear_refs``)."""
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import httpx
 import orjson
 import pytest
 
+from tests.helpers.large_batches import post_at_once, post_batch, scalar_batch
 from tests.helpers.process_memory import memory_mib, reset_peak
 from tests.helpers.server import ServerProcess
 
 MIB = 1 << 20
 
 
-def scalar_batch(task_id: str, count: int, **extra: object) -> bytes:
-    return orjson.dumps({"batch_id": uuid.uuid4().hex, "task_id": task_id,
-                         "scalars": [["loss", "train", i, 0.5, 1_700_000_000.5]
-                                     for i in range(count)], **extra})
-
-
 def new_task(api: httpx.Client) -> str:
     return str(api.post("/tasks", json={"project": f"faults/{uuid.uuid4().hex[:8]}",
                                         "name": "big"}).json()["id"])
-
-
-def post(api: httpx.Client, body: bytes) -> httpx.Response:
-    return api.post("/events", content=body, headers={"Content-Type": "application/json"},
-                    timeout=600)
 
 
 @pytest.mark.slow
@@ -42,7 +31,7 @@ def test_a_63_mib_batch_adds_at_most_300_mib_and_gives_it_back(
     pid = server.proc.pid
     reset_peak(pid)
     before = memory_mib(pid)["VmRSS"]
-    response = post(api, body)
+    response = post_batch(api, body)
     assert response.status_code == 200, response.text
     assert response.json()["scalars"] == 1_600_000
     peak = memory_mib(pid)["VmHWM"]
@@ -61,18 +50,7 @@ def test_four_concurrent_43_mib_batches_are_bounded(
     pid = server.proc.pid
     reset_peak(pid)
     before = memory_mib(pid)["VmRSS"]
-    results: list[int] = []
-
-    def send(body: bytes) -> None:
-        with httpx.Client(base_url=f"{server.url}/api/v1",
-                          auth=(server.access_key, server.secret_key)) as client:
-            results.append(post(client, body).status_code)
-
-    threads = [threading.Thread(target=send, args=(body,)) for body in bodies]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = post_at_once(server, bodies)
     assert results == [200] * 4
     peak = memory_mib(pid)["VmHWM"]
     assert peak - before <= 600, f"RSS {before} MiB -> peak {peak} MiB"
@@ -87,7 +65,7 @@ def test_an_invalid_event_deep_in_a_large_batch_stores_nothing(api: httpx.Client
     points[150_123][2] = "not an iteration"
     body = orjson.dumps({"batch_id": uuid.uuid4().hex, "task_id": task_id, "scalars": points})
     assert len(body) > 4 * MIB  # the streamed path
-    response = post(api, body)
+    response = post_batch(api, body)
     assert response.status_code == 422, response.text
     assert "body.scalars.150123.2" in response.json()["error"]["message"]
     assert api.get(f"/tasks/{task_id}/metrics").json() == []
@@ -96,7 +74,7 @@ def test_an_invalid_event_deep_in_a_large_batch_stores_nothing(api: httpx.Client
 def test_an_unknown_field_in_a_large_batch_is_refused(api: httpx.Client) -> None:
     task_id = new_task(api)
     body = scalar_batch(task_id, 150_000, scalar=[["typo", "s", 0, 1.0, 1.0]])
-    response = post(api, body)
+    response = post_batch(api, body)
     assert response.status_code == 422, response.text
     assert "body.scalar" in response.json()["error"]["message"]
     assert api.get(f"/tasks/{task_id}/metrics").json() == []
@@ -106,9 +84,9 @@ def test_a_large_batch_is_stored_once_and_with_its_console(api: httpx.Client) ->
     task_id = new_task(api)
     logs = [["stdout", f"line {i} with [brackets], commas", 2.0] for i in range(30_000)]
     body = scalar_batch(task_id, 120_000, logs=logs)
-    first = post(api, body)
+    first = post_batch(api, body)
     assert first.status_code == 200 and first.json()["logs"] == 30_000
-    again = post(api, body)
+    again = post_batch(api, body)
     assert again.json()["duplicate"] is True
     assert api.get(f"/tasks/{task_id}/metrics").json()[0]["count"] == 120_000
     lines = api.get(f"/tasks/{task_id}/logs", params={"limit": 100_000}).json()

@@ -4,9 +4,9 @@ Scripts under ``tests/sdk/scripts`` run as subprocesses with a controlled enviro
 no TUNEHOUSE_* variable of the developer is inherited and TUNEHOUSE_HOME is always set.
 
 ``backend``'s server variant uses the session's shared server (``tests/conftest.py``): the
-SDK tests read back only the tasks they created, by id (or in projects of their own). Each test still gets its own
-TUNEHOUSE_HOME for its clients (offline spool, model cache). ``served`` starts a private
-server, for tests that kill or restart it. ``sdk_env`` points the test process itself at
+SDK tests read back only the tasks they created, by id (or in projects of their own). Each
+test still gets its own TUNEHOUSE_HOME for its clients (offline spool, model cache).
+``served`` starts a private server, for tests that kill or restart it. ``sdk_env`` points the test process itself at
 ``backend`` (for the SDK's class methods: ``Task.clone``, ``Task.get_tasks``...).
 """
 

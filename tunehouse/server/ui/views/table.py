@@ -52,7 +52,8 @@ def table_page(request: Request, project_id: str, who: Page, col: Many = None,
                       order_by=order, descending=not asc, cursor=cursor, limit=limit)
     page = store.list_tasks(query)
     state = {"col": columns, "filter": filters, "status": [s.value for s in statuses],
-             "q": q, "tag": tag, "archived": "1" if archived else "", "order": order, "asc": "1" if asc else "", "limit": limit}
+             "q": q, "tag": tag, "archived": "1" if archived else "", "order": order,
+             "asc": "1" if asc else "", "limit": limit}
     next_url = (_url(project.id, state, cursor=page.next_cursor)
                 if page.next_cursor else None)
     return render(request, "table.html", title=f"{project.name} · tunehouse", user=who.user,
