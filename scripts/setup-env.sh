@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Create (or refresh) the project's virtual environment in .venv with everything the main
-# job and the tests need. Re-installs only when pyproject.toml changed. Installs with uv
-# (parallel downloads and installs, with progress), falling back to pip.
+# job and the tests need. Re-installs only when pyproject.toml or this script changed.
+# Installs with uv (parallel downloads and installs, with progress), falling back to pip.
+# Bytecode is compiled at install: with PYTHONDONTWRITEBYTECODE=1 (set on our machines)
+# nothing would ever be cached, and every new process would compile TensorFlow and Keras
+# from source (22 s to import them here instead of 10 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -11,13 +14,14 @@ if [ ! -x .venv/bin/python ]; then
     .venv/bin/python -m pip install -q --upgrade pip uv || .venv/bin/python -m pip install -q --upgrade pip
 fi
 stamp=.venv/.tunehouse-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want=$(cat pyproject.toml scripts/setup-env.sh | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "setup: installing tunehouse with TensorFlow and the test tools into .venv (once; a few minutes the first time)"
     if [ ! -x .venv/bin/uv ]; then
         .venv/bin/python -m pip install -q uv || true
     fi
-    if [ -x .venv/bin/uv ] && .venv/bin/uv pip install --python .venv/bin/python -e ".[dev,tensorflow]"; then
+    if [ -x .venv/bin/uv ] && .venv/bin/uv pip install --python .venv/bin/python --compile-bytecode \
+            -e ".[dev,tensorflow]"; then
         :
     else
         echo "setup: uv unavailable or failed; installing with pip"

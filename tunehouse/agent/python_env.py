@@ -70,7 +70,10 @@ def _build(folder: Path, wanted: list[str]) -> None:
     if uv:
         _run([uv, "venv", "--quiet", "--python", sys.executable, str(folder)], "create the venv")
         if wanted:
-            _run([uv, "pip", "install", "--quiet", "--python", str(python), *wanted],
+            # compiled now, once: tasks may run with PYTHONDONTWRITEBYTECODE=1, and would
+            # then compile every imported package from source at each start
+            _run([uv, "pip", "install", "--quiet", "--compile-bytecode", "--python",
+                  str(python), *wanted],
                  "install the recorded packages")
     else:
         _run([sys.executable, "-m", "venv", str(folder)], "create the venv")
