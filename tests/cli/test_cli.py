@@ -1,4 +1,6 @@
-"""The command line, run as a real subprocess (``python -m tunehouse ...``)."""
+"""The command line: commands run in-process through ``main(argv)``
+(:func:`tests.helpers.cli.run_cli`), and the installed ``tunehouse`` command run as a
+user would (:func:`test_the_installed_command_runs_as_a_user_would`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.cli import CliResult, run_cli
 from tests.helpers.server import clean_env, running_server
 from tunehouse.store.records import (
     EventBatch,
@@ -19,15 +22,28 @@ from tunehouse.store.records import (
 
 
 def cli(*args: str, home: Path | None = None, stdin: str = "", env: dict[str, str] | None = None,
-        ok: bool = True) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "tunehouse", *args]
+        ok: bool = True) -> CliResult:
+    """``tunehouse ARGS [--data-dir HOME]`` in-process; fails unless it exits 0 (``ok``)."""
     if home is not None:
-        command += ["--data-dir", str(home)]
-    result = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=120,
-                            env=env or clean_env())
-    if ok:
-        assert result.returncode == 0, result.stderr + result.stdout
-    return result
+        args = (*args, "--data-dir", str(home))
+    return run_cli(*args, env=env or clean_env(), stdin=stdin, ok=ok)
+
+
+def test_the_installed_command_runs_as_a_user_would(home: Path) -> None:
+    """The console script and ``python -m tunehouse`` start, answer and fail cleanly."""
+    installed = Path(sys.executable).with_name("tunehouse")
+    version = subprocess.run([str(installed), "--version"], capture_output=True, text=True,
+                             timeout=120, env=clean_env())
+    assert version.returncode == 0 and version.stdout.startswith("tunehouse ")
+    added = subprocess.run([str(installed), "users", "add", "dora", "--password-stdin",
+                            "--data-dir", str(home)], input="pw-dora\n", capture_output=True,
+                           text=True, timeout=120, env=clean_env())
+    assert added.returncode == 0 and "created user dora" in added.stdout, added.stderr
+    missing = subprocess.run([sys.executable, "-m", "tunehouse", "tasks", "show", "ffffffff",
+                              "--data-dir", str(home)], capture_output=True, text=True,
+                             timeout=120, env=clean_env())
+    assert missing.returncode == 2 and "no task" in missing.stderr
+    assert "Traceback" not in missing.stderr
 
 
 def test_users_add_list_disable_enable(home: Path) -> None:
