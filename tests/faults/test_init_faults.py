@@ -10,6 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from tests.helpers.cli import run_cli
 from tests.helpers.server import ServerProcess, clean_env, free_port, running_server
 from tunehouse.store.records import TaskQuery
 
@@ -86,8 +87,7 @@ def test_a_run_without_server_goes_offline_and_sync_uploads_it(tmp_path: Path) -
 
         server._start()
         for attempt in range(2):  # the second sync finds nothing left to do
-            synced = subprocess.run([sys.executable, "-m", "tunehouse", "sync"], env=env,
-                                    capture_output=True, text=True, timeout=120)
+            synced = run_cli("sync", env=env)
             assert synced.returncode == 0, synced.stdout + synced.stderr
             assert (f"uploaded offline run {task_id}" in synced.stdout) == (attempt == 0)
         assert not (client_home / "offline" / task_id).exists()

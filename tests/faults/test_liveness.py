@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 import sqlalchemy as sa
 
+from tests.helpers.cli import run_cli
 from tests.helpers.server import clean_env, running_server
 from tunehouse.store import schema as t
 from tunehouse.store.records import StatusChange, TaskCreate, TaskStatus
@@ -111,11 +112,7 @@ def test_cli_abort_reset_and_reap_on_the_embedded_database(tmp_path: Path) -> No
         _age(store, task.id, 3600)
 
     def cli(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "tunehouse", *args],
-                              env=clean_env(TUNEHOUSE_HOME=str(home)), capture_output=True,
-                              text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+        return run_cli(*args, env=clean_env(TUNEHOUSE_HOME=str(home)), ok=True).stdout
 
     assert "process lost" in cli("tasks", "reap", "--after", "300")
     assert "reset to created" in cli("tasks", "reset", task.id[:8])

@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.helpers.cli import run_cli
 from tests.helpers.server import ServerProcess, clean_env, running_server
 from tunehouse.client.http import HttpStore
 from tunehouse.sdk.reporter import Reporter
@@ -180,8 +181,7 @@ def test_a_refused_event_is_split_off_and_the_rest_of_its_batch_stored(
         assert any("rejected" in line for line in notes)
         env = {**clean_env(TUNEHOUSE_HOME=str(tmp_path / "cli-home"),
                            TUNEHOUSE_SPOOL=str(spool)), **_server_env(server)}
-        synced = subprocess.run([sys.executable, "-m", "tunehouse", "sync"], env=env,
-                                capture_output=True, text=True, timeout=120)
+        synced = run_cli("sync", env=env)
         assert synced.returncode == 1, synced.stdout
         assert "refused by the store" in synced.stdout and task.id in synced.stdout
     finally:

@@ -9,6 +9,7 @@ import time
 import uuid
 from pathlib import Path
 
+from tests.helpers.cli import run_cli
 from tests.helpers.server import ServerProcess
 from tests.hpo.helpers import Env
 from tunehouse.client import open_store
@@ -80,11 +81,10 @@ def test_a_search_handed_to_a_services_queue_runs_on_an_agent(
     with open_store(settings) as store:
         env = Env(home, settings, store)
         base = env.base_task(epochs=2)
-        started = subprocess.run(
-            [sys.executable, "-m", "tunehouse", "hpo", "start", "--base-task", base,
-             "--space", str(space), "--objective", "objective/value:max", "--strategy",
-             "random", "--max-trials", "3", "--queue", trials, "--enqueue", services],
-            env=client_env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        started = run_cli(
+            "hpo", "start", "--base-task", base, "--space", str(space), "--objective",
+            "objective/value:max", "--strategy", "random", "--max-trials", "3", "--queue",
+            trials, "--enqueue", services, env=client_env, cwd=tmp_path)
         assert started.returncode == 0, started.stderr
         controller_id = started.stdout.split()[1]
         assert store.tasks.get_task(controller_id).status is TaskStatus.queued

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.cli import CliResult, run_cli
 from tests.helpers.server import clean_env, running_server
 from tests.integrations.conftest import REPO_ROOT, ScriptRun, open_home_store
 from tunehouse.errors import Conflict
@@ -53,10 +52,8 @@ REGISTER_SCRIPT = """
 """
 
 
-def cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tunehouse", "models", *args], env=env,
-                          cwd=cwd, capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL)
+def cli(*args: str, env: dict[str, str], cwd: Path) -> CliResult:
+    return run_cli("models", *args, env=env, cwd=cwd)
 
 
 def check_cli_flow(env: dict[str, str], cwd: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.cli import run_cli
 from tests.helpers.server import ServerProcess, free_port
 from tests.sdk.conftest import REPO_ROOT, Backend
 from tunehouse.errors import InvalidInput
@@ -191,10 +192,7 @@ def test_offline_runs_record_datasets_and_sync_uploads_them(
     task_id, entry = lines["TASK"], json.loads(lines["DATASET"])
     assert (home / "offline" / task_id).is_dir()
 
-    synced = subprocess.run([sys.executable, "-m", "tunehouse", "sync"],
-                            env={**shared_server.client_env(home=home),
-                                 "PYTHONPATH": str(REPO_ROOT)},
-                            capture_output=True, text=True, timeout=120, check=False)
+    synced = run_cli("sync", env=shared_server.client_env(home=home))
     assert synced.returncode == 0, synced.stderr
     store = shared_server.store()
     try:

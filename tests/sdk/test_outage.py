@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
+from tests.helpers.cli import run_cli
 from tests.sdk.conftest import REPO_ROOT, Backend, task_id_from, wait_for_file
 from tunehouse.sdk.spool import TaskSpool, batch_payload, to_event_batch
 from tunehouse.settings import Settings
@@ -62,8 +61,7 @@ def test_sync_uploads_what_a_dead_process_left(served: Backend, tmp_path: Path) 
     env["TUNEHOUSE_HOME"] = backend.env["TUNEHOUSE_HOME"]
     env["PYTHONPATH"] = str(REPO_ROOT)
     for attempt in range(2):
-        done = subprocess.run([sys.executable, "-m", "tunehouse", "sync"], env=env,
-                              capture_output=True, text=True, timeout=120, check=False)
+        done = run_cli("sync", env=env)
         assert done.returncode == 0, done.stderr
         if attempt == 0:
             assert done.stdout.startswith("sent ") and not done.stdout.startswith("sent 0 ")
@@ -94,8 +92,7 @@ def test_sync_resends_a_spooled_batch_exactly_once(backend: Backend) -> None:
     store.events.add_events(to_event_batch(first))
     spool.close()  # the process is gone: lock released, files left behind
     env = dict(backend.env, PYTHONPATH=str(REPO_ROOT))
-    done = subprocess.run([sys.executable, "-m", "tunehouse", "sync"], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = run_cli("sync", env=env)
     assert done.returncode == 0, done.stderr
     assert "sent 2 batch(es) (1 already stored)" in done.stdout
     (series,) = store.events.get_scalars(task.id, title="m")
