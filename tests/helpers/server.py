@@ -2,7 +2,9 @@
 
 ``running_server(home, db_url, port)`` starts ``python -m tunehouse server`` on a free
 port, waits for ``/api/v1/health``, reads the admin credentials the first start wrote and
-yields a :class:`ServerProcess`; the process is always stopped on exit.
+yields a :class:`ServerProcess`; the process is always stopped on exit. A server on a new
+data directory's SQLite database starts from a copy of a migrated template
+(``tests/helpers/databases.py``) unless ``migrated=False`` asks for a blank one.
 
 A server marked ``shared`` (the test session's server, see ``tests/conftest.py``) refuses
 ``kill()`` and ``restart()``: tests that need either must start a server of their own.
@@ -24,6 +26,8 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+
+from tests.helpers.databases import SQLITE_FILE, copy_sqlite_template
 
 START_TIMEOUT_S = 60.0
 
@@ -151,14 +155,19 @@ class ServerProcess:
 
 
 @contextmanager
-def running_server(home: Path, db_url: str | None = None,
-                   port: int | None = None) -> Iterator[ServerProcess]:
+def running_server(home: Path, db_url: str | None = None, port: int | None = None,
+                   migrated: bool = True) -> Iterator[ServerProcess]:
     """Run ``python -m tunehouse server --data-dir HOME [--db URL]`` until the block ends.
 
-    The yielded process carries the admin credentials from ``HOME/credentials.json``; they
-    are empty when the database already had users before this data directory saw it.
+    Without ``db_url``, a data directory without a database gets a copy of the migrated
+    SQLite template first (``migrated=False``: the server creates the schema itself, as on
+    a user's first start). The yielded process carries the admin credentials from
+    ``HOME/credentials.json``; they are empty when the database already had users before
+    this data directory saw it.
     """
     port = port or free_port()
+    if db_url is None and migrated and not (home / SQLITE_FILE).exists():
+        copy_sqlite_template(home / SQLITE_FILE)
     server = ServerProcess(url=f"http://127.0.0.1:{port}", home=home, port=port, db_url=db_url,
                            proc=None,  # type: ignore[arg-type]
                            log_path=home.parent / f"server-{port}.log")

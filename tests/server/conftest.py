@@ -9,33 +9,26 @@ log or fuzz it (bootstrap, body limits, schemathesis) start their own with
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import PG_ADMIN_URL
+from tests.helpers.databases import (
+    create_pg_database,
+    drop_pg_database,
+    pg_database_url,
+    pg_template,
+)
 from tests.helpers.server import ServerProcess, running_server
 
 
-def fresh_pg_database() -> tuple[str, object]:
-    """A new PostgreSQL database: its URL and a callable that drops it."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"th_srv_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False), drop
+def fresh_pg_database(migrated: bool = True) -> tuple[str, Callable[[], None]]:
+    """A new PostgreSQL database (with the schema, copied from the template, unless
+    ``migrated`` is False): its URL and a callable that drops it."""
+    name = create_pg_database(template=pg_template() if migrated else None, prefix="th_srv")
+    return pg_database_url(name), lambda: drop_pg_database(name)
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +41,7 @@ def shared_pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
             proc.shared = True
             yield proc
     finally:
-        drop()  # type: ignore[operator]
+        drop()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

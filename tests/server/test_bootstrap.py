@@ -18,7 +18,8 @@ from tunehouse.store.records import TaskCreate
 
 
 def test_first_start_writes_credentials_and_restart_keeps_them(home: Path) -> None:
-    with running_server(home) as server:
+    with running_server(home, migrated=False) as server:  # a blank data directory
+        assert stat.S_IMODE((home / "tunehouse.db").stat().st_mode) == 0o600
         path = home / "credentials.json"
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert stat.S_IMODE((home / "session-secret").stat().st_mode) == 0o600
@@ -56,7 +57,7 @@ def test_killed_server_restarts_with_its_data(home: Path) -> None:
 
 @pytest.mark.postgres
 def test_two_servers_starting_together_create_one_admin(tmp_path: Path) -> None:
-    url, drop = fresh_pg_database()
+    url, drop = fresh_pg_database(migrated=False)  # they also create the schema together
     servers: list[ServerProcess] = []
     errors: list[BaseException] = []
     stack = ExitStack()

@@ -1,7 +1,7 @@
 """The ``store`` fixture: one Store per backend the contract suite runs against.
 
-``sqlite`` and ``postgres`` are :class:`SqlStore` on a fresh database per test (PostgreSQL's
-is copied from a template that already has the schema). ``http`` is :class:`HttpStore`
+``sqlite`` and ``postgres`` are :class:`SqlStore` on a fresh database per test, copied
+from a template that already has the schema. ``http`` is :class:`HttpStore`
 talking to a real ``tunehouse server`` subprocess; starting one costs seconds, so the
 session's shared server (``tests/conftest.py``) serves them all and tests keep apart by
 giving every project, queue, model, worker and user a unique name.
@@ -45,7 +45,7 @@ def store(store_kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> It
     else:
         from tunehouse.store.sql import SqlStore
 
-        url = request.getfixturevalue("sqlite_url" if store_kind == "sqlite" else "pg_schema_url")
+        url = request.getfixturevalue(f"{store_kind}_schema_url".replace("postgres", "pg"))
         backend = SqlStore(url, tmp_path / "artifacts", user="tester")
     try:
         yield backend
