@@ -52,7 +52,8 @@ def _untracked() -> set[str]:
     """Changed, untracked and ignored files of the repository, caches left out."""
     done = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all",
                            "--ignored"], cwd=ROOT, capture_output=True, text=True, check=True)
+    # test-output/ is where other tests, running beside this one, put their screenshots
     caches = (".venv/", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache",
-              ".egg-info", ".pyc")
+              ".egg-info", ".pyc", "test-output/")
     return {line for line in done.stdout.splitlines()
             if not any(cache in line for cache in caches)}
