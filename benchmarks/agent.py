@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.helpers.server import ServerProcess, running_server  # noqa: E402
+from tests.helpers.wait import wait_until  # noqa: E402
 from tunehouse.client.http import HttpStore  # noqa: E402
 from tunehouse.store.records import Script, TaskCreate, TaskQuery, TaskStatus  # noqa: E402
 
@@ -62,14 +63,10 @@ class AgentProcess:
                                          env=server.client_env(home=folder / "home"))
 
     def wait_registered(self, store: HttpStore, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(w.name == self.name for w in store.queues.list_workers()):
-                time.sleep(0.5)  # let it enter its first long poll
-                return
-            self.check()
-            time.sleep(0.1)
-        self.fail(f"agent {self.name} did not register in {timeout:g} s")
+        wait_for(f"agent {self.name} to register",
+                 lambda: any(w.name == self.name for w in store.queues.list_workers()),
+                 self, timeout, every=0.1)
+        time.sleep(0.5)  # let it enter its first long poll
 
     def check(self) -> None:
         if self.proc.poll() is not None:
@@ -99,15 +96,12 @@ def new_task(store: HttpStore, name: str, code: str, project: str = PROJECT) -> 
 
 def wait_for(what: str, ready: Callable[[], object], agent: AgentProcess,
              timeout: float = 120.0, every: float = 0.02) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = ready()
-        if found:
-            return found
-        agent.check()
-        time.sleep(every)
-    agent.fail(f"timed out waiting for {what}")
-    return None
+    """``ready()``'s first truthy value; on a timeout, stop with the agent's log."""
+    try:
+        return wait_until(ready, timeout, what, interval=every, check=agent.check)
+    except AssertionError as exc:
+        agent.fail(str(exc))
+        return None
 
 
 def has_ended(store: HttpStore, task_id: str) -> Callable[[], bool]:

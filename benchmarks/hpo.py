@@ -40,6 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import tunehouse.store.records as rec  # noqa: E402
+from tests.helpers.wait import wait_until  # noqa: E402
 from tunehouse.client import open_store  # noqa: E402
 from tunehouse.hpo import config as hc  # noqa: E402
 from tunehouse.hpo import space as hs  # noqa: E402
@@ -234,11 +235,15 @@ def bench_prune(args: argparse.Namespace, root: Path) -> None:
         max_iteration_per_job=args.prune_epochs, seed=args.seed, store=store, settings=settings)
     search.start()
     seen: dict[str, float] = {}  # when each child was first seen ended (polled every 0.1 s)
-    deadline = time.monotonic() + 600
-    while not search.wait(timeout=0.1) and time.monotonic() < deadline:
+
+    def note_ended_children() -> bool:
+        """Whether the search ended (waiting up to 0.1 s); notes when children ended."""
         for task in store.tasks.list_tasks(rec.TaskQuery(
                 parent_id=search.id, status=list(TERMINAL), limit=1000)).tasks:
             seen.setdefault(task.id, time.time())
+        return search.wait(timeout=0.1)
+
+    wait_until(note_ended_children, 600, "the pruning search to end", interval=0)
     figures: dict[str, list[float]] = {k: [] for k in (
         "read by the controller", "prune decided", "trial ended (0.1 s poll)",
         "child's 'completed' as stored")}

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.server import ServerProcess
+from tests.helpers.wait import wait_until
 from tests.server.conftest import server, shared_pg_server  # noqa: F401 - shared fixtures
 from tunehouse.store.base import Store
 from tunehouse.store.records import Environment, Script, Task, TaskCreate, TaskStatus
@@ -96,15 +97,17 @@ def wait_for(store: Store, task_id: str, statuses: set[TaskStatus] | None = None
              timeout: float = 60) -> Task:
     """The task once it is in one of ``statuses`` (default: any terminal one)."""
     wanted = statuses or TERMINAL
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def reached() -> Task | None:
         task = store.tasks.get_task(task_id)
-        if task.status in wanted:
-            return task
-        if time.monotonic() > deadline:
-            raise AssertionError(f"task {task_id} is {task.status.value} "
-                                 f"({task.status_reason!r}) after {timeout} s")
-        time.sleep(0.1)
+        return task if task.status in wanted else None
+
+    def last() -> str:
+        task = store.tasks.get_task(task_id)
+        return f"{task.status.value} ({task.status_reason})"
+
+    return wait_until(reached, timeout, f"task {task_id} to be "
+                      + " or ".join(sorted(s.value for s in wanted)), interval=0.1, seen=last)
 
 
 def console(store: Store, task_id: str) -> list[str]:

@@ -12,6 +12,7 @@ import pytest
 
 from tests.agent.conftest import StartAgent, console, script_task, unique, wait_for
 from tests.helpers.server import ServerProcess
+from tests.helpers.wait import wait_for_file, wait_until
 from tunehouse.errors import StaleAttempt
 from tunehouse.store.base import Store
 from tunehouse.store.records import EventBatch, LogEvent, StatusChange, TaskStatus
@@ -37,18 +38,12 @@ def _alive(pid: int) -> bool:
 
 
 def _wait_file(path: Path, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while not path.exists() or not path.read_text():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.05)
-    return path.read_text()
+    return wait_for_file(path, timeout, nonempty=True).read_text()
 
 
 def _wait_line(store: Store, task_id: str, line: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while line not in console(store, task_id):
-        assert time.monotonic() < deadline, f"{line!r} never reached the console"
-        time.sleep(0.1)
+    wait_until(lambda: line in console(store, task_id), timeout,
+               f"{line!r} in the console of task {task_id}", interval=0.1)
 
 
 def test_killed_agent_loses_its_lease_and_another_completes_the_task(
@@ -66,10 +61,7 @@ def test_killed_agent_loses_its_lease_and_another_completes_the_task(
         first.wait()
         requeued = wait_for(store, task_id, {TaskStatus.queued}, timeout=30)
         assert requeued.status_reason.startswith(f"worker {first.name} lost")
-        deadline = time.monotonic() + 10
-        while _alive(child) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not _alive(child), "the dead agent's task process is still running"
+        wait_until(lambda: not _alive(child), 10, "the dead agent's task process to end")
         second = start_agent(server, "--queue", queue, "--cpu-only", "--lease", "2")
         done = wait_for(store, task_id, timeout=60)
         assert done.status is TaskStatus.completed and done.attempt == 2
@@ -106,10 +98,7 @@ def test_frozen_agent_is_revoked_and_its_writes_refused(
         done = wait_for(store, task_id, timeout=60)
         assert done.status is TaskStatus.completed and done.attempt == 2
         frozen.signal(signal.SIGCONT)
-        deadline = time.monotonic() + 20
-        while _alive(child) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not _alive(child)
+        wait_until(lambda: not _alive(child), 20, "the frozen agent's task process to end")
         assert "lost its lease" in frozen.log()
         assert store.tasks.get_task(task_id).status is TaskStatus.completed
     finally:

@@ -7,16 +7,16 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.agent.conftest import StartAgent, console, script_task, unique, wait_for
 from tests.helpers.server import ServerProcess
+from tests.helpers.wait import wait_until
 from tunehouse.client.admin import AdminClient
 from tunehouse.client.http import HttpStore
-from tunehouse.store.records import Parameter, TaskCreate, TaskQuery, TaskStatus
+from tunehouse.store.records import ApiKey, Parameter, TaskCreate, TaskQuery, TaskStatus
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,14 +88,14 @@ def test_git_script_with_an_edit_is_cloned_edited_and_run_as_its_owner(
         assert all(line.count("step") <= 1 for line in lines)
     # the task ran with a key of its owner made for the attempt, revoked at its end (just
     # after the final status is written, so it may take a moment)
-    deadline = time.monotonic() + 20
     with AdminClient(server.url, server.access_key, server.secret_key) as admin:
-        while True:
-            keys = [k for k in admin.list_api_keys(alice) if k.description.startswith("agent ")]
-            if (keys and keys[0].revoked) or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-    assert len(keys) == 1 and keys[0].revoked and clone.id in keys[0].description
+        def agent_keys() -> list[ApiKey]:
+            return [k for k in admin.list_api_keys(alice) if k.description.startswith("agent ")]
+
+        keys = wait_until(lambda: [k for k in agent_keys() if k.revoked], 20,
+                          "the attempt's key to be revoked", seen=agent_keys)
+    assert len(keys) == 1 and clone.id in keys[0].description
+    assert len(agent_keys()) == 1
 
 
 def test_four_agents_run_two_hundred_tasks_exactly_once(

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from tests.helpers.cli import run_cli
 from tests.helpers.server import clean_env, running_server
+from tests.helpers.wait import wait_until
 from tunehouse.store import schema as t
 from tunehouse.store.records import StatusChange, TaskCreate, TaskStatus
 from tunehouse.store.sql import SqlStore
@@ -50,10 +51,8 @@ def test_a_killed_script_is_failed_by_the_watchdog(tmp_path: Path) -> None:
         store = server.store()
         try:
             assert store.tasks.get_task(task_id).status is TaskStatus.in_progress
-            deadline = time.monotonic() + 60
-            while store.tasks.get_task(task_id).status is TaskStatus.in_progress:
-                assert time.monotonic() < deadline, "the watchdog never failed the task"
-                time.sleep(0.3)
+            wait_until(lambda: store.tasks.get_task(task_id).status is not TaskStatus.in_progress,
+                       60, "the watchdog to fail the task", interval=0.3)
             task = store.tasks.get_task(task_id)
             assert task.status is TaskStatus.failed
             assert task.status_reason.startswith("process lost: no sign of life since ")

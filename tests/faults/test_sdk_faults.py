@@ -17,6 +17,7 @@ import pytest
 
 from tests.helpers.cli import run_cli
 from tests.helpers.server import ServerProcess, clean_env, running_server
+from tests.helpers.wait import wait_for_file
 from tunehouse.client.http import HttpStore
 from tunehouse.sdk.reporter import Reporter
 from tunehouse.store.records import TaskCreate, TaskStatus
@@ -101,7 +102,7 @@ def test_a_training_script_with_a_full_spool_finishes_and_its_task_says_what_was
         task_id = proc.stdout.readline().strip().removeprefix("TASK=")
         server.stop()
         (tmp_path / "server-is-down").touch()
-        _wait_for(marker, proc)
+        wait_for_file(marker, 120, proc=proc)
         server._start()
         (tmp_path / "server-is-up").touch()
         out, err = proc.communicate(timeout=300)
@@ -121,16 +122,6 @@ def test_a_training_script_with_a_full_spool_finishes_and_its_task_says_what_was
             store.close()
 
 
-def _wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 120) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if proc.poll() is not None:
-            raise AssertionError(f"the script ended early: {proc.communicate()}")
-        if time.monotonic() > deadline:
-            raise AssertionError("the script did not get there in time")
-        time.sleep(0.05)
 
 
 def test_huge_console_lines_are_truncated_and_the_scalars_beside_them_are_stored(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import uvicorn
 
 from tests.helpers.server import ServerProcess, free_port, running_server
 from tests.helpers.tmpfs import remount_read_only
+from tests.helpers.wait import wait_until
 from tunehouse.errors import InvalidInput
 from tunehouse.settings import Settings
 from tunehouse.store.records import EventBatch, TaskCreate
@@ -86,9 +86,7 @@ def failing_app_server(tmp_path: Path) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: server.started, 30, "the in-process uvicorn server to start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -9,7 +9,6 @@ PyTorch or JAX, whichever the machine has.
 from __future__ import annotations
 
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from tests.agent.conftest import StartAgent, console, script_task, unique
 from tests.gpu.test_gpu_capture import _gpu_count
 from tests.helpers.server import ServerProcess
+from tests.helpers.wait import wait_until
 from tunehouse.agent.machine import MachineStats
 from tunehouse.store.records import TaskStatus
 
@@ -64,18 +64,22 @@ def test_two_tasks_packed_on_one_gpu_complete_and_report_gpu_use(
                             "--tasks-per-gpu", "2")
         for task_id in ids:
             store.queues.enqueue(task_id, queue)
-        busy_seen = 0.0
-        deadline = time.monotonic() + 300
+        busy = [0.0]
+
+        def completed(task_id: str) -> bool:
+            """Whether the task completed; notes the GPU's utilisation the agent reports."""
+            worker = {w.name: w for w in store.queues.list_workers()}.get(agent.name)
+            if worker and worker.stats.get("gpus"):
+                busy.append(worker.stats["gpus"][0]["utilization_percent"])
+            done = store.tasks.get_task(task_id)
+            assert done.status not in (TaskStatus.failed, TaskStatus.aborted), (
+                done.status_reason, done.status_message, agent.log())
+            return done.status is TaskStatus.completed
+
         for task_id in ids:
-            while store.tasks.get_task(task_id).status is not TaskStatus.completed:
-                assert time.monotonic() < deadline, agent.log()
-                time.sleep(0.2)
-                worker = {w.name: w for w in store.queues.list_workers()}.get(agent.name)
-                if worker and worker.stats.get("gpus"):
-                    busy_seen = max(busy_seen, worker.stats["gpus"][0]["utilization_percent"])
-                done = store.tasks.get_task(task_id)
-                assert done.status not in (TaskStatus.failed, TaskStatus.aborted), (
-                    done.status_reason, done.status_message, agent.log())
+            wait_until(lambda task_id=task_id: completed(task_id), 300,
+                       f"GPU task {task_id} to complete", interval=0.2, seen=agent.log)
+        busy_seen = max(busy)
         assert busy_seen > 0, "the heartbeats never showed the GPU busy"
         for task_id in ids:
             assert "CUDA_VISIBLE_DEVICES 0" in console(store, task_id)

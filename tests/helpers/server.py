@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import IO
 import httpx
 
 from tests.helpers.databases import SQLITE_FILE, copy_sqlite_template
+from tests.helpers.wait import wait_until
 
 START_TIMEOUT_S = 60.0
 
@@ -140,18 +140,22 @@ class ServerProcess:
         self.admin_user, self.admin_password = creds["user"], creds["password"]
 
     def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+        def healthy() -> bool:
             try:
-                if httpx.get(f"{self.url}/api/v1/health", timeout=2).status_code == 200:
-                    return
+                return httpx.get(f"{self.url}/api/v1/health", timeout=2).status_code == 200
             except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self._kill()
-        raise RuntimeError(f"server did not become healthy in {START_TIMEOUT_S} s:\n{self.log()}")
+                return False
+
+        def running() -> None:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+
+        try:
+            wait_until(healthy, START_TIMEOUT_S, "the server to answer /api/v1/health",
+                       check=running)
+        except AssertionError as exc:
+            self._kill()
+            raise RuntimeError(f"{exc}\n{self.log()}") from None
 
 
 @contextmanager

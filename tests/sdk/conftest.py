@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.databases import SQLITE_FILE, copy_sqlite_template
 from tests.helpers.server import ServerProcess, clean_env, running_server
 from tunehouse.sdk.run import RUN_STATE
 from tunehouse.settings import Settings
@@ -87,19 +87,6 @@ def json_from(output: str, key: str) -> Any:
     raise AssertionError(f"no {key} line in output:\n{output}")
 
 
-def wait_for_file(path: Path, proc: subprocess.Popen[str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            raise AssertionError(f"script exited ({proc.returncode}) before {path.name}:\n"
-                                 f"{out}\n{err}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"timed out waiting for {path.name}")
-        time.sleep(0.05)
-
-
 @contextmanager
 def make_backend(kind: str, tmp_path: Path,
                  shared: ServerProcess | None = None) -> Iterator[Backend]:
@@ -114,7 +101,7 @@ def make_backend(kind: str, tmp_path: Path,
         from tunehouse.store.sql import SqlStore
 
         home = tmp_path / "home"
-        home.mkdir()
+        copy_sqlite_template(home / SQLITE_FILE)
         env = clean_env(TUNEHOUSE_HOME=str(home))
         store = SqlStore.from_settings(Settings.from_env(env=env))
         try:

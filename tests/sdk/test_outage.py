@@ -6,7 +6,8 @@ import uuid
 from pathlib import Path
 
 from tests.helpers.cli import run_cli
-from tests.sdk.conftest import REPO_ROOT, Backend, task_id_from, wait_for_file
+from tests.helpers.wait import wait_for_file
+from tests.sdk.conftest import REPO_ROOT, Backend, task_id_from
 from tunehouse.sdk.spool import TaskSpool, batch_payload, to_event_batch
 from tunehouse.settings import Settings
 from tunehouse.store.records import TaskCreate, TaskStatus
@@ -17,10 +18,10 @@ def test_server_killed_while_reporting(served: Backend, tmp_path: Path) -> None:
     server = backend.server
     assert server is not None
     proc = backend.start("report_through_outage.py", str(tmp_path))
-    wait_for_file(tmp_path / "phase1", proc)
+    wait_for_file(tmp_path / "phase1", proc=proc)
     server.kill()
     (tmp_path / "killed").touch()
-    wait_for_file(tmp_path / "phase2", proc)
+    wait_for_file(tmp_path / "phase2", proc=proc)
     spool = Settings.from_env(env=backend.env).offline_spool
     assert list(spool.glob("*/*.json")), "reports made during the outage must be spooled"
     server.restart()
@@ -47,7 +48,7 @@ def test_sync_uploads_what_a_dead_process_left(served: Backend, tmp_path: Path) 
     server = backend.server
     assert server is not None
     proc = backend.start("spool_on_close.py", str(tmp_path))
-    wait_for_file(tmp_path / "ready", proc)
+    wait_for_file(tmp_path / "ready", proc=proc)
     server.kill()
     (tmp_path / "killed").touch()
     out, err = proc.communicate(timeout=120)

@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from tests.helpers.server import free_port
+from tests.helpers.wait import wait_until
 from tests.sdk.conftest import Backend
 from tunehouse.client.http import HttpStore
 from tunehouse.errors import InvalidInput
@@ -176,9 +177,9 @@ def test_a_hung_request_is_kept_in_the_spool_at_close(tmp_path: Path) -> None:
         store = HttpStore(f"http://127.0.0.1:{port}", "key", "secret", timeout=30)
         reporter = Reporter(store, "h" * 32, tmp_path / "spool", Notes(), interval=0.05)
         reporter.scalars.append(("m", "s", 0, 1.0, 0.0))
-        deadline = time.monotonic() + 10
-        while reporter.pending_events() and time.monotonic() < deadline:
-            time.sleep(0.01)  # the thread took the batch and is waiting for an answer
+        # the thread takes the batch and waits for an answer
+        wait_until(lambda: not reporter.pending_events(), 10,
+                   "the reporter thread to take the batch", interval=0.01)
         started = time.monotonic()
         assert reporter.close(0.5) is False
         assert time.monotonic() - started < 5  # close never waits for the hung request

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.sdk.conftest import Backend, json_from, task_id_from, wait_for_file
+from tests.helpers.wait import wait_for_file
+from tests.sdk.conftest import Backend, json_from, task_id_from
 from tunehouse.store.records import TaskStatus
 
 
@@ -155,7 +156,7 @@ def test_keyboard_interrupt_marks_aborted(backend: Backend, tmp_path: Path) -> N
 
 def test_sigterm_marks_aborted_and_keeps_default_exit(backend: Backend, tmp_path: Path) -> None:
     proc = backend.start("interrupt.py", "sigterm", str(tmp_path))
-    wait_for_file(tmp_path / "ready", proc)
+    wait_for_file(tmp_path / "ready", proc=proc)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGTERM, err

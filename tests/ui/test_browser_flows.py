@@ -6,13 +6,13 @@ leaving 127.0.0.1 (the ``page`` fixture checks both), with screenshots."""
 from __future__ import annotations
 
 import io
-import time
 import uuid
 
 import pytest
 
 from tests.agent.conftest import start_agent  # noqa: F401 - fixture
 from tests.helpers.server import ServerProcess
+from tests.helpers.wait import wait_until
 from tests.hpo.helpers import OBJECTIVE
 from tests.ui.test_browser import seed_run
 from tunehouse.store.base import Store
@@ -76,17 +76,14 @@ def test_start_a_search_from_a_task_see_its_trials_and_stop_it(
     shot(page, "search-running")
     page.on("dialog", lambda dialog: dialog.accept())
     page.click("#search-actions button[data-action=stop]")
-    deadline = time.monotonic() + 90
-    while store.tasks.get_task(search_id).status not in TERMINAL:
-        assert time.monotonic() < deadline, "the search did not stop"
-        time.sleep(0.5)
+    wait_until(lambda: store.tasks.get_task(search_id).status in TERMINAL, 90,
+               "the search to stop", interval=0.5)
     children = list(store.tasks.iter_tasks(TaskQuery(parent_id=search_id, limit=100)))
     assert 1 <= len(children) < 12
-    deadline = time.monotonic() + 60
-    while any(store.tasks.get_task(c.id).status in (TaskStatus.in_progress, TaskStatus.queued)
-              for c in children):
-        assert time.monotonic() < deadline, "trials still run after the stop"
-        time.sleep(0.5)
+    wait_until(lambda: not any(store.tasks.get_task(c.id).status in (TaskStatus.in_progress,
+                                                                     TaskStatus.queued)
+                               for c in children),
+               60, "the trials to end after the stop", interval=0.5)
     page.wait_for_load_state("load")  # the stop button reloads the page itself
     page.goto(f"{shared_server.url}/searches/{search_id}")
     assert page.inner_text("#search-status") in ("aborted", "completed", "stopped")
@@ -105,17 +102,13 @@ def test_roll_back_a_model_stage(page, shared_server: ServerProcess, store: Stor
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
     page.click("#stages button[data-action=rollback]")
-    deadline = time.monotonic() + 15
-    while store.models.find_model(name, stage="production").version != 1:
-        assert time.monotonic() < deadline, "the rollback did not happen"
-        time.sleep(0.2)
+    wait_until(lambda: store.models.find_model(name, stage="production").version == 1, 15,
+               "the rollback of the production stage to version 1")
     assert dialogs and "back" in dialogs[0]
     # the page reloads after the change: its stage history shows the promote and the rollback
     # (polled from here: wait_for_function would evaluate a string, which the CSP forbids)
-    deadline = time.monotonic() + 15
-    while page.locator("#audit tbody tr").count() < 2:
-        assert time.monotonic() < deadline, "the stage history does not show the rollback"
-        time.sleep(0.2)
+    wait_until(lambda: page.locator("#audit tbody tr").count() >= 2, 15,
+               "the stage history to show the promote and the rollback")
 
 
 def test_main_pages_have_no_errors(page, shared_server: ServerProcess, store: Store,  # type: ignore[no-untyped-def]

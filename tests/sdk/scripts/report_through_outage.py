@@ -9,17 +9,14 @@ import sys
 import time
 from pathlib import Path
 
+from tests.helpers.wait import wait_for_file  # the repository is on PYTHONPATH
 from tunehouse import Task
 
 folder = Path(sys.argv[1])
 
 
 def wait_for(name: str) -> None:
-    deadline = time.monotonic() + 120
-    while not (folder / name).exists():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {name}")
-        time.sleep(0.05)
+    wait_for_file(folder / name, 120)
 
 
 task = Task.init(project_name="sdk/outage", task_name="outage", auto_resource_monitoring=False)
