@@ -14,6 +14,11 @@ names, their own task ids) use it; tests that kill or restart the server, config
 look at its log or credentials file, or assert on global state (all users, counts without
 a project filter, version numbers of a fixed model name, bootstrap) start their own with
 ``running_server``.
+
+The suite runs in parallel (pytest-xdist, ``--dist loadgroup``, see ``scripts/test.sh``):
+tests are spread over the workers one by one, except that the tests of a module that share
+a module- or class-scoped fixture (a server of their own, a seeded database, a browser
+store) are one group that runs on one worker, so the fixture is made once.
 """
 
 from __future__ import annotations
@@ -36,6 +41,22 @@ from tests.helpers.databases import (
 from tests.helpers.server import ServerProcess, running_server
 
 __all__ = ["PG_ADMIN_URL"]
+
+_SHARED_SCOPES = ("module", "class", "package")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group the tests of a module that share a module- or class-scoped fixture on one
+    xdist worker (``xdist_group``); other tests spread freely."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None or item.get_closest_marker("xdist_group"):
+            continue
+        shared = any(definition.scope in _SHARED_SCOPES
+                     for name in info.names_closure
+                     for definition in info.name2fixturedefs.get(name, ()))
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 @pytest.fixture

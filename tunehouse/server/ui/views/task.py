@@ -29,9 +29,9 @@ router = APIRouter()
 #: Text artifacts up to this size are shown inline.
 PREVIEW_MAX = 64 * 1024
 PREVIEW_TYPES = ("text/", "application/json", "application/x-yaml")
-#: Speed and resource charts are drawn beside the training curves.
 #: Artifacts of this kind describe an input dataset (``Task.add_input_dataset``).
 DATASET_KIND = "input-dataset"
+#: Speed and resource charts are drawn beside the training curves.
 RESOURCE_TITLES = ("speed", ":monitor:gpu", ":monitor:machine")
 
 
