@@ -22,12 +22,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tunehouse.common.environment_extra import CODE_ROOT_KEY
+from tunehouse.common.retry import retrying
 from tunehouse.errors import InvalidInput
 from tunehouse.integrations import argparse_hook
 from tunehouse.integrations.provider import TrackedTask, set_provider
 from tunehouse.sdk.artifacts import upload_bytes
 from tunehouse.sdk.capture.seeds import DEFAULT_SEED, apply_seed
-from tunehouse.sdk.lifecycle import ExitHooks, retrying
+from tunehouse.sdk.lifecycle import ExitHooks
 from tunehouse.sdk.logger import Logger
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
@@ -269,7 +271,7 @@ class TaskRun:
 
     def _capture_code_and_environment(self, switches: CaptureSwitches) -> None:
         from tunehouse.sdk.capture.environment import capture_environment
-        from tunehouse.sdk.capture.git import CODE_ROOT_KEY, capture_code
+        from tunehouse.sdk.capture.git import capture_code
 
         task_id = self.task.id
         deadline = time.monotonic() + max(self.flush_timeout, 10.0)
