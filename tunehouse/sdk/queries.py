@@ -18,7 +18,7 @@ from tunehouse.errors import InvalidInput, NotFound, ServerUnavailable
 from tunehouse.sdk import parameters as params
 from tunehouse.sdk.offline import OfflineRun, start_offline
 from tunehouse.sdk.parameter_edits import clone_with_edits
-from tunehouse.sdk.run import RUN_STATE
+from tunehouse.sdk.state import RUN_STATE
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
 from tunehouse.store.interfaces.queues import DEFAULT_QUEUE
