@@ -27,6 +27,7 @@ from tunehouse.common.environment_extra import CODE_ROOT_KEY
 from tunehouse.common.retry import retrying
 from tunehouse.errors import InvalidInput
 from tunehouse.integrations import argparse_hook
+from tunehouse.integrations.frameworks import connect_frameworks, integration_names
 from tunehouse.integrations.provider import TrackedTask, set_provider
 from tunehouse.sdk.artifacts import upload_bytes
 from tunehouse.sdk.capture.seeds import apply_seed
@@ -195,11 +196,9 @@ class TaskRun:
             self._capture_thread.start()
 
     def _connect_frameworks(self, switches: CaptureSwitches) -> None:
-        from tunehouse.integrations.frameworks import connect_frameworks, registered_frameworks
-
         set_provider(SDK_PROVIDER)
         config: dict[str, Any] = {name: _framework_option(switches.frameworks, name)
-                                  for name in registered_frameworks()}
+                                  for name in integration_names()}
         config["argparse"] = switches.argparse
         self._uninstallers = connect_frameworks(self.task, config)
         # the argparse integration, when on, now holds the patch and was handed the
