@@ -18,7 +18,7 @@ def test_importing_and_tracking_without_tensorflow_imports_no_framework(
         import tunehouse.integrations.frameworks as frameworks
         import tunehouse.cli.models
         task = Task.init(project_name="isolation", task_name="no tf")
-        registered = frameworks.registered_frameworks()
+        registered = frameworks.integration_names()
         task.get_logger().report_scalar("x", "y", 1.0, 0)
         task.close()
         loaded = sorted(m for m in sys.modules

@@ -26,7 +26,7 @@ import pytest
 
 from tests.helpers.databases import SQLITE_FILE, copy_sqlite_template
 from tests.helpers.server import ServerProcess, clean_env, running_server
-from tunehouse.sdk.run import RUN_STATE
+from tunehouse.sdk.state import RUN_STATE
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
 

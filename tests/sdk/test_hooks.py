@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import types
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from tunehouse.errors import InvalidInput
 from tunehouse.integrations import argparse_hook, frameworks
 
 
@@ -43,23 +49,50 @@ def test_parser_defaults_skip_help_and_version() -> None:
     assert argparse_hook.parser_defaults(parser) == {"lr": 0.1, "pos": "p"}
 
 
-def test_framework_registry_respects_switches() -> None:
-    calls: list[str] = []
+def test_every_integration_in_the_table_resolves() -> None:
+    assert frameworks.integration_names() == ["argparse", "keras", "tensorboard"]
+    for integration in frameworks.INTEGRATIONS:
+        assert callable(frameworks.resolve(integration.attach))
+        if integration.options is not None:
+            assert callable(frameworks.resolve(integration.options))
 
-    def install(task: Any) -> Any:
-        calls.append(f"install:{task}")
-        return lambda: calls.append("uninstall")
 
-    frameworks.register_framework("_test_framework", install)
+def test_an_integration_attaches_when_its_library_is_imported_and_detaches(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[Any] = []
+
+    def attach(task: Any, options: Any) -> Any:
+        calls.append(("attach", task, options))
+        return lambda: calls.append("undo")
+
+    integration = types.ModuleType("_tunehouse_test_integration")
+    integration.attach = attach  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, integration.__name__, integration)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "_tunehouse_test_library.py").write_text("VALUE = 1\n")
+    (tmp_path / "_tunehouse_test_other.py").write_text("VALUE = 2\n")
+    table = [frameworks.Integration("lib", hooks=("_tunehouse_test_library",),
+                                    attach="_tunehouse_test_integration:attach"),
+             frameworks.Integration("other", hooks=("_tunehouse_test_other",),
+                                    attach="_tunehouse_test_integration:attach")]
     try:
-        assert "_test_framework" in frameworks.registered_frameworks()
-        assert "argparse" in frameworks.registered_frameworks()
-        off = {name: False for name in frameworks.registered_frameworks()}
-        assert frameworks.connect_frameworks("T", off) == []
-        undo = frameworks.connect_frameworks("T", {**off, "_test_framework": True})
-        assert calls == ["install:T"]
+        assert frameworks.connect_frameworks("T", {"lib": False, "other": False}, table) == []
+        undo = frameworks.connect_frameworks("T", {"lib": {"n": 3}, "other": True}, table)
+        assert calls == []  # neither library is imported yet
+        import _tunehouse_test_library  # type: ignore[import-not-found]  # noqa: F401
+        assert calls == [("attach", "T", {"n": 3})]
         for step in undo:
             step()
-        assert calls == ["install:T", "uninstall"]
+        assert calls == [("attach", "T", {"n": 3}), "undo"]
+        import _tunehouse_test_other  # type: ignore[import-not-found]  # noqa: F401
+        assert calls == [("attach", "T", {"n": 3}), "undo"]  # its hook was cancelled
+        assert frameworks._finder not in sys.meta_path
     finally:
-        frameworks._registry.pop("_test_framework", None)
+        sys.modules.pop("_tunehouse_test_library", None)
+        sys.modules.pop("_tunehouse_test_other", None)
+
+
+def test_bad_options_fail_when_connecting() -> None:
+    with pytest.raises(InvalidInput, match="positive integer"):
+        frameworks.connect_frameworks("T", {"argparse": False, "tensorboard": False,
+                                            "keras": {"batch_frequency": 0}})

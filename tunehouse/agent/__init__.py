@@ -10,7 +10,8 @@ streams their console (``tunehouse agent``; docs/agent.md).
 * :mod:`.console` – stdout/stderr to the task's console, batched, live.
 * :mod:`.machine` – host, GPUs (nvidia-ml-py) and CPU/memory/GPU use for heartbeats.
 
-Boundary (checked by import-linter in CI): the agent reaches the records only through
-:mod:`tunehouse.client` / :mod:`tunehouse.store` interfaces and never imports
-:mod:`tunehouse.server`.
+Boundary (the ``layers`` contract, checked by import-linter in CI): the agent reaches the
+records only through :mod:`tunehouse.client` / :mod:`tunehouse.store` interfaces, takes
+the helpers it shares with the SDK from :mod:`tunehouse.common`, and imports neither
+:mod:`tunehouse.sdk` nor :mod:`tunehouse.server`.
 """

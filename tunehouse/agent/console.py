@@ -3,7 +3,7 @@
 One reader thread per pipe splits lines; a sender thread posts them every
 :data:`FLUSH_S` (or every :data:`BATCH_LINES` lines) as one event batch with an id made of
 the task, the attempt and a counter, so a batch resent after a lost answer is stored once.
-Lines are cut at the SDK's console limit. The last lines are kept for the failure reason.
+Lines are cut at the one console line limit (:mod:`tunehouse.common.console_lines`). The last lines are kept for the failure reason.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import threading
 import time
 from typing import IO
 
+from tunehouse.common.console_lines import truncate_line
+from tunehouse.common.retry import retrying
 from tunehouse.errors import ServerUnavailable, StaleAttempt, StorageUnavailable
-from tunehouse.sdk.capture.console import MAX_LINE_CHARS, truncate_line
-from tunehouse.sdk.lifecycle import retrying
 from tunehouse.store.base import Store
 from tunehouse.store.records import EventBatch, LogEvent
 
@@ -54,7 +54,7 @@ class ConsoleStream:
 
     def add(self, stream: str, text: str) -> None:
         """One line (without its newline)."""
-        text = truncate_line(text, MAX_LINE_CHARS)
+        text = truncate_line(text)
         with self._lock:
             self._pending.append(LogEvent(stream, text, time.time()))
             self.tail.append(text)

@@ -11,7 +11,7 @@ import socket
 import threading
 from typing import Any
 
-from tunehouse.sdk.capture.resources import gpu_uuid, open_nvml
+from tunehouse.common.gpus import gpu_uuid, open_nvml
 
 
 def host_name() -> str:

@@ -25,9 +25,9 @@ from tunehouse.agent.console import ConsoleStream
 from tunehouse.agent.machine import host_name
 from tunehouse.agent.slots import Slot
 from tunehouse.agent.workspace import WorkspaceError
+from tunehouse.common.environment_extra import CODE_ROOT_KEY
+from tunehouse.common.retry import retrying
 from tunehouse.errors import PermissionDenied, ServerUnavailable, StaleAttempt, TunehouseError
-from tunehouse.sdk.capture.git import CODE_ROOT_KEY
-from tunehouse.sdk.lifecycle import retrying
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
 from tunehouse.store.records import NewApiKey, StatusChange, Task, TaskStatus

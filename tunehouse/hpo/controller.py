@@ -1,5 +1,5 @@
 """The search loop: rebuild the study from the stored children, then every
-:data:`POLL_S` watch the running children, feed their objective to Optuna, prune or stop
+:data:`CHILDREN_POLL_S` watch the running children, feed their objective to Optuna, prune or stop
 them, record the finished ones, and start new trials while the budget allows.
 
 Watching reads, per running child, its metric summaries (one query) and the objective's
@@ -49,7 +49,7 @@ from tunehouse.store.status import TERMINAL
 
 log = logging.getLogger("tunehouse.hpo")
 
-POLL_S = 0.5
+CHILDREN_POLL_S = 0.5
 #: A child whose lease ran out this long ago is lost (the server's watchdog acts sooner).
 LOST_GRACE_S = 5.0
 MAX_LOST_RETRIES = 3
@@ -166,7 +166,7 @@ class SearchRun:
                 log.warning("search %s: %s (retrying)", self.controller.id, exc.message)
                 if errors >= 60:
                     raise
-            time.sleep(max(0.0, POLL_S - (time.monotonic() - started)))
+            time.sleep(max(0.0, CHILDREN_POLL_S - (time.monotonic() - started)))
         self._wind_down()
         return self.ending
 
@@ -397,7 +397,7 @@ class SearchRun:
                         self._update(child, active.get(child.task.id))
             except TunehouseError as exc:
                 log.warning("search %s: %s (retrying)", self.controller.id, exc.message)
-            time.sleep(POLL_S)
+            time.sleep(CHILDREN_POLL_S)
         self._publish(force=True)
 
     # ------------------------------------------------------------ reading

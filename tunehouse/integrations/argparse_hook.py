@@ -15,7 +15,7 @@ Owners:
   parse that happens before any tunehouse code runs again cannot be seen otherwise.
   ``Task.init`` releases it (:func:`end_early_recording`) once the task listens, or at
   once when argparse capture is switched off.
-* the running task's registry entry (:func:`connect`) owns the patch until
+* the running task's entry in the integrations table (:func:`attach`) owns the patch until
   ``task.close()``, so closing the task restores ``argparse``.
 * :func:`install` / :func:`uninstall` are the manual switch: ``uninstall`` restores the
   original whoever holds it.
@@ -161,20 +161,11 @@ def parser_defaults(parser: argparse.ArgumentParser) -> dict[str, Any]:
     }
 
 
-def connect(task: TrackedTask) -> Callable[[], None]:
-    """Framework-registry entry: hand every parsed namespace to ``task.connect`` (section
-    ``Args``) until the returned function is called (at ``task.close()``)."""
+def attach(task: TrackedTask, _options: Any = True) -> Callable[[], None]:
+    """Entry of :data:`tunehouse.integrations.frameworks.INTEGRATIONS`: hand every parsed
+    namespace to ``task.connect`` (section ``Args``) until the returned function is called
+    (at ``task.close()``)."""
     def hand_over(_parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> None:
         task.connect(namespace)
 
     return listen(hand_over)
-
-
-def register() -> None:
-    """Register this hook in the framework registry under the name ``argparse``."""
-    from tunehouse.integrations.frameworks import register_framework
-
-    register_framework("argparse", connect)
-
-
-register()

@@ -1,16 +1,23 @@
-"""Registry of framework integrations that ``Task.init`` switches on.
+"""The table of framework integrations that ``Task.init`` switches on, and the post-import
+hook that attaches them.
 
-An integration module calls :func:`register_framework` at import time with a name and an
-``install(task)`` function that returns an ``uninstall()`` callable (or ``None``).
-``Task.init`` calls :func:`connect_frameworks` with the switches from its
-``auto_connect_frameworks`` / ``auto_connect_arg_parser`` arguments; ``task.close()``
-calls the returned uninstallers. This module imports no framework: integration modules
-import TensorFlow/Keras lazily, only once the user's script has imported them;
-:func:`when_imported` runs their setup when a module is imported after ``Task.init``.
+:data:`INTEGRATIONS` lists every integration: its name (the key in ``Task.init``'s
+``auto_connect_frameworks``), the top-level modules whose import attaches it, and where its
+``attach`` function lives, as text: nothing is imported to build the table, so
+``import tunehouse`` imports no integration and no framework. ``Task.init`` calls
+:func:`connect_frameworks` with the switches from ``auto_connect_frameworks`` /
+``auto_connect_arg_parser``; for each integration switched on it waits for its hooked
+modules (:func:`when_imported`: at once for a module imported already, else right after the
+script imports it), then imports the integration module and calls
+``attach(task, options)``, which returns an ``undo()`` callable (or ``None``).
+``task.close()`` calls the callables :func:`connect_frameworks` returned: pending hooks are
+cancelled and every undo runs.
 
-An integration registered with ``takes_options=True`` is called as
-``install(task, options)``, where ``options`` is the value given for its name in
-``auto_connect_frameworks`` (``True`` or a dict such as ``{"batch_frequency": 10}``).
+``attach`` is called once per hooked module (Keras' runs after ``keras`` and again after
+``tensorflow``: it patches what is there each time), so it must be safe to call again.
+``options`` is the value given for the integration's name (``True`` or a dict such as
+``{"batch_frequency": 10}``), turned by the entry's ``options`` function, when it has one,
+into what ``attach`` takes; that happens in ``Task.init``, so bad options fail there.
 """
 
 from __future__ import annotations
@@ -22,76 +29,120 @@ import sys
 import threading
 import types
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-Installer = Callable[[Any], "Callable[[], None] | None"]
 
-#: Integration modules loaded on first use; a module that does not exist is skipped.
-INTEGRATION_MODULES: tuple[str, ...] = (
-    "tunehouse.integrations.argparse_hook",
-    "tunehouse.integrations.keras",
-    "tunehouse.integrations.tensorboard",
+@dataclass(frozen=True)
+class Integration:
+    """One framework integration.
+
+    Attributes:
+        name: Its key in ``auto_connect_frameworks``.
+        hooks: Top-level modules whose import attaches it.
+        attach: ``"module:function"`` of ``attach(task, options) -> undo | None``; the
+            module is imported when a hook fires.
+        options: ``"module:callable"`` turning the ``auto_connect_frameworks`` value into
+            the options ``attach`` gets (raising ``InvalidInput`` on a bad value); None
+            passes the value as it is.
+    """
+
+    name: str
+    hooks: tuple[str, ...]
+    attach: str
+    options: str | None = None
+
+
+INTEGRATIONS: tuple[Integration, ...] = (
+    Integration("argparse", hooks=("argparse",),
+                attach="tunehouse.integrations.argparse_hook:attach"),
+    Integration("keras", hooks=("keras", "tensorflow"),
+                attach="tunehouse.integrations.keras:attach",
+                options="tunehouse.integrations.keras:KerasOptions.from_value"),
+    Integration("tensorboard", hooks=("tensorflow",),
+                attach="tunehouse.integrations.tensorboard:attach"),
 )
 
-_registry: dict[str, Callable[..., Any]] = {}
-_takes_options: set[str] = set()
-_loaded = False
+
+def integration_names() -> list[str]:
+    """The names ``auto_connect_frameworks`` knows."""
+    return [integration.name for integration in INTEGRATIONS]
 
 
-def register_framework(name: str, install: Callable[..., Any], takes_options: bool = False) -> None:
-    """Register (or replace) the integration called ``name``.
-
-    Args:
-        name: The name used in ``auto_connect_frameworks``.
-        install: ``install(task)`` (or ``install(task, options)`` with ``takes_options``)
-            returning an ``uninstall()`` callable or ``None``.
-        takes_options: Pass the ``auto_connect_frameworks`` value as second argument.
-    """
-    _registry[name] = install
-    if takes_options:
-        _takes_options.add(name)
-    else:
-        _takes_options.discard(name)
+def resolve(reference: str) -> Any:
+    """The object named by ``"module:attribute.path"``, importing the module."""
+    module_name, _, path = reference.partition(":")
+    found: Any = importlib.import_module(module_name)
+    for part in path.split("."):
+        found = getattr(found, part)
+    return found
 
 
-def registered_frameworks() -> list[str]:
-    _load_integrations()
-    return sorted(_registry)
-
-
-def _load_integrations() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for module in INTEGRATION_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-
-
-def connect_frameworks(task: Any, config: Mapping[str, Any]) -> list[Callable[[], None]]:
-    """Install every registered integration not switched off in ``config``.
+def connect_frameworks(task: Any, config: Mapping[str, Any],
+                       integrations: Sequence[Integration] = INTEGRATIONS,
+                       ) -> list[Callable[[], None]]:
+    """Attach every integration not switched off in ``config`` once its hooked modules are
+    imported.
 
     Args:
         task: The running task (a :class:`~tunehouse.integrations.provider.TrackedTask`).
         config: ``{name: enabled or options}``; names missing from it are enabled.
+        integrations: The table (tests give their own).
 
     Returns:
-        The uninstall callables, to be called when the task closes.
+        One callable per integration switched on, to be called when the task closes: it
+        cancels the hooks still waiting and undoes what ``attach`` did.
+
+    Raises:
+        InvalidInput: the options of an integration are not acceptable (nothing is
+            attached then).
     """
-    _load_integrations()
-    uninstallers = []
-    for name, install in sorted(_registry.items()):
-        value = config.get(name, True)
+    chosen = []
+    for integration in integrations:
+        value = config.get(integration.name, True)
         if not value:
             continue
-        undo = install(task, value) if name in _takes_options else install(task)
-        if undo is not None:
-            uninstallers.append(undo)
-    return uninstallers
+        options = resolve(integration.options)(value) if integration.options else value
+        chosen.append(_Attachment(integration, task, options))
+    return [attachment.start() for attachment in chosen]
+
+
+class _Attachment:
+    """One integration attached to one task: its pending hooks and its undos."""
+
+    def __init__(self, integration: Integration, task: Any, options: Any) -> None:
+        self.integration = integration
+        self.task = task
+        self.options = options
+        self._lock = threading.RLock()  # held while attaching: detach waits for it
+        self._cancels: list[Callable[[], None]] = []
+        self._undos: list[Callable[[], None]] = []
+        self._detached = False
+
+    def start(self) -> Callable[[], None]:
+        for module_name in self.integration.hooks:
+            cancel = when_imported(module_name, self._attach)
+            with self._lock:
+                self._cancels.append(cancel)
+        return self.detach
+
+    def _attach(self, _module: types.ModuleType) -> None:
+        with self._lock:
+            if self._detached:
+                return
+            undo = resolve(self.integration.attach)(self.task, self.options)
+            if undo is not None and undo not in self._undos:
+                self._undos.append(undo)
+
+    def detach(self) -> None:
+        with self._lock:
+            self._detached = True
+            cancels, self._cancels = self._cancels, []
+            undos, self._undos = self._undos, []
+        for cancel in cancels:
+            cancel()
+        for undo in reversed(undos):
+            undo()
 
 
 # ------------------------------------------------------------------ post-import hooks

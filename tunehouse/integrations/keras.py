@@ -536,33 +536,11 @@ def register_saved_model(path: Any, framework: str, fmt: str | None = None) -> A
         return None
 
 
-def connect(task: TrackedTask, options: Any = True) -> Callable[[], None]:
-    """Framework-registry entry: patch Keras now, or as soon as the script imports it."""
-    from tunehouse.integrations.frameworks import when_imported
-
-    opts = KerasOptions.from_value(options)
-
+def attach(task: TrackedTask, options: KerasOptions) -> Callable[[], None]:
+    """Entry of :data:`tunehouse.integrations.frameworks.INTEGRATIONS`, called once
+    ``keras`` and again once ``tensorflow`` is imported: patch what is there for ``task``."""
     def provider() -> Any:
         return task if task.running else None
 
-    def attach(_module: Any) -> None:
-        install(opts, task_provider=provider, seed=getattr(task, "seed", None))
-
-    cancels = [when_imported("keras", attach), when_imported("tensorflow", attach)]
-
-    def undo() -> None:
-        for cancel in cancels:
-            cancel()
-        uninstall()
-
-    return undo
-
-
-def register() -> None:
-    """Register this integration in the framework registry under the name ``keras``."""
-    from tunehouse.integrations.frameworks import register_framework
-
-    register_framework("keras", connect, takes_options=True)
-
-
-register()
+    install(options, task_provider=provider, seed=task.seed)
+    return uninstall

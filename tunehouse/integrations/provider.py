@@ -3,7 +3,7 @@
 The SDK (:mod:`tunehouse.sdk`) depends on the integrations, never the other way round: no
 module under ``tunehouse.integrations`` imports ``tunehouse.sdk``. An integration sees
 
-* the task handed to its registry entry (``connect(task)``, see
+* the task handed to its ``attach(task, options)`` (see the table in
   :mod:`tunehouse.integrations.frameworks`), typed as :class:`TrackedTask`: the few members
   of ``tunehouse.Task`` an integration may use;
 * the process-wide :class:`TrackingProvider`, for what is not a method of a task: the task

@@ -250,30 +250,11 @@ def _current_series(tf: Any) -> str:
         return DEFAULT_SERIES
 
 
-def connect(task: TrackedTask) -> Callable[[], None]:
-    """Framework-registry entry: wrap ``tf.summary`` now, or once TensorFlow is imported."""
-    from tunehouse.integrations.frameworks import when_imported
-
+def attach(task: TrackedTask, _options: Any = True) -> Callable[[], None]:
+    """Entry of :data:`tunehouse.integrations.frameworks.INTEGRATIONS`, called once
+    TensorFlow is imported: wrap ``tf.summary`` for ``task``."""
     def provider() -> Any:
         return task.get_logger() if task.running else None
 
-    def attach(_module: Any) -> None:
-        install(provider)
-
-    cancel = when_imported("tensorflow", attach)
-
-    def undo() -> None:
-        cancel()
-        uninstall()
-
-    return undo
-
-
-def register() -> None:
-    """Register this integration in the framework registry under the name ``tensorboard``."""
-    from tunehouse.integrations.frameworks import register_framework
-
-    register_framework("tensorboard", connect)
-
-
-register()
+    install(provider)
+    return uninstall

@@ -10,29 +10,9 @@ import os
 import signal
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-from tunehouse.sdk.spool import is_retryable
-
-R = TypeVar("R")
-
-
-def retrying(call: Callable[[], R], deadline: float,
-             retry_on: Callable[[BaseException], bool] = is_retryable) -> R:
-    """``call()``, retried with backoff on errors ``retry_on`` accepts (by default the
-    retryable ones) until ``deadline`` (``time.monotonic()``); the last error is raised."""
-    delay = 0.25
-    while True:
-        try:
-            return call()
-        except Exception as exc:
-            if not retry_on(exc) or time.monotonic() + delay > deadline:
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 2.0)
+from typing import Any
 
 
 class ExitHooks:

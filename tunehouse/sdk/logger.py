@@ -14,10 +14,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from tunehouse.errors import InvalidInput
+from tunehouse.sdk.artifacts import upload_bytes
+from tunehouse.sdk.state import RUN_STATE, RunningTask
 
 if TYPE_CHECKING:
     from tunehouse.sdk.reporter import Reporter
-    from tunehouse.sdk.task import Task
 
 SINGLE_VALUE_TITLE = "Summary"
 
@@ -59,7 +60,7 @@ class Logger:
     """Reports of one task. Get it with ``task.get_logger()`` or
     ``Logger.current_logger()``."""
 
-    def __init__(self, task: Task, reporter: Reporter) -> None:
+    def __init__(self, task: RunningTask, reporter: Reporter) -> None:
         self._task = task
         self._reporter = reporter
         self._scalars = reporter.scalars
@@ -83,12 +84,11 @@ class Logger:
         Raises:
             InvalidInput: when no task is running.
         """
-        from tunehouse.sdk.task import Task
-
-        task = Task.current_task()
-        if task is None:
+        run = RUN_STATE.run
+        logger = run.logger if run is not None else None
+        if not isinstance(logger, Logger):
             raise InvalidInput("no task is running: call Task.init() first")
-        return task.get_logger()
+        return logger
 
     def report_scalar(self, title: str, series: str, value: float, iteration: int) -> None:
         """Record ``value`` of ``title``/``series`` at ``iteration`` (never blocks).
@@ -145,8 +145,6 @@ class Logger:
             raise _bad_name("series", series)
         iteration = _as_iteration(iteration)
         text = _table_csv(table_plot, csv or url)
-        from tunehouse.sdk.artifacts import upload_bytes
-
         upload_bytes(
             self._task.store, self._task.id,
             f"table/{title}/{series}", text.encode("utf-8"), kind="table",

@@ -35,6 +35,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tunehouse.errors import InvalidInput, TunehouseError
+from tunehouse.sdk.state import RUN_STATE
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
 from tunehouse.store.records import Model, ModelCreate, ModelUpdate
@@ -61,9 +62,7 @@ class OutputModel:
     def __init__(self, task: Any = None, name: str | None = None, framework: str | None = None,
                  tags: list[str] | None = None, comment: str | None = None) -> None:
         if task is None:
-            from tunehouse.sdk.task import Task
-
-            task = Task.current_task()
+            task = RUN_STATE.current_task()
         if task is None:
             raise InvalidInput("OutputModel needs a task: call Task.init() first or pass task=")
         self.task = task
@@ -175,13 +174,13 @@ class InputModel:
             raise InvalidInput("InputModel needs a model_id or a name")
         if version is not None and stage:
             raise InvalidInput("give a version or a stage, not both")
-        task = _current_task_or_none() if store is None or settings is None else None
+        task = RUN_STATE.current_task() if store is None or settings is None else None
         if settings is None:
-            settings = getattr(task, "settings", None) or Settings.from_env()
+            settings = task.settings if task is not None else Settings.from_env()
         self.settings = settings
         self._owns_store = False
-        if store is None:
-            store = getattr(task, "store", None)
+        if store is None and task is not None:
+            store = task.store
         if store is None:
             from tunehouse.client import open_store
 
@@ -258,14 +257,6 @@ class InputModel:
                 f"model {self.model.name} v{self.model.version}: downloaded content does not "
                 f"match sha256 {self.model.sha256}"
             )
-
-
-def _current_task_or_none() -> Any:
-    try:
-        from tunehouse.sdk.task import Task
-    except ImportError:
-        return None
-    return Task.current_task()
 
 
 def _safe_filename(name: str) -> str:

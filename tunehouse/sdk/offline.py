@@ -22,7 +22,8 @@ from itertools import count, islice
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from tunehouse.sdk.spool import LOCK_FILE, fcntl, is_retryable, locked_folder, open_private
+from tunehouse.common.retry import is_retryable
+from tunehouse.sdk.spool import LOCK_FILE, fcntl, locked_folder, open_private
 from tunehouse.settings import Settings, ensure_private_dir
 from tunehouse.store.base import Store
 from tunehouse.store.records import (

@@ -13,12 +13,12 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from tunehouse.common.retry import retrying
 from tunehouse.errors import InvalidInput, NotFound, ServerUnavailable
 from tunehouse.sdk import parameters as params
-from tunehouse.sdk.lifecycle import retrying
 from tunehouse.sdk.offline import OfflineRun, start_offline
 from tunehouse.sdk.parameter_edits import clone_with_edits
-from tunehouse.sdk.run import RUN_STATE
+from tunehouse.sdk.state import RUN_STATE
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
 from tunehouse.store.interfaces.queues import DEFAULT_QUEUE

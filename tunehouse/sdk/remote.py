@@ -13,8 +13,8 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from tunehouse.common.retry import retrying
 from tunehouse.errors import InvalidInput
-from tunehouse.sdk.lifecycle import retrying
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
 from tunehouse.store.interfaces.queues import DEFAULT_QUEUE

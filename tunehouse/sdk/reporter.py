@@ -25,8 +25,9 @@ Failure handling, in order of preference:
   that is gone) is kept in ``rejected/`` and the reason printed to stderr.
 
 Batches are bounded by events (``batch_size``) and by bytes (``max_batch_bytes``, well
-under the server's request limit), and a console line longer than ``max_line_chars`` is
-truncated with a marker, so no line can sink the batch it travels in.
+under the server's request limit), and a console line longer than
+:data:`~tunehouse.common.console_lines.CONSOLE_LINE_CHARS` is truncated with a marker, so
+no line can sink the batch it travels in.
 
 Each batch has a uuid4 ``batch_id`` that the store records, so a batch resent after an
 unanswered request is stored once.
@@ -44,7 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tunehouse.sdk.capture.console import truncate_line
+from tunehouse.common.console_lines import truncate_line
 from tunehouse.sdk.spool import (
     TaskSpool,
     batch_payload,
@@ -57,8 +58,8 @@ from tunehouse.sdk.spool import (
 from tunehouse.store.base import Store
 from tunehouse.store.records import ALIVE_INTERVAL_S
 
-POLL_S = 0.05
-MAX_LINE_CHARS = 64 * 1024
+#: How often the reporter thread looks at its buffer (and a flush at its progress).
+BUFFER_POLL_S = 0.05
 MAX_BATCH_BYTES = 8 << 20
 MAX_HELD_EVENTS = 1_000_000
 #: Bytes an event costs in a JSON batch besides its strings (numbers, brackets, commas).
@@ -83,14 +84,13 @@ class Reporter:
         interval: Most seconds an event waits before it is sent.
         max_buffered: Events kept in memory before the oldest are spilled to disk.
         max_batch_bytes: Most bytes (estimated) per batch.
-        max_line_chars: Longer console lines are truncated with a marker.
         max_held_events: Events held in memory while the spool cannot be written.
     """
 
     def __init__(self, store: Store, task_id: str, spool_root: Path,
                  warn: Callable[[str], None], batch_size: int = 10_000,
                  interval: float = 2.0, max_buffered: int = 200_000,
-                 max_batch_bytes: int = MAX_BATCH_BYTES, max_line_chars: int = MAX_LINE_CHARS,
+                 max_batch_bytes: int = MAX_BATCH_BYTES,
                  max_held_events: int = MAX_HELD_EVENTS) -> None:
         self.store = store
         self.task_id = task_id
@@ -99,7 +99,6 @@ class Reporter:
         self.interval = interval
         self.max_buffered = max_buffered
         self.max_batch_bytes = max_batch_bytes
-        self.max_line_chars = max_line_chars
         self.max_held_events = max_held_events
         self.held: deque[dict[str, Any]] = deque()
         self.held_events = 0
@@ -132,7 +131,7 @@ class Reporter:
 
     # ------------------------------------------------------------ producer side
     def add_log(self, stream: str, text: str) -> None:
-        self.logs.append((stream, truncate_line(text, self.max_line_chars), time.time()))
+        self.logs.append((stream, truncate_line(text), time.time()))
         if len(self.logs) >= self.max_buffered:
             self.spill()
 
@@ -178,7 +177,8 @@ class Reporter:
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
                         return False
-                    self._state.wait(POLL_S if remaining is None else min(remaining, POLL_S))
+                    self._state.wait(BUFFER_POLL_S if remaining is None
+                                     else min(remaining, BUFFER_POLL_S))
             return True
         finally:
             with self._state:
@@ -240,7 +240,7 @@ class Reporter:
     def _run(self) -> None:
         last_send = time.monotonic()
         while True:
-            self._wake.wait(POLL_S)
+            self._wake.wait(BUFFER_POLL_S)
             self._wake.clear()
             if self._stopping:
                 break
@@ -264,7 +264,7 @@ class Reporter:
                     )
             except Exception as exc:  # never let the thread die silently
                 self.warn(f"tunehouse: reporter error: {type(exc).__name__}: {exc}")
-                time.sleep(POLL_S)
+                time.sleep(BUFFER_POLL_S)
             finally:
                 with self._state:
                     self._state.notify_all()

@@ -1,6 +1,6 @@
 """The run of the task started by ``Task.init``: start, capture, exit handling, close.
 
-:class:`TaskRun` is what a running :class:`~tunehouse.sdk.task.Task` has and a handle from
+:class:`TaskRun` is what a running ``tunehouse.Task`` has and a handle from
 ``get_task`` lacks: the background reporter and the :class:`~tunehouse.sdk.logger.Logger`,
 the auto-capture (console, resources, seeds, git and environment, framework and argparse
 hooks), the exit, exception and SIGTERM handlers that flush and set the final status, and
@@ -8,13 +8,14 @@ the hand-over to a forked child. Everything it installs is removed by :meth:`Tas
 (``task.close()``), except ``os.register_at_fork``, which cannot be undone: that hook does
 nothing while no run is current.
 
-:data:`RUN_STATE` is the SDK's one piece of process-wide state (see :class:`RunState`).
+The run is current (:data:`tunehouse.sdk.state.RUN_STATE`) from :meth:`TaskRun.start` until
+:meth:`TaskRun.shutdown`. It knows its task as :class:`~tunehouse.sdk.state.RunningTask`:
+:mod:`tunehouse.sdk.task` imports this module, never the other way round.
 """
 
 from __future__ import annotations
 
 import atexit
-import os
 import sys
 import threading
 import time
@@ -22,15 +23,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tunehouse.common.environment_extra import CODE_ROOT_KEY
+from tunehouse.common.retry import retrying
 from tunehouse.errors import InvalidInput
 from tunehouse.integrations import argparse_hook
+from tunehouse.integrations.frameworks import connect_frameworks, integration_names
 from tunehouse.integrations.provider import TrackedTask, set_provider
 from tunehouse.sdk.artifacts import upload_bytes
-from tunehouse.sdk.capture.seeds import DEFAULT_SEED, apply_seed
-from tunehouse.sdk.lifecycle import ExitHooks, retrying
+from tunehouse.sdk.capture.seeds import apply_seed
+from tunehouse.sdk.lifecycle import ExitHooks
 from tunehouse.sdk.logger import Logger
-from tunehouse.settings import Settings
-from tunehouse.store.base import Store
+from tunehouse.sdk.models import OutputModel
+from tunehouse.sdk.state import RUN_STATE, RunningTask
 from tunehouse.store.records import (
     EventBatch,
     ScalarEvent,
@@ -44,72 +48,10 @@ from tunehouse.store.status import TERMINAL
 if TYPE_CHECKING:
     from tunehouse.sdk.connect import ParameterBinding
     from tunehouse.sdk.offline import OfflineRun
-    from tunehouse.sdk.task import Task
 
 CAPTURE_SWITCHES = ("git", "packages", "environment", "console", "resources", "seeds",
                     "argparse", "frameworks")
 STATUS_MESSAGE_LIMIT = 64 * 1024
-
-
-class RunState:
-    """Process-wide state of the SDK; the one instance is :data:`RUN_STATE`.
-
-    Attributes:
-        run: The run started by ``Task.init`` (its task is ``Task.current_task()``), from
-            the start until it is closed; in a forked child, the parent's run carried over.
-        seed: The seed the next ``Task.init`` applies (``Task.set_random_seed``).
-        stores_by_settings: One open store per settings, shared by every task handle of
-            the process (guarded by ``lock``).
-        fork_watch: Whether the ``os.register_at_fork`` hook is registered (once per
-            process: it cannot be removed).
-    """
-
-    def __init__(self) -> None:
-        self.run: TaskRun | None = None
-        self.seed: int | None = DEFAULT_SEED
-        self.stores_by_settings: dict[Settings, Store] = {}
-        self.lock = threading.Lock()
-        self.fork_watch = False
-
-    def current_task(self) -> Task | None:
-        """The task started by ``Task.init``, or None."""
-        run = self.run
-        return run.task if run is not None else None
-
-    def store_for(self, settings: Settings) -> Store:
-        """The process's store for ``settings`` (opened on first use)."""
-        with self.lock:
-            store = self.stores_by_settings.get(settings)
-            if store is None:
-                from tunehouse.client import open_store
-
-                store = open_store(settings)
-                self.stores_by_settings[settings] = store
-            return store
-
-    def default_store(self) -> tuple[Settings, Store]:
-        """The running task's settings and store, else those of ``Settings.from_env()``."""
-        task = self.current_task()
-        if task is not None:
-            return task.settings, task.store
-        settings = Settings.from_env()
-        return settings, self.store_for(settings)
-
-    def watch_forks(self) -> None:
-        """Give a forked child's current run a reporter of its own (registered once)."""
-        if self.fork_watch or not hasattr(os, "register_at_fork"):
-            return
-        self.fork_watch = True
-
-        def after_in_child() -> None:
-            run = self.run
-            if run is not None:
-                run.after_fork_in_child()
-
-        os.register_at_fork(after_in_child=after_in_child)
-
-
-RUN_STATE = RunState()
 
 
 class SdkTrackingProvider:
@@ -121,8 +63,6 @@ class SdkTrackingProvider:
 
     def register_output_model(self, task: TrackedTask, path: str, *, name: str,
                               framework: str, format: str) -> Any:
-        from tunehouse.sdk.models import OutputModel
-
         return OutputModel(task=task, name=name, framework=framework).update_weights(
             path, format=format)
 
@@ -186,7 +126,7 @@ class TaskRun:
         set_record: Receives the task record after the final status change.
     """
 
-    def __init__(self, task: Task, parameters: ParameterBinding, remote: bool,
+    def __init__(self, task: RunningTask, parameters: ParameterBinding, remote: bool,
                  flush_timeout: float, set_record: Callable[[TaskRecord], None],
                  offline: OfflineRun | None = None) -> None:
         self.task = task
@@ -256,11 +196,9 @@ class TaskRun:
             self._capture_thread.start()
 
     def _connect_frameworks(self, switches: CaptureSwitches) -> None:
-        from tunehouse.integrations.frameworks import connect_frameworks, registered_frameworks
-
         set_provider(SDK_PROVIDER)
         config: dict[str, Any] = {name: _framework_option(switches.frameworks, name)
-                                  for name in registered_frameworks()}
+                                  for name in integration_names()}
         config["argparse"] = switches.argparse
         self._uninstallers = connect_frameworks(self.task, config)
         # the argparse integration, when on, now holds the patch and was handed the
@@ -269,7 +207,7 @@ class TaskRun:
 
     def _capture_code_and_environment(self, switches: CaptureSwitches) -> None:
         from tunehouse.sdk.capture.environment import capture_environment
-        from tunehouse.sdk.capture.git import CODE_ROOT_KEY, capture_code
+        from tunehouse.sdk.capture.git import capture_code
 
         task_id = self.task.id
         deadline = time.monotonic() + max(self.flush_timeout, 10.0)

@@ -25,13 +25,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
-from tunehouse.errors import (
-    AuthenticationFailed,
-    InvalidInput,
-    SchemaOutOfDate,
-    ServerUnavailable,
-    TunehouseError,
-)
+from tunehouse.common.retry import is_retryable
+from tunehouse.errors import InvalidInput
 from tunehouse.store.records import EventBatch, LogEvent, ScalarEvent
 
 if TYPE_CHECKING:
@@ -46,17 +41,6 @@ except ImportError:  # pragma: no cover - not POSIX
 LOCK_FILE = ".lock"
 MAX_BATCH_ID = 64
 REJECTED_DIR = "rejected"
-
-#: Errors after which a batch is kept and sent again later.
-RETRYABLE = (ServerUnavailable, AuthenticationFailed, SchemaOutOfDate)
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """True for failures that may pass later (server down, 401, 503, unexpected errors)."""
-    if isinstance(exc, RETRYABLE):
-        return True
-    return not isinstance(exc, TunehouseError) or exc.status >= 500
-
 
 def is_content_problem(exc: BaseException) -> bool:
     """True when the store refused what a batch holds (422): its halves may pass."""

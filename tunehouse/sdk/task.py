@@ -7,11 +7,12 @@ handlers that flush and set the final status. Other ``Task`` objects (from ``get
 ``get_tasks``, ``clone``) are handles on stored tasks that report nothing.
 
 The backend is the :class:`~tunehouse.store.base.Store` that
-:func:`tunehouse.store.open_store` picks from the settings: the tracking server over HTTP
+:func:`tunehouse.client.open_store` picks from the settings: the tracking server over HTTP
 when ``TUNEHOUSE_SERVER`` is set, else the embedded store in ``TUNEHOUSE_HOME``.
 
 ``Task`` is the public face; the work is done in :mod:`tunehouse.sdk.run` (the running
-task: start, capture, exit handling, close, and the process-wide state),
+task: start, capture, exit handling, close), :mod:`tunehouse.sdk.state` (the process-wide
+state: the current run, the seed, the open stores),
 :mod:`tunehouse.sdk.connect` (parameters and configurations) and
 :mod:`tunehouse.sdk.queries` (creating, finding and reading stored tasks).
 """
@@ -28,7 +29,8 @@ from tunehouse.integrations import argparse_hook
 from tunehouse.sdk import artifacts, datasets, queries, remote
 from tunehouse.sdk.connect import ParameterBinding
 from tunehouse.sdk.logger import Logger
-from tunehouse.sdk.run import RUN_STATE, TaskRun, capture_switches
+from tunehouse.sdk.run import TaskRun, capture_switches
+from tunehouse.sdk.state import RUN_STATE
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
 from tunehouse.store.records import StatusChange, TaskStatus, TaskType, TaskUpdate
@@ -106,7 +108,7 @@ class Task:
         Raises:
             InvalidInput: a missing project/task name or an unknown task type.
         """
-        current = RUN_STATE.current_task()
+        current = cls.current_task()
         if current is not None:
             return current
         settings = settings or Settings.from_env()
@@ -130,7 +132,8 @@ class Task:
     @classmethod
     def current_task(cls) -> Task | None:
         """The task started by ``Task.init`` in this process, or None."""
-        return RUN_STATE.current_task()
+        current = RUN_STATE.current_task()  # known there as a RunningTask: it is a Task
+        return current if isinstance(current, Task) else None
 
     @classmethod
     def set_random_seed(cls, seed: int | None) -> None:

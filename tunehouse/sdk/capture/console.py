@@ -17,8 +17,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from tunehouse.common.console_lines import CONSOLE_LINE_CHARS, truncate_line
+
 READ_SIZE = 65536
-MAX_LINE_CHARS = 16384
 DRAIN_TIMEOUT_S = 2.0
 
 LineSink = Callable[[str, str], None]
@@ -37,21 +38,13 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def _final_text(line: str, cut: int = 0) -> str:
     """What a terminal would show for a line rewritten with ``\\r`` (progress bars), at most
-    :data:`MAX_LINE_CHARS` of it; ``cut`` characters were dropped from it already. A
-    shortened line ends with a marker saying how much is missing."""
+    :data:`~tunehouse.common.console_lines.CONSOLE_LINE_CHARS` of it; ``cut`` characters
+    were dropped from it already. A shortened line ends with a marker saying how much is
+    missing."""
     if "\r" in line:
         parts = [part for part in line.split("\r") if part]
         line = parts[-1] if parts else ""
-    return truncate_line(line.replace("\b", ""), MAX_LINE_CHARS, cut)
-
-
-def truncate_line(text: str, limit: int, cut: int = 0) -> str:
-    """``text`` cut to ``limit`` characters; a line that lost characters (``cut`` of them
-    already, before it got here) ends with a marker saying how many."""
-    cut += max(0, len(text) - limit)
-    if cut:
-        return f"{text[:limit]}... [tunehouse: {cut} characters truncated]"
-    return text
+    return truncate_line(line.replace("\b", ""), cut=cut)
 
 
 class _StreamTee:
@@ -96,10 +89,10 @@ class _StreamTee:
         for line in lines:
             self._emit(line, self._cut)
             self._cut = 0
-        if len(self._pending) > MAX_LINE_CHARS * 4:
+        if len(self._pending) > CONSOLE_LINE_CHARS * 4:
             # a line without end in sight: keep its start, count the rest until "\n"
-            self._cut += len(self._pending) - MAX_LINE_CHARS
-            self._pending = self._pending[:MAX_LINE_CHARS]
+            self._cut += len(self._pending) - CONSOLE_LINE_CHARS
+            self._pending = self._pending[:CONSOLE_LINE_CHARS]
 
     def _emit(self, line: str, cut: int = 0) -> None:
         text = _final_text(line.rstrip("\r"), cut)

@@ -21,8 +21,6 @@ from urllib.parse import urlsplit, urlunsplit
 from tunehouse.store.records import Script
 
 GIT_TIMEOUT_S = 10.0
-#: Key of ``Environment.extra`` holding the repository's folder on the recording machine.
-CODE_ROOT_KEY = "code_root"
 DIFF_LIMIT_BYTES = 500 * 1024
 SCRIPT_TEXT_LIMIT_BYTES = 2 * 1024 * 1024
 

@@ -4,7 +4,7 @@ A claim is one transaction: the first entry of the first non-empty queue is lock
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite write transactions hold the database
 lock from ``BEGIN IMMEDIATE``), deleted, and its task moved to ``in_progress`` with a new
 attempt and a lease. A claim that waits (long poll) is woken at once by a task queued
-through this process's store, and polls every :data:`POLL_S` for tasks queued elsewhere;
+through this process's store, and polls every :data:`CLAIM_POLL_S` for tasks queued elsewhere;
 it takes the write lock only when a read saw an entry.
 
 Audited: ``task.enqueue`` (queue, priority, the status before); a dequeue, a claim and a
@@ -40,7 +40,7 @@ from tunehouse.store.sql.status import StatusWriter
 
 _CLAIM_ORDER = (t.queue_entries.c.priority.desc(), t.queue_entries.c.id.asc())
 #: How often a waiting claim looks for tasks queued by another process.
-POLL_S = 0.2
+CLAIM_POLL_S = 0.2
 
 
 class SqlQueueStore(StatusWriter, QueueStore):
@@ -152,7 +152,7 @@ class SqlQueueStore(StatusWriter, QueueStore):
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            signal.wait(seen, min(POLL_S, left))
+            signal.wait(seen, min(CLAIM_POLL_S, left))
 
     def _any_entry(self, queues: list[str]) -> bool:
         query = (sa.select(t.queue_entries.c.id)
