@@ -244,7 +244,7 @@ def _print_importance(report: Any, out: Any) -> None:
     head = (f"importance for {found.objective} ({found.method} over {found.n_trials} "
             f"complete trials)")
     if found.values and not found.reliable:
-        head += ", UNRELIABLE"
+        head += " UNRELIABLE"
     out.print(head + (f": {found.note}" if found.note else ":"), markup=False)
     width = max((len(name) for name in found.values), default=0)
     for name, value in found.values.items():

@@ -207,8 +207,8 @@ def compute_importance(space: SearchSpace, objective: Objective,
         if not shares:
             note = "not computable: the complete trials do not vary enough"
         elif count < minimum:
-            note = (f"unreliable: rests on {count} complete trials; reliable from {minimum}"
-                    f" ({RELIABLE_TRIALS_PER_PARAMETER} per parameter, at least "
+            note = (f"reliable from {minimum} complete trials "
+                    f"({RELIABLE_TRIALS_PER_PARAMETER} per parameter, at least "
                     f"{RELIABLE_MIN_TRIALS})")
         else:
             note = ""
