@@ -52,10 +52,11 @@ window.TH = (() => {
   // The live part of a page: the element `id` is refreshed by fetching the page again
   // and swapping in the inside of its fresh copy (listeners on the element itself stay),
   // every `every` ms while the page is visible (0: only when the returned function is
-  // called), one fetch at a time; `after(freshDocument)` runs after each swap. A failure
-  // is a notice; an ended session opens the sign-in page. Returns the refresh function
-  // (null when the page has no such element).
-  function live(id, {every = 5000, after} = {}) {
+  // called), one fetch at a time. `reloadIf(freshDocument)` true: the whole page is
+  // reloaded instead (nothing is swapped in first); `after(freshDocument)` runs after
+  // each swap. A failure is a notice; an ended session opens the sign-in page. Returns
+  // the refresh function (null when the page has no such element).
+  function live(id, {every = 5000, reloadIf, after} = {}) {
     const box = document.getElementById(id);
     if (!box) return null;
     let busy = false;
@@ -73,6 +74,11 @@ window.TH = (() => {
         }
         if (!response.ok) throw new Error("refreshing the page failed: HTTP " + response.status);
         const page = new DOMParser().parseFromString(await response.text(), "text/html");
+        if (reloadIf && reloadIf(page)) {
+          ended = true;
+          location.reload();
+          return;
+        }
         const fresh = page.getElementById(id);
         if (fresh) box.innerHTML = fresh.innerHTML;
         box.dataset.refreshed = String(Date.now());

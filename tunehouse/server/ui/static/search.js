@@ -72,9 +72,12 @@
   TH.attempt(loadImportance);
   TH.live("search-live", {
     every: actions.dataset.live === "yes" ? REFRESH_MS : 0,
-    after: async (page) => {
+    // a new status changes the actions too (Stop, Resume): the whole page then
+    reloadIf: (page) => {
       const fresh = page.getElementById("search-actions");
-      if (fresh && fresh.dataset.status !== actions.dataset.status) { location.reload(); return; }
+      return Boolean(fresh) && fresh.dataset.status !== actions.dataset.status;
+    },
+    after: async () => {
       drawParcoords();
       await loadImportance();
     },
