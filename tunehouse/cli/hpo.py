@@ -13,13 +13,16 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunehouse.cli._ids import resolve_task
 from tunehouse.cli._options import add_common_options, console, open_store, settings_from_args
 from tunehouse.errors import InvalidInput
 from tunehouse.store.base import Store
 from tunehouse.store.records import TaskQuery, TaskStatus, TaskType
+
+if TYPE_CHECKING:
+    from tunehouse.hpo.report import SearchReport
 
 #: How many leaderboard rows the end of a search prints.
 SHOWN_ROWS = 10
@@ -237,7 +240,7 @@ def _print_results(search: Any, out: Any) -> None:
               f"`tunehouse tasks show {best.task_id}`)")
 
 
-def _print_importance(report: Any, out: Any) -> None:
+def _print_importance(report: SearchReport, out: Any) -> None:
     """The parameters' importance as the search page shows it: the same figures (three
     decimals), the trials they rest on and whether that is enough."""
     found = report.importance()
@@ -291,7 +294,7 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(store: Store, search_id: str) -> Any:
+def _report(store: Store, search_id: str) -> SearchReport:
     from tunehouse.hpo.report import load_report
 
     return load_report(store, resolve_task(store, search_id).id)
