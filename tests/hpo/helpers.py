@@ -5,6 +5,8 @@ what a search left in the store."""
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,3 +133,83 @@ def max_overlap(tasks: list[Task]) -> int:
         running += step
         peak = max(peak, running)
     return peak
+
+
+@dataclass
+class Seeded:
+    """One trial of :func:`seed_search`: its parameters (``Section/name`` -> text), the
+    objective's last value (None: it reported none) and how it ended: ``completed``,
+    ``failed``, ``pruned`` (the controller's outcome, then aborted) or ``running``."""
+
+    parameters: dict[str, str]
+    value: float | None
+    end: str = "completed"
+
+
+def seed_search(store: Store, space: str, trials: list[Seeded], *,
+                objective: tuple[str, str, str] = ("objective", "value", "max"),
+                total: int | None = None, project: str = "hpo-tests",
+                ended: bool = True) -> str:
+    """A search whose trials were made through the store, without running anything: a
+    base task, its controller (strategy ``random``, queue ``default``) and one child per
+    trial as the controller records it (``hpo/trial``, ``hpo.trial``, the objective's
+    points, its status). ``total``: the budget (default: the trials); ``ended``: the
+    controller ends ``completed``. Returns the controller's id."""
+    from tunehouse.hpo.optimizer import HyperParameterOptimizer
+    from tunehouse.hpo.space import parse_space
+    from tunehouse.hpo.trials import Outcome, TrialSpec, create_child, save_outcome
+    from tunehouse.store.records import EventBatch, ScalarEvent, StatusChange, TaskStatus
+
+    title, series, sign = objective
+    keys = sorted({key for trial in trials for key in trial.parameters})
+    tasks = store.tasks
+    base = tasks.create_task(TaskCreate(project=project, name="objective"))
+    tasks.set_parameters(base.id, [Parameter(section=key.split("/")[0], name=key.split("/")[1],
+                                             value=trials[0].parameters[key])
+                                   for key in keys])
+    search = HyperParameterOptimizer(base.id, parse_space(space), title, series, sign,
+                                     strategy="random", execution_queue="default",
+                                     total_max_jobs=total or len(trials), store=store)
+    controller = search.create_controller()
+    base_parameters = {f"{p.section}/{p.name}": p for p in tasks.get_parameters(base.id)}
+    now = time.time()
+    for number, trial in enumerate(trials):
+        spec = TrialSpec(controller=controller.id, number=number, values=trial.parameters,
+                         params={}, distributions={})
+        child = create_child(store, controller, base, spec, base_parameters,
+                             name=f"objective: trial {number}")
+        if trial.end == "running":
+            store.queues.enqueue(child.id, "default")
+            continue
+        tasks.change_status(child.id, StatusChange(status=TaskStatus.in_progress))
+        if trial.value is not None:
+            store.events.add_events(EventBatch(
+                batch_id=uuid.uuid4().hex, task_id=child.id,
+                scalars=[ScalarEvent(title, series, it, trial.value * (it + 1) / 2, now)
+                         for it in range(2)]))
+        if trial.end == "pruned":
+            reason = "pruned at iteration 1: value 0.1 (median rule)"
+            save_outcome(store, child.id, Outcome(controller=controller.id, number=number,
+                                                  kind="pruned", reason=reason, iteration=1))
+            tasks.change_status(child.id, StatusChange(status=TaskStatus.aborted,
+                                                       reason=reason))
+        elif trial.end == "failed":
+            tasks.change_status(child.id, StatusChange(status=TaskStatus.failed,
+                                                       reason="exit code 1: it broke"))
+        else:
+            tasks.change_status(child.id, StatusChange(status=TaskStatus.completed))
+    if ended:
+        tasks.change_status(controller.id, StatusChange(status=TaskStatus.in_progress))
+        tasks.change_status(controller.id, StatusChange(status=TaskStatus.completed,
+                                                        reason="seeded"))
+    return controller.id
+
+
+def write_leaderboard(store: Store, controller_id: str) -> None:
+    """Write the controller's leaderboard as the controller does, from its children."""
+    from tunehouse.hpo.progress import Progress
+    from tunehouse.hpo.report import load_report
+
+    report = load_report(store, controller_id)
+    Progress(store, controller_id, report.objectives, time.time()).write_leaderboard(
+        list(report.trials), list(report.front))

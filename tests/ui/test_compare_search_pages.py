@@ -176,6 +176,7 @@ def test_dashboard_of_a_finished_search(web: httpx.Client, store: Store,
     importance = web.get(f"/searches/{finished_search}/importance").json()
     assert importance["objective"] == "objective/value" and importance["complete"] == 3
     assert [name for name, _ in importance["importance"]] == ["Args/x"]
+    assert importance["n_trials"] == 3 and importance["reliable"] is False
     assert f'data-ids="{finished_search}"' in html  # the controller's own curves
     assert 'id="search-parcoords"' in html and 'data-live="no"' in html
     data = json.loads(re.search(r'id="search-data">(.*?)</script>', html, re.S).group(1))  # type: ignore[union-attr]
@@ -226,7 +227,8 @@ def test_resume_and_stop_a_search_from_its_dashboard(web: httpx.Client, store: S
     assert 'data-action="stop"' in page.text and 'data-live="yes"' in page.text
     assert "No trial yet." in page.text and 'id="board-note"' in page.text
     assert web.get(f"/searches/{controller}/importance").json() == {
-        "objective": "loss/validation", "complete": 0, "importance": [],
+        "objective": "loss/validation", "method": "fANOVA", "complete": 0, "n_trials": 0,
+        "minimum": 15, "reliable": False, "importance": [],
         "note": "needs at least 3 complete trials (0 so far)"}
     # what the Stop button sends (as `tunehouse hpo stop`)
     stop = web.post(f"/api/v1/tasks/{controller}/abort", json={"reason": "stopped by request"},
@@ -352,7 +354,9 @@ def test_the_pages_draw_in_a_browser(page, shared_server: ServerProcess,  # type
     assert page.locator("#param-table tbody tr:visible").count() == 1
 
     page.goto(f"{shared_server.url}/searches/{finished_search}")
-    page.wait_for_selector("#importance-table", timeout=60_000)
+    page.wait_for_selector("#importance-table[data-n-trials='3'][data-reliable='no']",
+                           timeout=60_000)
+    assert "unreliable" in page.inner_text("#importance-basis")
     page.wait_for_selector("#search-parcoords[data-lines='3']")
     page.wait_for_selector("#search-charts .chart svg.main-svg")
     assert "WebGL" not in page.inner_text("#search-parcoords")

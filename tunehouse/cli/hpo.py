@@ -13,13 +13,16 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunehouse.cli._ids import resolve_task
 from tunehouse.cli._options import add_common_options, console, open_store, settings_from_args
-from tunehouse.errors import InvalidInput, NotFound
+from tunehouse.errors import InvalidInput
 from tunehouse.store.base import Store
 from tunehouse.store.records import TaskQuery, TaskStatus, TaskType
+
+if TYPE_CHECKING:
+    from tunehouse.hpo.report import SearchReport
 
 #: How many leaderboard rows the end of a search prints.
 SHOWN_ROWS = 10
@@ -82,9 +85,13 @@ def register(subparsers: Any) -> None:
     listing.add_argument("--limit", type=int, default=20)
     add_common_options(listing)
     listing.set_defaults(func=run_list)
-    show = commands.add_parser("show", help="a search's leaderboard")
+    show = commands.add_parser("show", help="a search's progress, leaderboard and the "
+                                            "parameters' importance")
     show.add_argument("search_id", metavar="ID")
     show.add_argument("--rows", type=int, default=SHOWN_ROWS)
+    show.add_argument("--no-importance", action="store_true",
+                      help="skip the parameters' importance (its first computation loads "
+                           "scikit-learn, which takes seconds)")
     add_common_options(show)
     show.set_defaults(func=run_show)
     stop = commands.add_parser("stop", help="stop a running search (its trials are aborted)")
@@ -168,7 +175,7 @@ def _run(search: Any, store: Store) -> int:
                   f"continue later with `tunehouse hpo resume {search.id}`")
         _follow(search, out)
         status, reason = search.ending or ("unknown", "")
-        _print_results(search, store, out)
+        _print_results(search, out)
         out.print(f"search {search.id} {status}: {reason}")
         completed = search.counts().get("completed", 0)
         return 0 if status == TaskStatus.completed.value and completed else 1
@@ -213,29 +220,38 @@ def _describe(search: Any, counts: dict[str, int]) -> str:
             f"{counts.get('pruned', 0)} | failed {counts.get('failed', 0)}")
 
 
-def _print_results(search: Any, store: Store, out: Any) -> None:
-    from tunehouse.hpo.progress import leaderboard_rows
-
-    rows = leaderboard_rows(search.results(), search.config.objectives)
-    out.print(_board(rows, [o.label for o in search.config.objectives], SHOWN_ROWS))
-    if search.config.multi_objective:
-        front = search.get_pareto_front()
-        out.print(f"Pareto front: trials {', '.join(str(r.number) for r in front) or '-'}")
-        return
-    best = search.get_best_parameters()
-    if not best:
+def _print_results(search: Any, out: Any) -> None:
+    report = search.report()
+    out.print(_board(report.rows(), [o.label for o in report.objectives], SHOWN_ROWS))
+    if report.config.multi_objective:
+        out.print("Pareto front: trials "
+                  f"{', '.join(str(n) for n in report.front) or '-'}")
+    best = report.best
+    if best is None:
         out.print("no trial completed")
         return
-    out.print("best parameters: " + ", ".join(f"{k}={v}" for k, v in best.items()))
-    importance = search.parameter_importance()
-    if importance:
-        out.print("importance: " + ", ".join(f"{k} {v:.2f}" for k, v in importance.items()))
-    top = search.get_top_experiments(1)
-    if top:
-        edits = " ".join(f"--set {k}={v}" for k, v in best.items())
-        out.print(f"rerun the best: tunehouse tasks clone {search.config.base_task_id} "
-                  f"{edits} --queue default   (trial task {top[0].id}; "
-                  f"`tunehouse tasks show {top[0].id}`)")
+    _print_importance(report, out)
+    if report.config.multi_objective:
+        return
+    out.print("best parameters: " + ", ".join(f"{k}={v}" for k, v in best.parameters.items()))
+    edits = " ".join(f"--set {k}={v}" for k, v in best.parameters.items())
+    out.print(f"rerun the best: tunehouse tasks clone {report.config.base_task_id} "
+              f"{edits} --queue default   (trial task {best.task_id}; "
+              f"`tunehouse tasks show {best.task_id}`)")
+
+
+def _print_importance(report: SearchReport, out: Any) -> None:
+    """The parameters' importance as the search page shows it: the same figures (three
+    decimals), the trials they rest on and whether that is enough."""
+    found = report.importance()
+    head = (f"importance for {found.objective} ({found.method} over {found.n_trials} "
+            f"complete trials)")
+    if found.values and not found.reliable:
+        head += " UNRELIABLE"
+    out.print(head + (f": {found.note}" if found.note else ":"), markup=False)
+    width = max((len(name) for name in found.values), default=0)
+    for name, value in found.values.items():
+        out.print(f"  {name:<{width}}  {value:.3f}", markup=False)
 
 
 def _board(rows: list[dict[str, Any]], labels: list[str], limit: int) -> Any:
@@ -259,20 +275,6 @@ def _number(value: Any) -> str:
 
 
 # ------------------------------------------------------------------ reading searches
-def _leaderboard(store: Store, search_id: str) -> dict[str, Any]:
-    from tunehouse.hpo.progress import LEADERBOARD
-
-    task = resolve_task(store, search_id)
-    if task.type is not TaskType.optimizer:
-        raise InvalidInput(f"task {task.id} is not a search (its type is {task.type.value})")
-    for artifact in store.artifacts.list_artifacts(task.id):
-        if artifact.name == LEADERBOARD:
-            data: dict[str, Any] = json.loads(b"".join(store.artifacts.open_blob(artifact.sha256)))
-            data["task"] = task
-            return data
-    raise NotFound(f"search {task.id} has no leaderboard yet")
-
-
 def run_list(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         page = store.tasks.list_tasks(TaskQuery(project=args.project, type=[TaskType.optimizer],
@@ -292,14 +294,27 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(store: Store, search_id: str) -> SearchReport:
+    from tunehouse.hpo.report import load_report
+
+    return load_report(store, resolve_task(store, search_id).id)
+
+
 def run_show(args: argparse.Namespace) -> int:
     with open_store(args) as store:
-        data = _leaderboard(store, args.search_id)
-    task = data["task"]
-    labels = [f"{o['title']}/{o['series']}" for o in data["objectives"]]
+        report = _report(store, args.search_id)
+    task, budget = report.controller, report.budget
     out = console()
     out.print(f"search {task.id} ({task.name}): {task.status.value} {task.status_reason}")
-    out.print(_board(data["trials"], labels, args.rows))
+    out.print(f"trials: {budget.done} done of {budget.total}, "
+              + ", ".join(f"{state} {n}" for state, n in report.counts.items())
+              + (" (read from the children: no leaderboard yet)"
+                 if report.source == "children" else ""))
+    out.print(_board(report.rows(), [o.label for o in report.objectives], args.rows))
+    if report.config.multi_objective:
+        out.print(f"Pareto front: trials {', '.join(str(n) for n in report.front) or '-'}")
+    if not args.no_importance:
+        _print_importance(report, out)
     return 0
 
 
@@ -313,8 +328,7 @@ def run_stop(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     with open_store(args) as store:
-        data = _leaderboard(store, args.search_id)
-    trials = data["trials"]
+        trials = _report(store, args.search_id).rows()
     if args.format == "json":
         text = json.dumps(trials, indent=1) + "\n"
     else:

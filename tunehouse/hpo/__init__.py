@@ -9,6 +9,9 @@ orchestrator (docs/hpo.md).
 * :mod:`.trials` – what each child task carries (trial number, Optuna's view, outcome).
 * :mod:`.execution` – through a queue and agents, or ``local=N`` with an in-process agent.
 * :mod:`.progress` – results, the controller's scalars and the leaderboard artifact.
+* :mod:`.report` – the read model of a search (ranked trials, counts, budget) that the
+  command line, the web UI and the optimizer all read.
+* :mod:`.importance` – the parameters' importance: one method, cached per state.
 
 Boundary (checked by import-linter in CI): never imports :mod:`tunehouse.server` or
 :mod:`tunehouse.cli`; the store is the only source of truth.

@@ -113,6 +113,16 @@ class SearchConfig:
     def multi_objective(self) -> bool:
         return len(self.objectives) > 1
 
+    @property
+    def planned_trials(self) -> int:
+        """How many trials the search runs: ``total_max_jobs``, or a grid search's grid
+        when that is smaller."""
+        if self.strategy == "grid":
+            size = self.space.grid_size()
+            if size is not None:
+                return min(self.total_max_jobs, size)
+        return self.total_max_jobs
+
     def with_changes(self, **changes: Any) -> SearchConfig:
         """A checked copy with ``changes`` (the budgets and execution a resume may
         change)."""

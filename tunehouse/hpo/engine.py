@@ -86,9 +86,8 @@ class Engine:
 
     @property
     def budget(self) -> int:
-        """How many trials the search runs: ``total_max_jobs``, or the grid when smaller."""
-        total = self.config.total_max_jobs
-        return min(total, len(self.grid)) if self.grid is not None else total
+        """How many trials the search runs (:attr:`SearchConfig.planned_trials`)."""
+        return self.config.planned_trials
 
     @property
     def rule(self) -> str:

@@ -45,7 +45,8 @@ from tunehouse.hpo.config import (
 )
 from tunehouse.hpo.controller import Ending, SearchRun
 from tunehouse.hpo.execution import Execution, LocalExecution, QueueExecution, pid_alive
-from tunehouse.hpo.progress import TrialResult, rank
+from tunehouse.hpo.progress import TrialResult
+from tunehouse.hpo.report import SearchReport, build_report, load_report
 from tunehouse.hpo.space import ParameterRange, SearchSpace
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
@@ -287,8 +288,17 @@ class HyperParameterOptimizer:
     def enqueue(self, queue: str) -> Task:
         """Hand the controller itself to ``queue`` (a ``services`` queue, say) instead of
         running it here: an agent there runs ``tunehouse hpo resume ID`` for it, and runs
-        it again from the store if that agent is lost. Returns the queued controller."""
-        controller = self.create_controller()
+        it again from the store if that agent is lost. An ended search is reset first
+        (:func:`reopen`). Returns the queued controller.
+
+        Raises:
+            Conflict: the controller is queued already.
+        """
+        controller = self.store.tasks.get_task(self.create_controller().id)
+        if controller.status is TaskStatus.queued:
+            raise Conflict(f"the search {controller.id} is already queued in "
+                           f"{controller.queue!r}")
+        controller = reopen(self.store, controller)
         launcher = CONTROLLER_SCRIPT.format(controller_id=controller.id)
         self.store.tasks.set_script(controller.id, Script(
             entry_point="tunehouse_search.py", script_text=launcher,
@@ -296,15 +306,10 @@ class HyperParameterOptimizer:
         return self.store.queues.enqueue(controller.id, queue)
 
     def _take_over(self, controller: Task) -> Task:
-        """The controller ``in_progress`` (an ended one is reset first: its scalars and
-        leaderboard are written again)."""
-        tasks = self.store.tasks
+        """The controller ``in_progress`` (an ended one is reset first)."""
         if controller.status is TaskStatus.in_progress:
             return controller
-        if controller.status in TERMINAL:
-            tasks.change_status(controller.id, StatusChange(
-                status=TaskStatus.created, reason="resumed", force=True))
-        return tasks.change_status(controller.id, StatusChange(
+        return self.store.tasks.change_status(reopen(self.store, controller).id, StatusChange(
             status=TaskStatus.in_progress, reason="searching"))
 
     def _main(self, run: SearchRun, execution: Execution) -> None:
@@ -317,7 +322,7 @@ class HyperParameterOptimizer:
         finally:
             try:
                 execution.close()
-                self.store.tasks.change_status(run.controller.id, StatusChange(
+                run.controller = self.store.tasks.change_status(run.controller.id, StatusChange(
                     status=ending.status, reason=ending.reason, message=run.summary()))
                 log.info("search %s ended %s: %s", run.controller.id, ending.status.value,
                          ending.reason)
@@ -360,11 +365,28 @@ class HyperParameterOptimizer:
             self.store.close()
 
     # ------------------------------------------------------------ results
+    def report(self) -> SearchReport:
+        """The search as shown everywhere (:class:`~tunehouse.hpo.report.SearchReport`):
+        the live trials while this process runs it, else what the store holds.
+
+        Raises:
+            Conflict: a new search that was not started (nothing to report).
+        """
+        run = self._run
+        if run is not None:
+            with run.lock:
+                results = run.results()
+                front = run.front()
+            return build_report(run.controller, self.config, results, front)
+        if self._controller is None:
+            raise Conflict("the search was not started")
+        return load_report(self.store, self._controller.id)
+
     def results(self) -> list[TrialResult]:
         """Every trial so far, best first (see :class:`~tunehouse.hpo.progress.TrialResult`)."""
         if self._run is None:
             return []
-        return rank(self._run.results(), self.config.objectives, self._run.front())
+        return list(self.report().trials)
 
     def get_top_experiments(self, top_k: int) -> list[Task]:
         """The child tasks of the ``top_k`` best complete trials, best first (several
@@ -395,25 +417,17 @@ class HyperParameterOptimizer:
 
     def counts(self) -> dict[str, int]:
         """Trials per state: completed, running, pruned, failed, stopped."""
-        return self._run.counts() if self._run is not None else {}
+        return dict(self.report().counts) if self._run is not None else {}
 
     def parameter_importance(self) -> dict[str, float]:
-        """Optuna's importance (fANOVA) of each searched parameter for the first
-        objective over the complete trials, largest first ({} with fewer than three
-        complete trials or several objectives)."""
+        """The importance of each searched parameter (``"Section/name"``) for the
+        objective, largest first, summing to 1: fANOVA with a fixed seed over the
+        complete trials, as ``tunehouse hpo show`` and the search page give it ({}
+        with fewer than three complete trials or several objectives). The trials it
+        rests on and whether that is enough: ``report().importance()``."""
         if self._run is None or self.config.multi_objective:
             return {}
-        import optuna
-
-        study = self._run.engine.study
-        complete = [t for t in study.get_trials(deepcopy=False)
-                    if t.state == optuna.trial.TrialState.COMPLETE]
-        if len(complete) < 3:
-            return {}
-        try:
-            return dict(optuna.importance.get_param_importances(study))
-        except (RuntimeError, ValueError):  # e.g. every trial had the same parameters
-            return {}
+        return dict(self.report().importance().values)
 
     def get_pareto_front(self) -> list[TrialResult]:
         """The trials no other complete trial beats on every objective (Optuna's
@@ -422,6 +436,18 @@ class HyperParameterOptimizer:
             return []
         front = set(self._run.front())
         return [r for r in self.results() if r.number in front and r.state == "completed"]
+
+
+def reopen(store: Store, controller: Task) -> Task:
+    """The one reset of a resumed search: an ended controller goes back to ``created``
+    ("resumed"), which clears its scalars and leaderboard for the controller to write
+    again; any other is returned as it is. Used by :meth:`HyperParameterOptimizer.start`
+    (a resume in this process) and :meth:`HyperParameterOptimizer.enqueue` (a resume
+    handed to an agent)."""
+    if controller.status not in TERMINAL:
+        return controller
+    return store.tasks.change_status(controller.id, StatusChange(
+        status=TaskStatus.created, reason="resumed", force=True))
 
 
 def _started(controller: Task) -> float:

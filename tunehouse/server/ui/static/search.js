@@ -1,8 +1,8 @@
 // The search dashboard: the controller's curves (charts.js), Stop (the JSON API's abort,
-// "stopped by request", as `tunehouse hpo stop`), parallel coordinates of the trials'
-// parameters against an objective, the parameters' importance (from
-// /searches/{id}/importance), and, while the search runs, a refresh of the page's data
-// every 5 s (the page is fetched again and its #search-live part swapped in).
+// "stopped by request", as `tunehouse hpo stop`), parallel coordinates (parallel.js) of
+// the trials' parameters against an objective, the parameters' importance (from
+// /searches/{id}/importance, the figures `tunehouse hpo show` prints), and, while the
+// search runs, a refresh of the page's live part (#search-live, TH.live) every 5 s.
 "use strict";
 (() => {
   const actions = document.getElementById("search-actions");
@@ -30,24 +30,30 @@
   }
 
   // The importance comes from its own route (its first computation takes seconds);
-  // fetched again when the number of complete trials changed.
+  // fetched again when the number of complete trials changed. Shown with the trials it
+  // rests on, and marked when they are too few to rely on.
   let importanceOf = -1;
   async function loadImportance() {
     const complete = readData().complete;
     if (complete === importanceOf) return;
     importanceOf = complete;
     const box = document.getElementById("importance");
-    const response = await fetch(box.dataset.url, {credentials: "same-origin", headers: {Accept: "application/json"}});
-    const answer = await response.json().catch(() => null);
-    if (!response.ok || !answer || !answer.importance) {
+    let answer;
+    try {
+      answer = await TH.request("GET", box.dataset.url);
+    } catch (error) {
       importanceOf = -1;
-      throw new Error((answer && answer.error && answer.error.message) || "the importance could not be computed");
+      throw error;
     }
+    const basis = answer.method + " over " + answer.n_trials + " complete trial" + (answer.n_trials === 1 ? "" : "s");
     if (!answer.importance.length) {
-      box.innerHTML = '<p class="hint">' + TH.esc(answer.note) + "</p>";
+      box.innerHTML = '<p class="hint">' + TH.esc(basis + ": " + answer.note) + "</p>";
       return;
     }
-    box.innerHTML = '<table class="grid importance" id="importance-table">' + answer.importance.map(([name, value]) =>
+    const marker = answer.reliable ? "" : '<strong class="unreliable">unreliable</strong> ';
+    box.innerHTML = '<p class="hint" id="importance-basis">' + marker + TH.esc(basis + (answer.note ? ": " + answer.note : "")) + "</p>" +
+      '<table class="grid importance' + (answer.reliable ? "" : " unreliable") + '" id="importance-table" data-n-trials="' +
+      answer.n_trials + '" data-reliable="' + (answer.reliable ? "yes" : "no") + '">' + answer.importance.map(([name, value]) =>
       "<tr><th>" + TH.esc(name) + '</th><td class="n">' + value.toFixed(3) + '</td><td class="bar-cell">' +
       '<span class="bar" style="width: ' + (100 * value).toFixed(1) + '%"></span></td></tr>').join("") + "</table>";
   }
@@ -60,24 +66,20 @@
     if (task) { TH.notice("stop requested"); button.disabled = true; setTimeout(() => location.reload(), 1500); }
   });
 
-  async function refresh() {
-    const response = await fetch(location.href, {credentials: "same-origin", headers: {Accept: "text/html"}});
-    if (!response.ok) throw new Error("the dashboard could not be refreshed (HTTP " + response.status + ")");
-    const page = new DOMParser().parseFromString(await response.text(), "text/html");
-    const live = page.getElementById("search-live");
-    const fresh = page.getElementById("search-actions");
-    if (!live || !fresh) return;
-    if (fresh.dataset.status !== actions.dataset.status) { location.reload(); return; }
-    document.getElementById("search-live").replaceWith(document.adoptNode(live));
-    drawParcoords();
-    await loadImportance();
-  }
-
   document.getElementById("search-objective").addEventListener("change", drawParcoords);
   TH.charts.mount(document.getElementById("search-charts"));
   drawParcoords();
   TH.attempt(loadImportance);
-  if (actions.dataset.live === "yes") {
-    setInterval(() => { if (!document.hidden) TH.attempt(refresh); }, REFRESH_MS);
-  }
+  TH.live("search-live", {
+    every: actions.dataset.live === "yes" ? REFRESH_MS : 0,
+    // a new status changes the actions too (Stop, Resume): the whole page then
+    reloadIf: (page) => {
+      const fresh = page.getElementById("search-actions");
+      return Boolean(fresh) && fresh.dataset.status !== actions.dataset.status;
+    },
+    after: async () => {
+      drawParcoords();
+      await loadImportance();
+    },
+  });
 })();
