@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.cli import run_cli
 from tunehouse.errors import InvalidInput
 from tunehouse.integrations import argparse_hook, frameworks
 
@@ -37,6 +38,27 @@ def test_argparse_hook_remembers_top_level_parses_and_uninstalls() -> None:
     finally:
         argparse_hook.uninstall()
         assert argparse.ArgumentParser.parse_known_args is original
+        if was_installed:
+            argparse_hook.install()
+
+
+def test_the_tunehouse_command_run_in_process_is_not_recorded(home: Path) -> None:
+    """``tunehouse.cli.main.main(argv)`` before ``Task.init`` leaves the task's ``Args``
+    alone: the command's parser is tunehouse's own, a script's parser is recorded."""
+    was_installed = argparse_hook.installed()
+    argparse_hook.uninstall()
+    try:
+        argparse_hook.install()
+        seen: list[argparse.Namespace] = []
+        assert run_cli("projects", "list", "--data-dir", str(home)).returncode == 0
+        script = argparse.ArgumentParser()
+        script.add_argument("--lr", type=float, default=0.1)
+        script.parse_args(["--lr", "0.5"])
+        stop = argparse_hook.listen(lambda _parser, namespace: seen.append(namespace))
+        stop()
+        assert [vars(namespace) for namespace in seen] == [{"lr": 0.5}]
+    finally:
+        argparse_hook.uninstall()
         if was_installed:
             argparse_hook.install()
 

@@ -13,6 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from tunehouse.common.own_parsers import mark_own
 from tunehouse.errors import TunehouseError
 
 COMMAND_MODULES: tuple[str, ...] = (
@@ -33,10 +34,10 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = mark_own(argparse.ArgumentParser(  # the SDK's argparse capture skips it
         prog="tunehouse",
         description="Self-hosted experiment tracking and hyperparameter search.",
-    )
+    ))
     parser.add_argument("--version", action="version", version=_version())
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:

@@ -28,6 +28,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from tunehouse.common.own_parsers import is_own
 from tunehouse.integrations.provider import TrackedTask
 
 NamespaceListener = Callable[[argparse.ArgumentParser, argparse.Namespace], None]
@@ -69,7 +70,7 @@ def acquire(owner: object) -> None:
             result = original(self, args, namespace)
         finally:
             _depth.value = depth
-        if depth == 0 and isinstance(result, tuple) and result:
+        if depth == 0 and isinstance(result, tuple) and result and not is_own(self):
             _remember(self, result[0])
         return result
 
