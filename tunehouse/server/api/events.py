@@ -16,8 +16,11 @@ from tunehouse.store.base import Store
 from tunehouse.store.records import BatchResult, EventBatch, LogLine, MetricSummary, SeriesData
 
 router = APIRouter(tags=["events"])
-#: Event batches over LARGE_BATCH_BYTES read and stored at the same time, at most.
+#: Event batches over LARGE_BATCH_BYTES read and stored at the same time, at most: two on
+#: PostgreSQL; one on SQLite, whose writers take turns anyway (a second one would only wait
+#: for the lock, and on a loaded machine could wait past SQLite's busy timeout).
 MAX_LARGE_BATCHES = 2
+MAX_LARGE_BATCHES_SQLITE = 1
 
 
 def _store_batch(store: Store, body: bytes) -> BatchResult:
@@ -59,7 +62,8 @@ async def add_events(request: Request, who: Acting) -> BatchResult:
     straight from the bytes, which is several times faster than FastAPI's generic path
     for 10,000-event batches; a body over 4 MiB is parsed incrementally in chunks
     (:mod:`tunehouse.server.event_stream`), and at most two such bodies are read and
-    stored at once, so large batches cannot drive the server out of memory."""
+    stored at once (one on SQLite), so large batches cannot drive the server out of
+    memory."""
     declared = request.headers.get("content-length", "")
     small = declared.isdigit() and int(declared) <= LARGE_BATCH_BYTES
     async with contextlib.nullcontext() if small else large_batch_slots(request):
@@ -73,5 +77,7 @@ def large_batch_slots(request: Request) -> anyio.Semaphore:
     state = request.app.state
     slots = getattr(state, "large_batch_slots", None)
     if slots is None:
-        slots = state.large_batch_slots = anyio.Semaphore(MAX_LARGE_BATCHES)
+        postgres = state.store.db.is_postgres
+        slots = state.large_batch_slots = anyio.Semaphore(
+            MAX_LARGE_BATCHES if postgres else MAX_LARGE_BATCHES_SQLITE)
     return slots
