@@ -14,7 +14,7 @@ import pytest
 
 from tests.agent.conftest import StartAgent, console, script_task, unique, wait_for
 from tests.helpers.server import ServerProcess
-from tunehouse.client.admin import AdminClient
+from tunehouse.client.accounts import HttpAccounts
 from tunehouse.client.http import HttpStore
 from tunehouse.store.records import Parameter, TaskCreate, TaskQuery, TaskStatus
 
@@ -47,9 +47,9 @@ def test_git_script_with_an_edit_is_cloned_edited_and_run_as_its_owner(
     repository's folder."""
     project = unique("agent-git")
     alice = unique("alice")
-    with AdminClient(server.url, server.access_key, server.secret_key) as admin:
-        admin.create_user(alice, "alice-password-123")
-        key = admin.create_api_key(alice)
+    with HttpAccounts(server.url, server.access_key, server.secret_key) as admin:
+        admin.users.create_user(alice, "alice-password-123")
+        key = admin.keys.create_api_key(alice)
     repo = tmp_path / "repo"
     repo.mkdir()
     _git(repo, "init", "-q")
@@ -89,9 +89,10 @@ def test_git_script_with_an_edit_is_cloned_edited_and_run_as_its_owner(
     # the task ran with a key of its owner made for the attempt, revoked at its end (just
     # after the final status is written, so it may take a moment)
     deadline = time.monotonic() + 20
-    with AdminClient(server.url, server.access_key, server.secret_key) as admin:
+    with HttpAccounts(server.url, server.access_key, server.secret_key) as admin:
         while True:
-            keys = [k for k in admin.list_api_keys(alice) if k.description.startswith("agent ")]
+            keys = [k for k in admin.keys.list_api_keys(alice)
+                    if k.description.startswith("agent ")]
             if (keys and keys[0].revoked) or time.monotonic() > deadline:
                 break
             time.sleep(0.2)

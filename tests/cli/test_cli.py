@@ -51,14 +51,14 @@ def test_users_add_list_disable_enable(home: Path) -> None:
     missing = cli("users", "disable", "nobody", home=home, ok=False)
     assert missing.returncode == 2 and "nobody" in missing.stderr
 
-    from tunehouse.server.accounts import Accounts
+    from tunehouse.server.accounts import open_accounts
     from tunehouse.settings import Settings
     from tunehouse.store.sql import SqlStore
 
     with SqlStore.from_settings(Settings.from_env(env={}, home=home)) as store:
-        accounts = Accounts.of(store)
-        assert accounts.verify_password("alice", "correct horse").admin is True
-        assert accounts.verify_password("bob", password).name == "bob"
+        users = open_accounts(store).users
+        assert users.verify_password("alice", "correct horse").admin is True
+        assert users.verify_password("bob", password).name == "bob"
 
 
 def test_keys_create_list_revoke(home: Path, tmp_path: Path) -> None:
@@ -73,11 +73,11 @@ def test_keys_create_list_revoke(home: Path, tmp_path: Path) -> None:
     assert "revoked" in cli("keys", "revoke", access, "--db", db, home=home).stdout
     assert not (home / "tunehouse.db").exists()  # --db was used, not the data dir's database
 
-    from tunehouse.server.accounts import Accounts
+    from tunehouse.server.accounts import open_accounts
     from tunehouse.store.sql import SqlStore
 
     with SqlStore(db, tmp_path / "artifacts") as store:
-        [key] = Accounts.of(store).list_api_keys("carol")
+        [key] = open_accounts(store).keys.list_api_keys("carol")
         assert key.revoked
 
 
