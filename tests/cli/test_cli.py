@@ -1,14 +1,18 @@
-"""The command line, run as a real subprocess (``python -m tunehouse ...``)."""
+"""The command line, run as a real subprocess (``python -m tunehouse ...``), and in-process
+where what is tested is not the command's start-up."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.server import clean_env, running_server
+from tests.helpers.cli import CliResult, run_cli
+from tests.helpers.server import ServerProcess, clean_env, running_server
 from tunehouse.store.records import (
     EventBatch,
     Parameter,
@@ -193,3 +197,38 @@ def test_tasks_list_shows_columns_and_filters(home: Path) -> None:
     bad = cli("tasks", "list", "--filter", "param:General/lr >> 1", home=home, ok=False)
     assert bad.returncode == 2 and "invalid filter" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_account_commands_go_through_the_server_when_one_is_set(
+        shared_server: ServerProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``users``, ``keys`` and ``audit`` with ``TUNEHOUSE_SERVER`` set use the server's
+    account areas (in-process: the HTTP path is what is tested, not the command's
+    start-up)."""
+    env = shared_server.client_env(home=tmp_path / "client")
+
+    def run(*args: str, stdin: str = "", **extra: str) -> CliResult:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        return run_cli(list(args), monkeypatch, capsys, {**env, **extra})
+
+    name = f"c{uuid.uuid4().hex[:10]}"
+    added = run("users", "add", name, "--password-stdin", stdin="pw-of-the-cli\n")
+    assert added.returncode == 0 and f"created user {name}" in added.stdout
+    assert name in run("users", "list").stdout
+    assert f"{name} is disabled" in run("users", "disable", name).stdout
+    assert f"{name} is enabled" in run("users", "enable", name).stdout
+    created = run("keys", "create", "--user", name, "--description", "cli").stdout
+    access = created.split("access key:")[1].split()[0]
+    secret = created.split("secret key:")[1].split()[0]
+    assert access in run("keys", "list", "--user", name).stdout
+    # a user's own key manages its own keys, and nothing else
+    own = run("keys", "list", TUNEHOUSE_ACCESS_KEY=access, TUNEHOUSE_SECRET_KEY=secret)
+    assert own.returncode == 0 and access in own.stdout
+    refused = run("users", "list", TUNEHOUSE_ACCESS_KEY=access, TUNEHOUSE_SECRET_KEY=secret)
+    assert refused.returncode == 2 and "admin" in refused.stderr
+    assert f"revoked {access}" in run("keys", "revoke", access).stdout
+    audit = run("audit", "list", "--target", f"user:{name}").stdout
+    assert "user.create" in audit and "user.disable" in audit
+    missing = run("users", "unlock", f"nobody-{name}")
+    assert missing.returncode == 2 and "no failed attempts" in missing.stderr
+    assert not (tmp_path / "client" / "tunehouse.db").exists()  # not the embedded database

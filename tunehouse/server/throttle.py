@@ -173,8 +173,8 @@ class Throttle:
             found = self._remembered.get(key)
             if found is None:
                 continue
-            if found[0] <= now:
-                self._remembered.pop(key, None)
+            if found[0] <= now or (found[0] - now).total_seconds() > REMEMBER_S:
+                self._remembered.pop(key, None)  # over, or the clock was set back
                 continue
             wait = max(1, math.ceil((found[1] - now).total_seconds()))
             candidate = (found[2], wait, _RANKS.get(key.partition(":")[0], 0), key, found[1])
