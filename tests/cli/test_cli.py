@@ -232,3 +232,9 @@ def test_account_commands_go_through_the_server_when_one_is_set(
     missing = run("users", "unlock", f"nobody-{name}")
     assert missing.returncode == 2 and "no failed attempts" in missing.stderr
     assert not (tmp_path / "client" / "tunehouse.db").exists()  # not the embedded database
+    # an explicit --db wins over TUNEHOUSE_SERVER
+    db = f"sqlite:///{tmp_path / 'own.db'}"
+    local = run("users", "add", f"d{name}", "--password-stdin", "--db", db, stdin="pw\n")
+    assert local.returncode == 0, local.stderr
+    assert f"d{name}" in run("users", "list", "--db", db).stdout
+    assert f"d{name}" not in run("users", "list").stdout

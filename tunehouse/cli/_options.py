@@ -78,10 +78,12 @@ def open_database(args: argparse.Namespace) -> SqlStore:
 @contextmanager
 def open_accounts(args: argparse.Namespace) -> Iterator[Accounts]:
     """The account areas the options point at (closed afterwards): the server's when one
-    is set (its key must be an admin's to manage accounts), else the ``--db`` database's,
-    acting as ``cli:<login>`` (whoever opens the database may do anything on it)."""
+    is set (its key must be an admin's to manage accounts), else the database's, acting as
+    ``cli:<login>`` (whoever opens the database may do anything on it). An explicit
+    ``--db`` without ``--server`` picks the database even when ``TUNEHOUSE_SERVER`` is set."""
     settings = settings_from_args(args)
-    if settings.server:
+    explicit_db = getattr(args, "db", None) and not getattr(args, "server", None)
+    if settings.server and not explicit_db:
         from tunehouse.client.accounts import HttpAccounts
 
         check_server(settings, args)
