@@ -21,10 +21,9 @@ growing delays, then a lockout, answered with 429 and ``Retry-After``.
 Keys and sessions are checked by the store's account areas
 (:class:`~tunehouse.store.accounts.AccountStore`: store-only operations, no route reaches
 them), passwords by :class:`~tunehouse.server.accounts.SignIn`. Writes always act as the
-authenticated user (``store.with_user(...)``). An
-admin or an agent account (``User.agent``) may act for another, enabled user with the
-``X-Tunehouse-User`` header (used by ``HttpStore.with_user``); anyone else gets 403 for
-it. The audit entries of a request name the user it acted as, the authenticated user as
+authenticated user (``store.with_user(...)``). An admin or an agent account
+(``User.agent``) may act for another, enabled user with the ``X-Tunehouse-User`` header
+(used by ``HttpStore.with_user``); anyone else gets 403 for it. The audit entries of a request name the user it acted as, the authenticated user as
 their ``actor`` when the two differ, and the client's address
 (``store.with_context``, ``accounts.with_context``).
 """
