@@ -1,9 +1,11 @@
 """The four places an operation is written agree: the area interface, the SQL store, the
 HTTP client and the server's route, all tied together by :mod:`tunehouse.contract`.
 
-Fails when a method of a store interface lacks its entry in ``ROUTES``, its route in the
-server app (right method, right path, a function of the same name), its implementation in
-the SQL or HTTP store, or when the HTTP client does not call the operation of its name.
+Fails when a method of a store or account interface reachable over HTTP lacks its entry
+in ``ROUTES``, its route in the server app (right method, right path, a function of the
+same name), its implementation in the SQL or HTTP store, or when the HTTP client does not
+call the operation of its name; and when a store-only operation of the accounts (checking
+a password, a key or a session, counting failures, writing audit entries) has a route.
 """
 
 from __future__ import annotations
@@ -14,23 +16,43 @@ from pathlib import Path
 
 import pytest
 
+from tunehouse.client import accounts as http_accounts
 from tunehouse.client import areas as http_areas
-from tunehouse.client.admin import AdminClient
+from tunehouse.client.accounts import HttpAccounts
 from tunehouse.client.http import HttpStore
 from tunehouse.contract import API_PREFIX, ROUTES, Route
 from tunehouse.settings import Settings
-from tunehouse.store.interfaces import AREAS
+from tunehouse.store.interfaces import ACCOUNT_AREAS, ACCOUNT_STORE_AREAS, AREAS
 from tunehouse.store.sql import SqlStore
+from tunehouse.store.sql.accounts import SqlAccountStore
 
 HTTP_AREAS = {"tasks": http_areas.HttpTaskStore, "events": http_areas.HttpEventStore,
               "artifacts": http_areas.HttpArtifactStore, "models": http_areas.HttpModelStore,
-              "queues": http_areas.HttpQueueStore}
+              "queues": http_areas.HttpQueueStore, "users": http_accounts.HttpUsers,
+              "keys": http_accounts.HttpApiKeys, "roles": http_accounts.HttpProjectRoles,
+              "audit": http_accounts.HttpAuditLog, "preferences": http_accounts.HttpPreferences,
+              "throttle": http_accounts.HttpLockouts}
+#: The operations of the server alone (no store area): signing in and out.
+SERVER_OPERATIONS = {"server.health", "server.login", "server.logout", "server.whoami"}
+
+
+def _abstract(interface: type) -> set[str]:
+    return set(getattr(interface, "__abstractmethods__", ()))
 
 
 def interface_operations() -> list[tuple[str, str]]:
-    """``(area, method)`` for every abstract method of every area interface."""
-    return [(area, name) for area, interface in AREAS.items()
-            for name in sorted(interface.__abstractmethods__)]  # type: ignore[attr-defined]
+    """``(area, method)`` for every abstract method of every interface reachable over HTTP:
+    the store's areas and the accounts' (:data:`ACCOUNT_AREAS`)."""
+    return [(area, name) for area, interface in {**AREAS, **ACCOUNT_AREAS}.items()
+            for name in sorted(_abstract(interface))]
+
+
+def store_only_operations() -> list[tuple[str, str]]:
+    """``(area, method)`` of the accounts' store-only operations: those of the database's
+    interfaces (:data:`ACCOUNT_STORE_AREAS`) beyond what is reachable over HTTP."""
+    return [(area, name) for area, interface in ACCOUNT_STORE_AREAS.items()
+            for name in sorted(_abstract(interface)
+                               - _abstract(ACCOUNT_AREAS.get(area, object)))]
 
 
 @dataclass(frozen=True)
@@ -65,8 +87,25 @@ def test_every_interface_method_is_in_the_contract() -> None:
 
 def test_every_store_operation_in_the_contract_belongs_to_an_interface() -> None:
     known = {f"{area}.{name}" for area, name in interface_operations()}
-    extra = [name for name in ROUTES if not name.startswith("server.") and name not in known]
+    extra = [name for name in ROUTES if name not in SERVER_OPERATIONS and name not in known]
     assert not extra, f"ROUTES names operations no interface declares: {extra}"
+
+
+@pytest.mark.parametrize(("area", "method"), store_only_operations())
+def test_store_only_operations_have_no_route(area: str, method: str,
+                                             app_routes: dict[str, Served]) -> None:
+    assert f"{area}.{method}" not in ROUTES
+    assert not [name for name in app_routes if name.endswith(f".{method}")], (
+        f"{area}.{method} is store-only but the server has a route of that name")
+    docstring = getattr(ACCOUNT_STORE_AREAS[area], method).__doc__ or ""
+    assert docstring.startswith("Store-only."), (
+        f"the docstring of {area}.{method} does not say it is store-only")
+
+
+def test_store_only_operations_are_the_expected_ones() -> None:
+    assert {f"{area}.{name}" for area, name in store_only_operations()} >= {
+        "users.verify_password", "keys.authenticate_key", "sessions.check_session",
+        "throttle.count_failure", "audit.record"}
 
 
 @pytest.mark.parametrize("operation", sorted(ROUTES))
@@ -86,7 +125,7 @@ def test_no_route_outside_the_contract(app_routes: dict[str, Served]) -> None:
 
 @pytest.mark.parametrize(("area", "method"), interface_operations())
 def test_both_stores_implement_each_operation(area: str, method: str) -> None:
-    for store_class in (SqlStore, HttpStore):
+    for store_class in (SqlStore, HttpStore, SqlAccountStore, HttpAccounts):
         assert not inspect.isabstract(store_class), store_class
     http_class = HTTP_AREAS[area]
     assert not inspect.isabstract(http_class), f"{http_class.__name__} lacks methods"
@@ -96,18 +135,27 @@ def test_both_stores_implement_each_operation(area: str, method: str) -> None:
 
 
 def test_sql_store_areas_implement_their_interfaces(tmp_path: Path) -> None:
+    from tunehouse.server.accounts import ARGON2
+
     with SqlStore(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "blobs") as store:
         for area, interface in AREAS.items():
             assert isinstance(getattr(store, area), interface)
             assert not inspect.isabstract(type(getattr(store, area)))
+        accounts = SqlAccountStore.of(store, ARGON2)
+        for area, interface in ACCOUNT_STORE_AREAS.items():
+            assert isinstance(getattr(accounts, area), interface)
+            assert not inspect.isabstract(type(getattr(accounts, area)))
 
 
-def test_admin_client_calls_only_server_operations() -> None:
-    for name, function in inspect.getmembers(AdminClient, inspect.isfunction):
-        if name.startswith("_") or name == "close":
-            continue
-        assert f'"server.{name}"' in inspect.getsource(function), name
-        assert f"server.{name}" in ROUTES
+def test_http_accounts_reach_no_store_only_area() -> None:
+    accounts = HttpAccounts("http://127.0.0.1:9", "THKEY", "secret")  # never called
+    for area, interface in ACCOUNT_AREAS.items():
+        found = getattr(accounts, area)
+        assert isinstance(found, interface)
+        if ACCOUNT_STORE_AREAS[area] is not interface:
+            assert not isinstance(found, ACCOUNT_STORE_AREAS[area]), area
+    assert not hasattr(accounts, "sessions")
+    accounts.close()
 
 
 def test_paths_fill_and_escape() -> None:

@@ -3,13 +3,15 @@
 One table says which HTTP method and path carries each operation, so the server
 registers its routes from it (:func:`tunehouse.server.api._deps.operation`) and the
 client builds its requests from it (:meth:`Route.url`). ``tests/test_contract_routes.py``
-walks the store's area interfaces (:mod:`tunehouse.store.interfaces`) and fails when an
-operation lacks its entry here, its route in the server app, or its method in the HTTP
-client.
+walks the store's and the accounts' area interfaces (:mod:`tunehouse.store.interfaces`)
+and fails when an operation lacks its entry here, its route in the server app, or its
+method in the HTTP client, or when a store-only operation has a route.
 
 * Paths are relative to :data:`API_PREFIX`.
-* Store operations are named ``<area>.<method>`` (``tasks.get_task``); the account
-  operations that only the server implements are named ``server.<what>``.
+* Store operations are named ``<area>.<method>`` (``tasks.get_task``), account operations
+  alike (``users.create_user``: the areas of :class:`tunehouse.store.accounts.Accounts`);
+  signing in and out, health and who-am-I, which only the server does, are named
+  ``server.<what>``.
 * Error bodies are ``{"error": {"code": ..., "message": ..., "detail": ...}}``; the codes
   and their HTTP statuses are the ``code``/``status`` attributes of the classes in
   :mod:`tunehouse.errors`, which both sides import (:func:`~tunehouse.errors.error_class_for`
@@ -126,27 +128,27 @@ ROUTES: dict[str, Route] = {
     "queues.move_queued_task": Route("POST", "/tasks/{task_id}/queue-position"),
     "queues.heartbeat": Route("POST", "/workers/heartbeat"),
     "queues.list_workers": Route("GET", "/workers"),
-    # server: operations of the server alone (accounts: tunehouse.server.accounts)
+    # server: signing in and out, who am I (tunehouse.server.auth)
     "server.health": Route("GET", "/health"),
     "server.login": Route("POST", "/auth/login"),
     "server.logout": Route("POST", "/auth/logout"),
     "server.whoami": Route("GET", "/auth/me"),
-    "server.list_lockouts": Route("GET", "/auth/lockouts"),
-    "server.clear_lockout": Route("DELETE", "/auth/lockouts/{key}"),
-    "server.create_user": Route("POST", "/users"),
-    "server.list_users": Route("GET", "/users"),
-    "server.get_user": Route("GET", "/users/{name}"),
-    "server.set_user_disabled": Route("PATCH", "/users/{name}"),
-    "server.create_api_key": Route("POST", "/keys"),
-    "server.list_api_keys": Route("GET", "/keys"),
-    "server.revoke_api_key": Route("POST", "/keys/{access_key}/revoke"),
-    "server.list_audit_events": Route("GET", "/audit"),
-    "server.get_preference": Route("GET", "/preferences/{key}"),
-    "server.set_preference": Route("PUT", "/preferences/{key}"),
-    # project roles (tunehouse.server.permissions): who has which, grant, revoke
-    "server.list_access": Route("GET", "/access/{project:path}"),
-    "server.grant_role": Route("PUT", "/access/{project:path}/{user}"),
-    "server.revoke_role": Route("DELETE", "/access/{project:path}/{user}"),
+    # the account areas (tunehouse.store.accounts.Accounts)
+    "users.create_user": Route("POST", "/users"),
+    "users.list_users": Route("GET", "/users"),
+    "users.get_user": Route("GET", "/users/{name}"),
+    "users.set_user_disabled": Route("PATCH", "/users/{name}"),
+    "keys.create_api_key": Route("POST", "/keys"),
+    "keys.list_api_keys": Route("GET", "/keys"),
+    "keys.revoke_api_key": Route("POST", "/keys/{access_key}/revoke"),
+    "throttle.list_lockouts": Route("GET", "/auth/lockouts"),
+    "throttle.clear_lockout": Route("DELETE", "/auth/lockouts/{key}"),
+    "audit.list_audit_events": Route("GET", "/audit"),
+    "preferences.get_preference": Route("GET", "/preferences/{key}"),
+    "preferences.set_preference": Route("PUT", "/preferences/{key}"),
+    "roles.list_access": Route("GET", "/access/{project:path}"),
+    "roles.grant_role": Route("PUT", "/access/{project:path}/{user}"),
+    "roles.revoke_role": Route("DELETE", "/access/{project:path}/{user}"),
 }
 
 #: Operations that may be sent twice with the same effect as once, besides every GET, PUT

@@ -14,7 +14,7 @@ import pytest
 from tests.agent.conftest import StartAgent, console, script_task, unique, wait_for
 from tests.helpers.server import ServerProcess
 from tests.helpers.wait import wait_until
-from tunehouse.client.admin import AdminClient
+from tunehouse.client.accounts import HttpAccounts
 from tunehouse.client.http import HttpStore
 from tunehouse.store.records import ApiKey, Parameter, TaskCreate, TaskQuery, TaskStatus
 
@@ -47,9 +47,9 @@ def test_git_script_with_an_edit_is_cloned_edited_and_run_as_its_owner(
     repository's folder."""
     project = unique("agent-git")
     alice = unique("alice")
-    with AdminClient(server.url, server.access_key, server.secret_key) as admin:
-        admin.create_user(alice, "alice-password-123")
-        key = admin.create_api_key(alice)
+    with HttpAccounts(server.url, server.access_key, server.secret_key) as admin:
+        admin.users.create_user(alice, "alice-password-123")
+        key = admin.keys.create_api_key(alice)
     repo = tmp_path / "repo"
     repo.mkdir()
     _git(repo, "init", "-q")
@@ -88,14 +88,15 @@ def test_git_script_with_an_edit_is_cloned_edited_and_run_as_its_owner(
         assert all(line.count("step") <= 1 for line in lines)
     # the task ran with a key of its owner made for the attempt, revoked at its end (just
     # after the final status is written, so it may take a moment)
-    with AdminClient(server.url, server.access_key, server.secret_key) as admin:
+    with HttpAccounts(server.url, server.access_key, server.secret_key) as admin:
         def agent_keys() -> list[ApiKey]:
-            return [k for k in admin.list_api_keys(alice) if k.description.startswith("agent ")]
+            return [k for k in admin.keys.list_api_keys(alice)
+                    if k.description.startswith("agent ")]
 
         keys = wait_until(lambda: [k for k in agent_keys() if k.revoked], 20,
                           "the attempt's key to be revoked", seen=agent_keys)
+        assert len(agent_keys()) == 1
     assert len(keys) == 1 and clone.id in keys[0].description
-    assert len(agent_keys()) == 1
 
 
 def test_four_agents_run_two_hundred_tasks_exactly_once(

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.cli import CliResult, run_cli
-from tests.helpers.server import clean_env, running_server
+from tests.helpers.server import ServerProcess, clean_env, running_server
 from tunehouse.store.records import (
     EventBatch,
     Parameter,
@@ -67,14 +68,14 @@ def test_users_add_list_disable_enable(home: Path) -> None:
     missing = cli("users", "disable", "nobody", home=home, ok=False)
     assert missing.returncode == 2 and "nobody" in missing.stderr
 
-    from tunehouse.server.accounts import Accounts
+    from tunehouse.server.accounts import open_accounts
     from tunehouse.settings import Settings
     from tunehouse.store.sql import SqlStore
 
     with SqlStore.from_settings(Settings.from_env(env={}, home=home)) as store:
-        accounts = Accounts.of(store)
-        assert accounts.verify_password("alice", "correct horse").admin is True
-        assert accounts.verify_password("bob", password).name == "bob"
+        users = open_accounts(store).users
+        assert users.verify_password("alice", "correct horse").admin is True
+        assert users.verify_password("bob", password).name == "bob"
 
 
 def test_keys_create_list_revoke(home: Path, tmp_path: Path) -> None:
@@ -89,11 +90,11 @@ def test_keys_create_list_revoke(home: Path, tmp_path: Path) -> None:
     assert "revoked" in cli("keys", "revoke", access, "--db", db, home=home).stdout
     assert not (home / "tunehouse.db").exists()  # --db was used, not the data dir's database
 
-    from tunehouse.server.accounts import Accounts
+    from tunehouse.server.accounts import open_accounts
     from tunehouse.store.sql import SqlStore
 
     with SqlStore(db, tmp_path / "artifacts") as store:
-        [key] = Accounts.of(store).list_api_keys("carol")
+        [key] = open_accounts(store).keys.list_api_keys("carol")
         assert key.revoked
 
 
@@ -209,3 +210,42 @@ def test_tasks_list_shows_columns_and_filters(home: Path) -> None:
     bad = cli("tasks", "list", "--filter", "param:General/lr >> 1", home=home, ok=False)
     assert bad.returncode == 2 and "invalid filter" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_account_commands_go_through_the_server_when_one_is_set(
+        shared_server: ServerProcess, tmp_path: Path) -> None:
+    """``users``, ``keys`` and ``audit`` with ``TUNEHOUSE_SERVER`` set use the server's
+    account areas (in-process: the HTTP path is what is tested, not the command's
+    start-up)."""
+    env = shared_server.client_env(home=tmp_path / "client")
+
+    def run(*args: str, stdin: str = "", **extra: str) -> CliResult:
+        return run_cli(*args, env={**env, **extra}, stdin=stdin)
+
+    name = f"c{uuid.uuid4().hex[:10]}"
+    added = run("users", "add", name, "--password-stdin", stdin="pw-of-the-cli\n")
+    assert added.returncode == 0 and f"created user {name}" in added.stdout
+    assert name in run("users", "list").stdout
+    assert f"{name} is disabled" in run("users", "disable", name).stdout
+    assert f"{name} is enabled" in run("users", "enable", name).stdout
+    created = run("keys", "create", "--user", name, "--description", "cli").stdout
+    access = created.split("access key:")[1].split()[0]
+    secret = created.split("secret key:")[1].split()[0]
+    assert access in run("keys", "list", "--user", name).stdout
+    # a user's own key manages its own keys, and nothing else
+    own = run("keys", "list", TUNEHOUSE_ACCESS_KEY=access, TUNEHOUSE_SECRET_KEY=secret)
+    assert own.returncode == 0 and access in own.stdout
+    refused = run("users", "list", TUNEHOUSE_ACCESS_KEY=access, TUNEHOUSE_SECRET_KEY=secret)
+    assert refused.returncode == 2 and "admin" in refused.stderr
+    assert f"revoked {access}" in run("keys", "revoke", access).stdout
+    audit = run("audit", "list", "--target", f"user:{name}").stdout
+    assert "user.create" in audit and "user.disable" in audit
+    missing = run("users", "unlock", f"nobody-{name}")
+    assert missing.returncode == 2 and "no failed attempts" in missing.stderr
+    assert not (tmp_path / "client" / "tunehouse.db").exists()  # not the embedded database
+    # an explicit --db wins over TUNEHOUSE_SERVER
+    db = f"sqlite:///{tmp_path / 'own.db'}"
+    local = run("users", "add", f"d{name}", "--password-stdin", "--db", db, stdin="pw\n")
+    assert local.returncode == 0, local.stderr
+    assert f"d{name}" in run("users", "list", "--db", db).stdout
+    assert f"d{name}" not in run("users", "list").stdout

@@ -123,11 +123,11 @@ def test_registry_versions_stages_rollback_embedded(
     task_id = check_script_result(run_script(REGISTER_SCRIPT))
     env = clean_env(TUNEHOUSE_HOME=str(home), PYTHONPATH=str(REPO_ROOT))
     check_cli_flow(env, tmp_path)
-    from tunehouse.server.accounts import Accounts
+    from tunehouse.server.accounts import open_accounts
 
     store = open_home_store(home)
     try:
-        check_registry_records(store, Accounts.of(store), task_id)
+        check_registry_records(store, open_accounts(store).audit, task_id)
     finally:
         store.close()
 
@@ -138,11 +138,11 @@ def test_registry_through_a_server(run_script: Callable[..., ScriptRun],
         env = {**server.client_env(), "PYTHONPATH": str(REPO_ROOT)}
         task_id = check_script_result(run_script(REGISTER_SCRIPT, env=env))
         check_cli_flow(env, tmp_path)
-        from tunehouse.client.admin import AdminClient
+        from tunehouse.client.accounts import HttpAccounts
 
         store = server.store()
         try:
-            with AdminClient(server.url, server.access_key, server.secret_key) as admin:
-                check_registry_records(store, admin, task_id)
+            with HttpAccounts(server.url, server.access_key, server.secret_key) as admin:
+                check_registry_records(store, admin.audit, task_id)
         finally:
             store.close()

@@ -11,9 +11,8 @@ import json
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers.cli import CliResult, run_cli
 from tests.helpers.server import ServerProcess, clean_env
-from tunehouse.client.admin import AdminClient
+from tests.helpers.wait import exited_check, wait_until
+from tunehouse.client.accounts import HttpAccounts
 from tunehouse.client.http import HttpStore
 from tunehouse.errors import Conflict, InvalidTransition, NotFound, PermissionDenied
 from tunehouse.store.records import (
@@ -31,6 +32,7 @@ from tunehouse.store.records import (
     Parameter,
     Script,
     StatusChange,
+    Task,
     TaskCreate,
     TaskStatus,
     TaskType,
@@ -65,6 +67,12 @@ def of_task(api: httpx.Client, task_id: str) -> list[dict[str, Any]]:
 
 def actions(events: list[dict[str, Any]]) -> list[str]:
     return [event["action"] for event in events]
+
+
+def ended(task: Task) -> Task | None:
+    """``task`` once it is completed, failed or aborted (else None)."""
+    return task if task.status in (TaskStatus.completed, TaskStatus.failed,
+                                   TaskStatus.aborted) else None
 
 
 @pytest.fixture
@@ -256,15 +264,15 @@ def test_acting_for_another_user_needs_an_admin_or_an_agent(
         ("task.create", alice, agent, CLIENT), ("task.status", alice, agent, CLIENT)]
     # an agent account mints keys for the owners it runs for (not for admins) and may
     # revoke those, but no other key
-    with AdminClient(server.url, *agent_key) as client:
-        key = client.create_api_key(alice, description="attempt")
+    with HttpAccounts(server.url, *agent_key) as client:
+        key = client.keys.create_api_key(alice, description="attempt")
         with pytest.raises(PermissionDenied):
-            client.create_api_key(server.admin_user)
+            client.keys.create_api_key(server.admin_user)
         with pytest.raises(PermissionDenied):
-            client.revoke_api_key(alice_key[0])
-        assert client.revoke_api_key(key.access_key).revoked
+            client.keys.revoke_api_key(alice_key[0])
+        assert client.keys.revoke_api_key(key.access_key).revoked
         with pytest.raises(PermissionDenied):
-            client.list_audit_events()
+            client.audit.list_audit_events()
     made = entries(api, target_type="api_key", target_id=key.access_key)
     assert [(e["action"], e["user"], e["details"]["user"]) for e in made] == [
         ("key.create", agent, alice), ("key.revoke", agent, alice)]
@@ -312,26 +320,32 @@ def test_filters_and_pages(api: httpx.Client, server: ServerProcess) -> None:
 
 
 # ---------------------------------------------------------------- the CLI
-def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tunehouse", *args], env=env, text=True,
-                          capture_output=True, timeout=120)
+@pytest.fixture
+def cli() -> Callable[..., CliResult]:
+    """``tunehouse *args`` in-process with the environment ``env``."""
+
+    def run(*args: str, env: dict[str, str]) -> CliResult:
+        return run_cli(*args, env=env)
+
+    return run
 
 
 def test_cli_lists_and_exports_through_the_server(shared_api: httpx.Client,
                                                   shared_server: ServerProcess,
-                                                  tmp_path: Path) -> None:
+                                                  tmp_path: Path,
+                                                  cli: Callable[..., CliResult]) -> None:
     api = shared_api
     name, _, key = new_user(api)
     with HttpStore(shared_server.url, *key) as store:
         task = store.tasks.create_task(TaskCreate(project=unique("audit"), name="cli"))
         store.tasks.set_parameters(task.id, [Parameter(name="x", value="1")])
     env = shared_server.client_env(home=tmp_path / "client")
-    listed = _cli("audit", "list", "--target", f"task:{task.id}", env=env)
+    listed = cli("audit", "list", "--target", f"task:{task.id}", env=env)
     assert listed.returncode == 0, listed.stderr
     assert "task.create" in listed.stdout and "task.parameters" in listed.stdout
     assert name in listed.stdout and CLIENT in listed.stdout
     out = tmp_path / "audit.jsonl"
-    exported = _cli("audit", "export", "--user", name, "--since", "1h", "--out", str(out),
+    exported = cli("audit", "export", "--user", name, "--since", "1h", "--out", str(out),
                     env=env)
     assert exported.returncode == 0, exported.stderr
     lines = [json.loads(line) for line in out.read_text().splitlines()]
@@ -340,12 +354,12 @@ def test_cli_lists_and_exports_through_the_server(shared_api: httpx.Client,
                              "target_id", "details", "created"}
     assert lines[0]["id"] < lines[1]["id"]
     _, _, plain = new_user(api)
-    refused = _cli("audit", "list", env={**env, "TUNEHOUSE_ACCESS_KEY": plain[0],
+    refused = cli("audit", "list", env={**env, "TUNEHOUSE_ACCESS_KEY": plain[0],
                                          "TUNEHOUSE_SECRET_KEY": plain[1]})
     assert refused.returncode != 0 and "admin" in refused.stderr
 
 
-def test_cli_works_on_the_database(tmp_path: Path) -> None:
+def test_cli_works_on_the_database(tmp_path: Path, cli: Callable[..., CliResult]) -> None:
     from tunehouse.store.sql import SqlStore
 
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
@@ -354,17 +368,17 @@ def test_cli_works_on_the_database(tmp_path: Path) -> None:
                for i in range(3)]
         store.tasks.delete_task(ids[0])
     env = clean_env(TUNEHOUSE_HOME=str(tmp_path / "home"))
-    listed = _cli("audit", "list", "--db", url, "--action", "task.delete", env=env)
+    listed = cli("audit", "list", "--db", url, "--action", "task.delete", env=env)
     assert listed.returncode == 0, listed.stderr
     assert ids[0] in listed.stdout and ids[1] not in listed.stdout
-    exported = _cli("audit", "export", "--db", url, "--out", "-", env=env)
+    exported = cli("audit", "export", "--db", url, "--out", "-", env=env)
     assert exported.returncode == 0, exported.stderr
     lines = [json.loads(line) for line in exported.stdout.splitlines()]
     assert [(e["action"], e["target_id"]) for e in lines] == [
         *(("task.create", task_id) for task_id in ids), ("task.delete", ids[0])]
     assert {e["user"] for e in lines} == {"tester"}
     assert {e["client"] for e in lines} == {None}
-    bad = _cli("audit", "list", "--db", url, "--since", "yesterday", env=env)
+    bad = cli("audit", "list", "--db", url, "--since", "yesterday", env=env)
     assert bad.returncode == 2 and "--since" in bad.stderr
 
 
@@ -394,11 +408,9 @@ def test_an_agent_account_runs_a_task_end_to_end(shared_api: httpx.Client,
                  "--queue", queue, "--cpu-only"], env=env, stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=tmp_path)
         try:
-            deadline = time.monotonic() + 120
-            while (done := store.tasks.get_task(task.id)).status not in (
-                    TaskStatus.completed, TaskStatus.failed, TaskStatus.aborted):
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.2)
+            done = wait_until(lambda: ended(store.tasks.get_task(task.id)), 120,
+                              f"task {task.id} to end", check=exited_check(proc, "the agent"),
+                              seen=log_path.read_text)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)

@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers.server import ServerProcess, running_server
 from tests.server.conftest import fresh_pg_database
-from tunehouse.client.admin import AdminClient
+from tunehouse.client.accounts import HttpAccounts
 from tunehouse.errors import ServerUnavailable
 from tunehouse.store.records import TaskCreate
 
@@ -36,9 +36,9 @@ def test_first_start_writes_credentials_and_restart_keeps_them(home: Path) -> No
 
         server.restart()
         assert server.credentials == creds
-        with AdminClient(server.url, server.access_key, server.secret_key) as admin:
-            assert [u.name for u in admin.list_users()] == ["admin"]
-            assert len(admin.list_api_keys("admin")) == 1
+        with HttpAccounts(server.url, server.access_key, server.secret_key) as admin:
+            assert [u.name for u in admin.users.list_users()] == ["admin"]
+            assert len(admin.keys.list_api_keys("admin")) == 1
 
 
 def test_killed_server_restarts_with_its_data(home: Path) -> None:
@@ -85,9 +85,9 @@ def test_two_servers_starting_together_create_one_admin(tmp_path: Path) -> None:
             for server in servers:
                 assert httpx.get(f"{server.url}/api/v1/auth/me", auth=key).status_code == 200
             first = with_credentials[0]
-            with AdminClient(first.url, first.access_key, first.secret_key) as admin:
-                assert [u.name for u in admin.list_users()] == ["admin"]
-                assert len(admin.list_api_keys("admin")) == 1
+            with HttpAccounts(first.url, first.access_key, first.secret_key) as admin:
+                assert [u.name for u in admin.users.list_users()] == ["admin"]
+                assert len(admin.keys.list_api_keys("admin")) == 1
     finally:
         drop()  # type: ignore[operator]
 

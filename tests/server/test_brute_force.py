@@ -1,15 +1,19 @@
-"""Brute-force protection through real servers: growing delays answered with 429 and
-``Retry-After``, lockouts (even with the right password) audited once and visible to
-admins through the API, the admin client and the CLI, unlocking, other users unaffected,
-failed API keys throttled alike, and the HTTP client's side of a 429."""
+"""Brute-force protection: growing delays answered with 429 and ``Retry-After``,
+lockouts (even with the right password) audited once and visible to admins through the
+API and the CLI, unlocking, other users unaffected, failed API keys throttled alike, and
+the HTTP client's side of a 429.
+
+The rules are tested on the app in this process on a fake clock (``inprocess.py``), on
+SQLite and PostgreSQL: a test moves the clock past a delay instead of waiting for it. One
+test runs a real server subprocess with short settings to show the same rules wired
+through ``config.json``, uvicorn and the HTTP clients.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-import time
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -20,9 +24,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers.server import ServerProcess, clean_env, running_server
-from tests.server.conftest import fresh_pg_database
-from tunehouse.client.admin import AdminClient
+from tests.helpers.accounts import FAST_HASHER
+from tests.helpers.cli import run_cli
+from tests.helpers.server import running_server
+from tests.server.inprocess import InProcessServer, inprocess_server, new_address
+from tunehouse.client.accounts import HttpAccounts
 from tunehouse.client.http import HttpStore
 from tunehouse.client.transport import Caller, Connection
 from tunehouse.errors import AuthenticationFailed, NotFound, TooManyAttempts, error_class_for
@@ -33,69 +39,46 @@ DELAYS = {"login_delay_after": 3, "login_lockout_after": 1000}
 #: A lockout after 4 failures (10 minutes), no delays in reach.
 LOCKOUTS = {"login_delay_after": 1000, "login_lockout_after": 4, "login_lockout_s": 600}
 
-
-def _server(tmp_path_factory: pytest.TempPathFactory, kind: str,
-            settings: dict[str, Any]) -> Iterator[ServerProcess]:
-    home: Path = tmp_path_factory.mktemp("throttled") / "home"
-    home.mkdir()
-    (home / "config.json").write_text(json.dumps(settings))
-    if kind == "sqlite":
-        with running_server(home) as server:
-            yield server
-        return
-    url, drop = fresh_pg_database()
-    try:
-        with running_server(home, db_url=url) as server:
-            yield server
-    finally:
-        drop()  # type: ignore[operator]
-
-
 KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
-@pytest.fixture(scope="module", params=KINDS)
-def delays(request: pytest.FixtureRequest,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    yield from _server(tmp_path_factory, request.param, DELAYS)
+@pytest.fixture(params=KINDS)
+def db_url(request: pytest.FixtureRequest) -> str:
+    name = "sqlite_url" if request.param == "sqlite" else "pg_schema_url"
+    return str(request.getfixturevalue(name))
 
 
-@pytest.fixture(scope="module", params=KINDS)
-def lockouts(request: pytest.FixtureRequest,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    yield from _server(tmp_path_factory, request.param, LOCKOUTS)
+@pytest.fixture
+def delays(db_url: str, tmp_path: Path) -> Iterator[InProcessServer]:
+    with inprocess_server(db_url, tmp_path / "home", **DELAYS) as server:
+        yield server
 
 
-def _address() -> str:
-    """A client address of its own (uvicorn trusts X-Forwarded-For from 127.0.0.1)."""
-    return f"198.51.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250 + 1}"
+@pytest.fixture
+def lockouts(db_url: str, tmp_path: Path) -> Iterator[InProcessServer]:
+    with inprocess_server(db_url, tmp_path / "home", **LOCKOUTS) as server:
+        yield server
 
 
-def _admin(server: ServerProcess) -> httpx.Client:
-    return httpx.Client(base_url=f"{server.url}/api/v1", timeout=30,
-                        auth=(server.access_key, server.secret_key))
-
-
-def _user(server: ServerProcess) -> tuple[str, str, tuple[str, str]]:
+def _user(server: InProcessServer) -> tuple[str, str, tuple[str, str]]:
     """A fresh user with a key: (name, password, (access_key, secret_key))."""
     name, password = f"b{uuid.uuid4().hex[:10]}", "pw-" + uuid.uuid4().hex
-    with _admin(server) as api:
+    with server.admin() as api:
         assert api.post("/users", json={"name": name, "password": password}).status_code == 201
         key = api.post("/keys", json={"user": name}).json()
     return name, password, (key["access_key"], key["secret_key"])
 
 
-def _login(server: ServerProcess, name: str, password: str,
+def _login(server: InProcessServer, name: str, password: str,
            address: str | None = None) -> httpx.Response:
-    return httpx.post(f"{server.url}/api/v1/auth/login",
-                      json={"username": name, "password": password},
-                      headers={"X-Forwarded-For": address or _address()}, timeout=30)
+    with server.client(address=address) as client:
+        return client.post("/api/v1/auth/login", json={"username": name, "password": password})
 
 
-def _with_key(server: ServerProcess, key: tuple[str, str],
+def _with_key(server: InProcessServer, key: tuple[str, str],
               address: str | None = None) -> httpx.Response:
-    return httpx.get(f"{server.url}/api/v1/auth/me", auth=key,
-                     headers={"X-Forwarded-For": address or _address()}, timeout=30)
+    with server.client(auth=key, address=address) as client:
+        return client.get("/api/v1/auth/me")
 
 
 def _refused(answer: httpx.Response, retry_after: int | None = None) -> dict[str, Any]:
@@ -109,7 +92,7 @@ def _refused(answer: httpx.Response, retry_after: int | None = None) -> dict[str
     return error
 
 
-def test_growing_delays_are_429_with_retry_after(delays: ServerProcess) -> None:
+def test_growing_delays_are_429_with_retry_after(delays: InProcessServer) -> None:
     name, password, _ = _user(delays)
     for _ in range(3):  # each from another address: only the user's counter grows
         assert _login(delays, name, "wrong").status_code == 401
@@ -117,17 +100,31 @@ def test_growing_delays_are_429_with_retry_after(delays: ServerProcess) -> None:
     assert error["message"] == f"too many failed sign-ins for {name}: try again in 1 s"
     assert error["detail"]["key"] == f"user:{name}"
     for wait, expected in ((1, 2), (2, 4)):
-        time.sleep(wait)
+        delays.clock.advance(wait - 0.5)
+        _refused(_login(delays, name, "wrong"), 1)  # half a second early: refused
+        delays.clock.advance(0.5)
         assert _login(delays, name, "wrong").status_code == 401
         _refused(_login(delays, name, "wrong"), expected)  # refused: not counted
-    time.sleep(4)
+    delays.clock.advance(4)
     assert _login(delays, name, password).status_code == 200  # resets the user's counter
     assert [_login(delays, name, "wrong").status_code for _ in range(3)] == [401] * 3
 
 
+def test_delays_grow_to_a_minute_at_most(delays: InProcessServer) -> None:
+    name, _, _ = _user(delays)
+    waits = []
+    for _ in range(12):
+        answer = _login(delays, name, "wrong")
+        if answer.status_code == 429:
+            waits.append(_refused(answer)["detail"]["retry_after"])
+            delays.clock.advance(waits[-1])
+            assert _login(delays, name, "wrong").status_code == 401
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+
+
 def test_an_address_counts_every_user_and_a_success_does_not_reset_it(
-        delays: ServerProcess) -> None:
-    address = _address()
+        delays: InProcessServer) -> None:
+    address = new_address()
     first, second, third = (_user(delays) for _ in range(3))
     assert _login(delays, first[0], "wrong", address).status_code == 401
     assert _login(delays, second[0], "wrong", address).status_code == 401
@@ -139,15 +136,32 @@ def test_an_address_counts_every_user_and_a_success_does_not_reset_it(
     assert _login(delays, third[0], third[1]).status_code == 200  # from elsewhere
 
 
-def test_parallel_attempts_cannot_slip_past_the_delays(delays: ServerProcess) -> None:
-    name, _, _ = _user(delays)
-    with ThreadPoolExecutor(12) as pool:
-        answers = list(pool.map(lambda _: _login(delays, name, "wrong").status_code,
-                                range(12)))
+class MeetingHasher:
+    """:data:`FAST_HASHER`, whose checks wait until ``parties`` of them run at once: the
+    first attempts admitted are all still being checked when the others arrive."""
+
+    def __init__(self, parties: int) -> None:
+        self._barrier = threading.Barrier(parties, timeout=60)
+
+    def hash(self, password: str) -> str:
+        return FAST_HASHER.hash(password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        self._barrier.wait()
+        return FAST_HASHER.verify(password_hash, password)
+
+
+def test_parallel_attempts_cannot_slip_past_the_delays(db_url: str, tmp_path: Path) -> None:
+    hasher = MeetingHasher(DELAYS["login_delay_after"])
+    with inprocess_server(db_url, tmp_path / "home", hasher=hasher, **DELAYS) as server:
+        name, _, _ = _user(server)
+        with ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(lambda _: _login(server, name, "wrong").status_code,
+                                    range(12)))
     assert Counter(answers) == {401: 3, 429: 9}
 
 
-def test_failed_api_keys_are_throttled_the_same_way(delays: ServerProcess) -> None:
+def test_failed_api_keys_are_throttled_the_same_way(delays: InProcessServer) -> None:
     _, _, key = _user(delays)
     access, secret = key
     for _ in range(3):
@@ -156,40 +170,33 @@ def test_failed_api_keys_are_throttled_the_same_way(delays: ServerProcess) -> No
     assert error["message"] == (f"too many failed API-key checks with API key {access}: "
                                 "try again in 1 s")
     assert _with_key(delays, key).status_code == 200  # a valid key is never refused
-    time.sleep(1)
+    delays.clock.advance(1)
     assert _with_key(delays, (access, "wrong")).status_code == 401
     _refused(_with_key(delays, (access, "wrong")), 2)
     # unknown access keys count for the address they come from
-    address = _address()
+    address = new_address()
     for _ in range(3):
         unknown = ("TH" + uuid.uuid4().hex[:20].upper(), "x")
         assert _with_key(delays, unknown, address).status_code == 401
     error = _refused(_with_key(delays, ("THNOSUCHKEY", "x"), address), 1)
     assert error["detail"]["key"] == f"addr:{address}"
     assert _with_key(delays, key, address).status_code == 200
-    # and the HTTP client raises the 429 as TooManyAttempts (an AuthenticationFailed)
-    store = HttpStore(delays.url, access, "wrong")
-    try:
-        with pytest.raises(TooManyAttempts) as caught:
-            store.tasks.list_projects()
-        assert caught.value.retry_after == 2 and isinstance(caught.value, AuthenticationFailed)
-    finally:
-        store.close()
 
 
-def test_lockout_even_with_the_right_password_audited_once(lockouts: ServerProcess) -> None:
+def test_lockout_even_with_the_right_password_audited_once(lockouts: InProcessServer) -> None:
     name, password, key = _user(lockouts)
     for _ in range(4):
         assert _login(lockouts, name, "wrong").status_code == 401
     for attempt in (password, "wrong", password):
-        error = _refused(_login(lockouts, name, attempt))
+        error = _refused(_login(lockouts, name, attempt), 600)
         assert error["message"].startswith(
             f"too many failed sign-ins for {name}: locked until 20")
-        assert 590 <= error["detail"]["retry_after"] <= 600
     assert _with_key(lockouts, key).status_code == 200  # the user's keys still work
     other, other_password, other_key = _user(lockouts)  # another user is unaffected
     assert _login(lockouts, other, other_password).status_code == 200
-    with _admin(lockouts) as api:
+    lockouts.clock.advance(599)
+    _refused(_login(lockouts, name, password), 1)
+    with lockouts.admin() as api:
         audit = api.get("/audit", params={"action": "auth.lockout", "target_type": "user",
                                           "target_id": name}).json()
         assert len(audit) == 1
@@ -198,24 +205,33 @@ def test_lockout_even_with_the_right_password_audited_once(lockouts: ServerProce
         listed = {entry["key"]: entry for entry in api.get("/auth/lockouts").json()}
         assert listed[f"user:{name}"]["failures"] == 4
         assert listed[f"user:{name}"]["locked_until"] is not None
-    denied = httpx.get(f"{lockouts.url}/api/v1/auth/lockouts", auth=other_key, timeout=30)
-    assert denied.status_code == 403
-    with AdminClient(lockouts.url, lockouts.access_key, lockouts.secret_key) as admin:
-        assert f"user:{name}" in {entry.key for entry in admin.list_lockouts()}
-        assert f"user:{name}" in {entry.key for entry in admin.list_lockouts(every=True)}
-        cleared = admin.clear_lockout(f"user:{name}")
-        assert cleared.failures == 4 and cleared.locked_until is not None
-        with pytest.raises(NotFound):
-            admin.clear_lockout(f"user:{name}")
-        assert f"user:{name}" not in {entry.key for entry in admin.list_lockouts()}
-        unlocks = admin.list_audit_events(target_type="user", target_id=name,
-                                          action="auth.unlock")
-        assert [event.user for event in unlocks] == [lockouts.admin_user]
+        with lockouts.client(auth=other_key) as denied:
+            assert denied.get("/api/v1/auth/lockouts").status_code == 403
+        cleared = api.delete(f"/auth/lockouts/user:{name}").json()
+        assert cleared["failures"] == 4 and cleared["locked_until"] is not None
+        assert api.delete(f"/auth/lockouts/user:{name}").status_code == 404
+        assert f"user:{name}" not in {e["key"] for e in api.get("/auth/lockouts").json()}
+        unlocks = api.get("/audit", params={"action": "auth.unlock", "target_id": name})
+        assert [event["user"] for event in unlocks.json()] == ["admin"]
+    assert _login(lockouts, name, password).status_code == 200  # at once: same process
+
+
+def test_a_lockout_ends_and_counting_starts_again(lockouts: InProcessServer) -> None:
+    name, password, _ = _user(lockouts)
+    for _ in range(4):
+        assert _login(lockouts, name, "wrong").status_code == 401
+    lockouts.clock.advance(600)
+    assert _login(lockouts, name, "wrong").status_code == 401  # failure 1 of a new count
+    for _ in range(2):
+        assert _login(lockouts, name, "wrong").status_code == 401
+    lockouts.clock.advance(15 * 60 + 1)  # past the window: the count starts again
+    for _ in range(3):
+        assert _login(lockouts, name, "wrong").status_code == 401
     assert _login(lockouts, name, password).status_code == 200
 
 
-def test_an_address_is_locked_for_every_user(lockouts: ServerProcess) -> None:
-    address = _address()
+def test_an_address_is_locked_for_every_user(lockouts: InProcessServer) -> None:
+    address = new_address()
     for _ in range(4):
         assert _login(lockouts, _user(lockouts)[0], "wrong", address).status_code == 401
     name, password, _ = _user(lockouts)
@@ -225,55 +241,92 @@ def test_an_address_is_locked_for_every_user(lockouts: ServerProcess) -> None:
     assert _login(lockouts, name, password).status_code == 200
 
 
-def test_the_sign_in_form_shows_the_refusal(lockouts: ServerProcess) -> None:
+def test_the_sign_in_form_shows_the_refusal(lockouts: InProcessServer) -> None:
     name, password, _ = _user(lockouts)
-    with httpx.Client(base_url=lockouts.url, timeout=30,
-                      headers={"X-Forwarded-For": _address()}) as browser:
+    with lockouts.client() as browser:
 
         def submit(secret: str) -> httpx.Response:
             form = browser.get("/login").text
             token = re.search(r'name="login_token" value="([^"]+)"', form)
             assert token
             return browser.post("/login", data={"username": name, "password": secret,
-                                                "login_token": token.group(1), "next": "/"})
+                                                "login_token": token.group(1), "next": "/"},
+                                follow_redirects=False)
 
         for _ in range(4):
             assert submit("wrong").status_code == 401
         page = submit(password)
-    assert page.status_code == 429 and 590 <= int(page.headers["Retry-After"]) <= 600
+    assert page.status_code == 429 and int(page.headers["Retry-After"]) == 600
     error = re.search(r'<p class="error" role="alert">([^<]*)</p>', page.text)
     assert error and error.group(1).startswith(
         f"too many failed sign-ins for {name}: locked until 20")
     assert "tunehouse_session" not in page.headers.get("set-cookie", "")
 
 
-def _cli(server: ServerProcess, *args: str) -> str:
-    command = [sys.executable, "-m", "tunehouse", "users", *args,
-               "--data-dir", str(server.home)]
-    if server.db_url:
-        command += ["--db", server.db_url]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120,
-                            env=clean_env())
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def test_the_cli_lists_and_unlocks_lockouts(lockouts: ServerProcess) -> None:
+def test_the_cli_lists_and_unlocks_lockouts(lockouts: InProcessServer) -> None:
     name, password, _ = _user(lockouts)
     for _ in range(4):
         assert _login(lockouts, name, "wrong").status_code == 401
     _refused(_login(lockouts, name, password))
-    listed = _cli(lockouts, "lockouts")
+
+    def users(*args: str) -> str:
+        result = run_cli("users", *args, "--data-dir", str(lockouts.home),
+                         "--db", lockouts.db_url)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    listed = users("lockouts")
     assert f"user:{name}" in listed and "locked until" in listed
-    assert _cli(lockouts, "unlock", name).startswith(f"unlocked user:{name} (4 failures, ")
-    assert f"user:{name}" not in _cli(lockouts, "lockouts")
+    assert users("unlock", name).startswith(f"unlocked user:{name} (4 failures, ")
+    assert f"user:{name}" not in users("lockouts")
     # the server remembers a refusal it read for up to REMEMBER_S: the CLI's unlock (made
     # on the table, not through the server) takes effect within that time
-    deadline = time.monotonic() + server_throttle.REMEMBER_S + 2
-    while (status := _login(lockouts, name, password).status_code) == 429:
-        assert time.monotonic() < deadline
-        time.sleep(0.5)
-    assert status == 200
+    _refused(_login(lockouts, name, password))
+    lockouts.clock.advance(server_throttle.REMEMBER_S)
+    assert _login(lockouts, name, password).status_code == 200
+
+
+def test_a_real_server_throttles_with_the_settings_of_its_config(tmp_path: Path) -> None:
+    """The wiring: ``config.json`` -> settings -> the app under uvicorn (client addresses
+    from ``X-Forwarded-For``), answered to the HTTP clients as TooManyAttempts."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.json").write_text(json.dumps({**LOCKOUTS, "login_lockout_after": 3,
+                                                  "session_max_s": 5}))
+    with running_server(home) as server:
+        admin = HttpAccounts(server.url, server.access_key, server.secret_key)
+        name, password = "carl", "carl-password"
+        admin.users.create_user(name, password)
+        key = admin.keys.create_api_key(name)
+
+        def login(secret: str) -> httpx.Response:
+            return httpx.post(f"{server.url}/api/v1/auth/login", timeout=30,
+                              json={"username": name, "password": secret},
+                              headers={"X-Forwarded-For": new_address()})
+
+        assert "max-age=5" in login(password).headers["set-cookie"].lower()
+        assert [login("wrong").status_code for _ in range(3)] == [401] * 3
+        _refused(login(password))
+        store = HttpStore(server.url, key.access_key, "wrong")
+        try:
+            for _ in range(3):
+                with pytest.raises(AuthenticationFailed) as refused:
+                    store.tasks.list_projects()
+                assert not isinstance(refused.value, TooManyAttempts)
+            with pytest.raises(TooManyAttempts) as caught:
+                store.tasks.list_projects()
+            assert 590 <= (caught.value.retry_after or 0) <= 600
+        finally:
+            store.close()
+        with HttpStore(server.url, key.access_key, key.secret_key) as valid:
+            assert valid.tasks.list_projects() is not None  # a valid key is never refused
+        locked = {entry.key for entry in admin.throttle.list_lockouts()}
+        assert {f"user:{name}", f"key:{key.access_key}"} <= locked
+        assert admin.throttle.clear_lockout(f"user:{name}").failures == 3
+        with pytest.raises(NotFound):
+            admin.throttle.clear_lockout(f"user:{name}")
+        assert login(password).status_code == 200  # the API's unlock: at once
+        admin.close()
 
 
 def test_the_http_client_maps_429_and_never_resends_a_sign_in() -> None:
@@ -298,4 +351,3 @@ def test_the_http_client_maps_429_and_never_resends_a_sign_in() -> None:
         conn.close()
     assert caught.value.retry_after == 7 and "try again in 7 s" in caught.value.message
     assert len(sent) == 1
-

@@ -33,7 +33,7 @@ from tests.server.ldap_server import (
     slapd_missing,
 )
 from tunehouse.errors import AuthenticationFailed, InvalidInput, ServerUnavailable
-from tunehouse.server.accounts import LDAP_PASSWORD_HASH, Accounts
+from tunehouse.server.accounts import SignIn, open_accounts
 from tunehouse.server.ldap_auth import (
     GRANTOR,
     LdapConfig,
@@ -45,7 +45,9 @@ from tunehouse.server.ldap_auth import (
 from tunehouse.server.permissions import Permissions, Role
 from tunehouse.settings import Settings
 from tunehouse.store import schema as t
+from tunehouse.store.interfaces.users import LDAP_PASSWORD_HASH
 from tunehouse.store.sql import SqlStore
+from tunehouse.store.sql.accounts import SqlAccountStore
 
 pytestmark = pytest.mark.skipif(bool(slapd_missing()), reason=slapd_missing() or "slapd")
 
@@ -87,21 +89,25 @@ def store(tmp_path: Path) -> Iterator[SqlStore]:
 
 
 @pytest.fixture
-def accounts(store: SqlStore, slapd: SlapdProcess) -> Accounts:
-    """The accounts of a fresh database with LDAP sign-in on ``slapd``."""
-    accounts = Accounts.of(store)
-    accounts.ldap = LdapSignIn(config_for(slapd.url), store)
-    return accounts
+def accounts(store: SqlStore) -> SqlAccountStore:
+    """The accounts of a fresh database."""
+    return open_accounts(store)
 
 
-def _refused(accounts: Accounts, name: str, password: str) -> str:
+@pytest.fixture
+def signin(accounts: SqlAccountStore, slapd: SlapdProcess) -> SignIn:
+    """Password sign-in on ``accounts`` with LDAP sign-in on ``slapd``."""
+    return SignIn(accounts, LdapSignIn(config_for(slapd.url)))
+
+
+def _refused(signin: SignIn, name: str, password: str) -> str:
     with pytest.raises(AuthenticationFailed) as caught:
-        accounts.verify_password(name, password)
+        signin.verify_password(name, password)
     return caught.value.message
 
 
 def _explicit_role(store: SqlStore, project: str, user: str) -> tuple[str, str | None] | None:
-    for entry in Permissions.of(store).access(project):
+    for entry in open_accounts(store).roles.list_access(project):
         if entry.user == user and entry.inherited_from is None:
             return entry.role, entry.granted_by
     return None
@@ -109,135 +115,136 @@ def _explicit_role(store: SqlStore, project: str, user: str) -> tuple[str, str |
 
 # ------------------------------------------------------------------ accounts, in-process
 def test_first_sign_in_creates_an_ldap_user_with_no_local_password(
-        accounts: Accounts, store: SqlStore) -> None:
-    user = accounts.verify_password("alice", password_of("alice"))
+        signin: SignIn, accounts: SqlAccountStore, store: SqlStore) -> None:
+    user = signin.verify_password("alice", password_of("alice"))
     assert (user.name, user.source, user.admin, user.disabled) == ("alice", "ldap", False, False)
-    again = accounts.with_user("someone").with_context(client="10.0.0.1")  # views keep LDAP
+    again = SignIn(accounts.with_context(client="10.0.0.1"), signin.ldap)
     assert again.verify_password("ALICE", password_of("alice")).name == "alice"
-    assert [u.name for u in accounts.list_users()] == ["alice"]
+    [login] = accounts.audit.list_audit_events(action="auth.login", limit=1)
+    assert (login.user, login.client, login.details) == ("alice", "10.0.0.1",
+                                                         {"source": "ldap"})
+    assert [u.name for u in accounts.users.list_users()] == ["alice"]
     with store.db.engine.connect() as conn:
         stored = conn.execute(sa.select(t.users.c.password_hash)).scalar_one()
     assert stored == LDAP_PASSWORD_HASH
-    accounts.ldap = None  # LDAP off: its users cannot sign in, whatever they send
+    signin.ldap = None  # LDAP off: its users cannot sign in, whatever they send
     for password in (password_of("alice"), LDAP_PASSWORD_HASH, ""):
-        assert _refused(accounts, "alice", password) == BAD
+        assert _refused(signin, "alice", password) == BAD
 
 
 def test_wrong_password_unknown_user_and_filter_injection_are_the_usual_401(
-        accounts: Accounts) -> None:
-    accounts.create_user("local-user", "local-pw")
-    local = _refused(accounts, "local-user", "wrong")
+        signin: SignIn) -> None:
+    signin.accounts.users.create_user("local-user", "local-pw")
+    local = _refused(signin, "local-user", "wrong")
     for name, password in [("alice", "wrong"), ("alice", ""), ("nobody", "x"),
                            ("al*", password_of("alice")), ("*", password_of("alice")),
                            ("alice)(uid=*", password_of("alice")),
                            ("bob", password_of("alice"))]:
-        assert _refused(accounts, name, password) == local == BAD, name
-    assert [u.name for u in accounts.list_users()] == ["local-user"]
+        assert _refused(signin, name, password) == local == BAD, name
+    assert [u.name for u in signin.accounts.users.list_users()] == ["local-user"]
 
 
-def test_local_users_are_checked_locally_and_never_taken_over(accounts: Accounts) -> None:
-    accounts.create_user("dave", "local-dave")
-    assert _refused(accounts, "dave", password_of("dave")) == BAD  # the LDAP password
-    assert accounts.verify_password("dave", "local-dave").source == "local"
-    assert _refused(accounts, "DAVE", password_of("dave")) == BAD  # LDAP's dave is local dave
+def test_local_users_are_checked_locally_and_never_taken_over(signin: SignIn) -> None:
+    signin.accounts.users.create_user("dave", "local-dave")
+    assert _refused(signin, "dave", password_of("dave")) == BAD  # the LDAP password
+    assert signin.verify_password("dave", "local-dave").source == "local"
+    assert _refused(signin, "DAVE", password_of("dave")) == BAD  # LDAP's dave is local dave
 
 
-def test_admin_flag_follows_the_admin_group(accounts: Accounts, slapd: SlapdProcess) -> None:
-    assert accounts.verify_password("bob", password_of("bob")).admin is True
-    assert accounts.verify_password("frank", password_of("frank")).admin is False
+def test_admin_flag_follows_the_admin_group(signin: SignIn, slapd: SlapdProcess) -> None:
+    assert signin.verify_password("bob", password_of("bob")).admin is True
+    assert signin.verify_password("frank", password_of("frank")).admin is False
     try:
         slapd.set_members("admins", ["bob", "frank"])
-        assert accounts.verify_password("frank", password_of("frank")).admin is True
+        assert signin.verify_password("frank", password_of("frank")).admin is True
     finally:
         slapd.set_members("admins", ["bob"])
-    assert accounts.verify_password("frank", password_of("frank")).admin is False
-    events = accounts.list_audit_events(target_id="frank")
+    assert signin.verify_password("frank", password_of("frank")).admin is False
+    events = signin.accounts.audit.list_audit_events(target_id="frank")
     assert {e.action for e in events} >= {"user.create", "user.update"}
 
 
-def test_groups_give_project_roles(accounts: Accounts, store: SqlStore,
-                                   slapd: SlapdProcess) -> None:
+def test_groups_give_project_roles(signin: SignIn, accounts: SqlAccountStore,
+                                   store: SqlStore, slapd: SlapdProcess) -> None:
     store.tasks.get_or_create_project("vision")
     store.tasks.get_or_create_project("ml")
-    alice = accounts.verify_password("alice", password_of("alice"))  # no project nlp: skipped
-    permissions = Permissions.of(store, default_role=None)
+    alice = signin.verify_password("alice", password_of("alice"))  # no project nlp: skipped
+    permissions = Permissions(accounts, default_role=None)
     assert permissions.role_of(alice, "vision") is Role.editor
     assert permissions.role_of(alice, "ml") is Role.viewer
     assert _explicit_role(store, "vision", "alice") == ("editor", GRANTOR)
-    carol = accounts.verify_password("carol", password_of("carol"))  # nlp by memberUid
+    carol = signin.verify_password("carol", password_of("carol"))  # nlp by memberUid
     assert permissions.role_of(carol, "vision") is None
     store.tasks.get_or_create_project("nlp")
-    accounts.verify_password("carol", password_of("carol"))
+    signin.verify_password("carol", password_of("carol"))
     assert permissions.role_of(carol, "nlp") is Role.owner
     # a role granted by an owner is raised by the mapping, never lowered
-    admin = accounts.create_user("root", "root-pw", admin=True)
-    permissions.grant("ml", "alice", Role.owner, by=admin)
-    accounts.verify_password("alice", password_of("alice"))
+    accounts.users.create_user("root", "root-pw", admin=True)
+    accounts.with_user("root").roles.grant_role("ml", "alice", "owner")
+    signin.verify_password("alice", password_of("alice"))
     assert _explicit_role(store, "ml", "alice") == ("owner", "root")
     # leaving the group takes back the role the sync granted
     store.tasks.get_or_create_project("gpu")
     slapd.add_group("gpu-users", ["grace"])
     try:
-        grace = accounts.verify_password("grace", password_of("grace"))
+        grace = signin.verify_password("grace", password_of("grace"))
         assert permissions.role_of(grace, "gpu") is Role.editor
     finally:
         slapd.delete_group("gpu-users")
-    accounts.verify_password("grace", password_of("grace"))
+    signin.verify_password("grace", password_of("grace"))
     assert _explicit_role(store, "gpu", "grace") is None
-    assert {e.action for e in accounts.list_audit_events(target_type="project", limit=50)} \
-        >= {"role.grant", "role.revoke"}
+    events = accounts.audit.list_audit_events(target_type="project", limit=50)
+    assert {e.action for e in events} >= {"role.grant", "role.revoke"}
 
 
-def test_a_disabled_ldap_user_stays_refused(accounts: Accounts) -> None:
-    accounts.verify_password("erin", password_of("erin"))
-    accounts.set_user_disabled("erin", True)
-    assert _refused(accounts, "erin", password_of("erin")) == BAD
-    accounts.set_user_disabled("erin", False)
-    assert accounts.verify_password("erin", password_of("erin")).name == "erin"
+def test_a_disabled_ldap_user_stays_refused(signin: SignIn) -> None:
+    signin.verify_password("erin", password_of("erin"))
+    signin.accounts.users.set_user_disabled("erin", True)
+    assert _refused(signin, "erin", password_of("erin")) == BAD
+    signin.accounts.users.set_user_disabled("erin", False)
+    assert signin.verify_password("erin", password_of("erin")).name == "erin"
 
 
-def test_an_outage_is_503_and_local_users_still_sign_in(store: SqlStore) -> None:
-    accounts = Accounts.of(store)
-    accounts.create_user("local-user", "local-pw")
+def test_an_outage_is_503_and_local_users_still_sign_in(accounts: SqlAccountStore) -> None:
+    accounts.users.create_user("local-user", "local-pw")
     closed = f"ldap://127.0.0.1:{free_port()}"
-    accounts.ldap = LdapSignIn(config_for(closed), store)
+    signin = SignIn(accounts, LdapSignIn(config_for(closed)))
     with pytest.raises(ServerUnavailable) as caught:
-        accounts.verify_password("alice", password_of("alice"))
+        signin.verify_password("alice", password_of("alice"))
     assert caught.value.status == 503
     assert caught.value.message.startswith(f"the LDAP server {closed} cannot be reached: ")
     assert caught.value.message.endswith("; local accounts still work")
-    assert accounts.verify_password("local-user", "local-pw").name == "local-user"
+    assert signin.verify_password("local-user", "local-pw").name == "local-user"
     # a server that takes the connection but never answers: the timeout
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         url = f"ldap://127.0.0.1:{silent.getsockname()[1]}"
-        accounts.ldap = LdapSignIn(config_for(url, ldap_timeout_s=0.5), store)
+        signin.ldap = LdapSignIn(config_for(url, ldap_timeout_s=0.5))
         started = time.monotonic()
         with pytest.raises(ServerUnavailable, match="cannot be reached"):
-            accounts.verify_password("alice", password_of("alice"))
+            signin.verify_password("alice", password_of("alice"))
         assert time.monotonic() - started < 5
 
 
-def test_a_refused_service_account_is_503(store: SqlStore, slapd: SlapdProcess) -> None:
-    accounts = Accounts.of(store)
-    accounts.ldap = LdapSignIn(config_for(slapd.url, ldap_bind_password="wrong"), store)
+def test_a_refused_service_account_is_503(accounts: SqlAccountStore,
+                                         slapd: SlapdProcess) -> None:
+    signin = SignIn(accounts, LdapSignIn(config_for(slapd.url, ldap_bind_password="wrong")))
     with pytest.raises(ServerUnavailable, match="refuses the service account"):
-        accounts.verify_password("alice", password_of("alice"))
+        signin.verify_password("alice", password_of("alice"))
 
 
-def test_start_tls_and_ldaps_verify_the_certificate(store: SqlStore,
+def test_start_tls_and_ldaps_verify_the_certificate(accounts: SqlAccountStore,
                                                     slapd: SlapdProcess) -> None:
     if slapd.ca_file is None or slapd.ldaps_url is None:
         pytest.skip("openssl is not installed: slapd serves no TLS")
-    accounts = Accounts.of(store)
+    signin = SignIn(accounts)
     for url, tls in [(slapd.url, {"ldap_start_tls": "true"}), (slapd.ldaps_url, {})]:
-        accounts.ldap = LdapSignIn(config_for(url, ldap_ca_file=str(slapd.ca_file), **tls),
-                                   store)
-        assert accounts.verify_password("alice", password_of("alice")).name == "alice"
-        accounts.ldap = LdapSignIn(config_for(url, **tls), store)  # the system's CAs
+        signin.ldap = LdapSignIn(config_for(url, ldap_ca_file=str(slapd.ca_file), **tls))
+        assert signin.verify_password("alice", password_of("alice")).name == "alice"
+        signin.ldap = LdapSignIn(config_for(url, **tls))  # the system's CAs
         with pytest.raises(ServerUnavailable, match="cannot be reached: .*certif"):
-            accounts.verify_password("alice", password_of("alice"))
+            signin.verify_password("alice", password_of("alice"))
 
 
 def test_groups_come_from_member_of_and_the_group_base(slapd: SlapdProcess) -> None:
@@ -354,8 +361,9 @@ def test_project_role_and_disabled_user_through_the_server(ldap_server: ServerPr
         assert _login(ldap_server, "alice", password_of("alice")).status_code == 200
         with SqlStore(f"sqlite:///{ldap_server.home / 'tunehouse.db'}",
                       ldap_server.home / "artifacts", user="test") as store:
-            alice = Permissions.of(store).get_user("alice")
-            assert Permissions.of(store).role_of(alice, "vision") is Role.editor
+            permissions = Permissions(open_accounts(store))
+            alice = permissions.get_user("alice")
+            assert permissions.role_of(alice, "vision") is Role.editor
         assert _login(ldap_server, "carol", password_of("carol")).status_code == 200
         assert admin.patch("/users/carol", json={"disabled": True}).status_code == 200
         refused = _login(ldap_server, "carol", password_of("carol"))

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tunehouse.errors import InvalidInput, NotFound, PermissionDenied
-from tunehouse.server.accounts import Accounts
-from tunehouse.server.guarded import GuardedStore, guarded_store
+from tunehouse.server.accounts import open_accounts
+from tunehouse.server.guarded import GuardedProjectRoles, GuardedStore, guarded_store
 from tunehouse.server.permissions import Permissions, Role, ancestors
 from tunehouse.settings import Settings
 from tunehouse.store.records import (
@@ -48,11 +48,21 @@ def sql(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
 
 
 def make_user(sql: SqlStore, admin: bool = False, agent: bool = False) -> User:
-    return Accounts.of(sql).create_user(unique("u"), "pw", admin=admin, agent=agent)
+    return open_accounts(sql).users.create_user(unique("u"), "pw", admin=admin, agent=agent)
+
+
+def permissions_of(sql: SqlStore, default_role: str | None = "viewer") -> Permissions:
+    return Permissions(open_accounts(sql), default_role)
 
 
 def as_user(sql: SqlStore, user: User, default_role: str = "viewer") -> GuardedStore:
-    return guarded_store(sql.with_user(user.name), user, default_role)
+    return guarded_store(sql.with_user(user.name), user, permissions_of(sql, default_role))
+
+
+def roles_of(sql: SqlStore, user: User, default_role: str = "viewer") -> GuardedProjectRoles:
+    """The project roles as ``user`` reaches them through the server (checked)."""
+    return GuardedProjectRoles(user, permissions_of(sql, default_role),
+                               open_accounts(sql, user=user.name).roles)
 
 
 def test_ancestors_of_a_project_name() -> None:
@@ -68,17 +78,17 @@ def test_roles_are_inherited_from_every_ancestor_and_the_highest_wins(sql: SqlSt
     mid = mine.tasks.get_or_create_project(f"{root}/vision")
     leaf = mine.tasks.get_or_create_project(f"{root}/vision/mnist")
     other = mine.tasks.get_or_create_project(f"{root}-other")
-    permissions = Permissions.of(sql, default_role="none")
+    permissions = permissions_of(sql, "none")
     assert permissions.role_of(alice, leaf.id) is None
     assert permissions.role_of(admin, leaf.id) is Role.owner
     assert permissions.role_of(owner, leaf.id) is Role.owner  # creator
-    permissions.grant(top.name, alice.name, Role.viewer, by=owner)
+    roles_of(sql, owner).grant_role(top.name, alice.name, "viewer")
     assert [permissions.role_of(alice, p.id) for p in (top, mid, leaf)] == [Role.viewer] * 3
     assert permissions.role_of(alice, other.id) is None  # a name prefix is no ancestor
-    permissions.grant(mid.id, alice.name, Role.editor, by=owner)  # by id works too
+    roles_of(sql, owner).grant_role(mid.id, alice.name, "editor")  # by id works too
     assert [permissions.role_of(alice, p.id) for p in (top, mid, leaf)] == [
         Role.viewer, Role.editor, Role.editor]
-    permissions.grant(leaf.name, alice.name, Role.viewer, by=owner)
+    roles_of(sql, owner).grant_role(leaf.name, alice.name, "viewer")
     assert permissions.role_of(alice, leaf.id) is Role.editor  # the highest of the chain
     assert permissions.role_of(alice, leaf.name) is Role.editor  # names work too
     with pytest.raises(NotFound):
@@ -90,7 +100,7 @@ def test_the_creator_of_an_ancestor_owns_its_sub_projects(sql: SqlStore) -> None
     root = unique("lab")
     as_user(sql, lead).tasks.get_or_create_project(root)
     sub = as_user(sql, bob).tasks.get_or_create_project(f"{root}/bob")
-    permissions = Permissions.of(sql, default_role="none")
+    permissions = permissions_of(sql, "none")
     assert permissions.role_of(lead, sub.id) is Role.owner
     assert permissions.role_of(bob, sub.id) is Role.owner
     assert permissions.role_of(bob, root) is None
@@ -102,10 +112,10 @@ def test_the_default_role_applies_without_a_role_of_ones_own(
         sql: SqlStore, setting: str, expected: Role | None) -> None:
     owner, carol = make_user(sql), make_user(sql)
     project = as_user(sql, owner).tasks.get_or_create_project(unique("p"))
-    permissions = Permissions.of(sql, default_role=setting)
+    permissions = permissions_of(sql, setting)
     assert permissions.role_of(carol, project.id) is expected
     # an explicit grant wins over the default, even a lower one
-    permissions.grant(project.name, carol.name, Role.viewer, by=owner)
+    roles_of(sql, owner).grant_role(project.name, carol.name, "viewer")
     assert permissions.role_of(carol, project.id) is Role.viewer
 
 
@@ -122,21 +132,20 @@ def test_the_default_role_setting(tmp_path: Path) -> None:
 def test_grant_and_revoke_need_an_owner_and_are_audited(sql: SqlStore) -> None:
     owner, alice, bob = make_user(sql), make_user(sql), make_user(sql)
     project = as_user(sql, owner).tasks.get_or_create_project(unique("team") + "/x")
-    permissions = Permissions.of(sql, default_role="viewer")
     with pytest.raises(PermissionDenied, match=rf"{alice.name} may not grant editor to "
                                                rf"{bob.name} .*needs owner, has viewer"):
-        permissions.grant(project.name, bob.name, Role.editor, by=alice)
+        roles_of(sql, alice).grant_role(project.name, bob.name, "editor")
     with pytest.raises(NotFound, match="user"):
-        permissions.grant(project.name, unique("ghost"), Role.editor, by=owner)
+        roles_of(sql, owner).grant_role(project.name, unique("ghost"), "editor")
     with pytest.raises(NotFound, match="project"):
-        permissions.grant(unique("nowhere"), bob.name, Role.editor, by=owner)
-    permissions.grant(project.name, alice.name, Role.editor, by=owner)
-    permissions.grant(project.name, alice.name, Role.owner, by=owner)
+        roles_of(sql, owner).grant_role(unique("nowhere"), bob.name, "editor")
+    roles_of(sql, owner).grant_role(project.name, alice.name, "editor")
+    roles_of(sql, owner).grant_role(project.name, alice.name, "owner")
     # an owner by grant may hand out roles too
-    permissions.grant(project.name, bob.name, Role.viewer, by=alice)
-    assert permissions.revoke(project.name, bob.name, by=alice) is True
-    assert permissions.revoke(project.name, bob.name, by=alice) is False  # nothing to take
-    events = Accounts.of(sql).list_audit_events(target_type="project", target_id=project.id)
+    roles_of(sql, alice).grant_role(project.name, bob.name, "viewer")
+    assert roles_of(sql, alice).revoke_role(project.name, bob.name) is True
+    assert roles_of(sql, alice).revoke_role(project.name, bob.name) is False  # nothing to take
+    events = open_accounts(sql).audit.list_audit_events(target_type="project", target_id=project.id)
     assert [(e.action, e.user, e.details["user"], e.details["role"], e.details["before"])
             for e in reversed(events)] == [
         ("role.grant", owner.name, alice.name, "editor", None),
@@ -152,12 +161,11 @@ def test_access_lists_own_inherited_and_creator_roles(sql: SqlStore) -> None:
     store = as_user(sql, owner)
     store.tasks.get_or_create_project(root)
     leaf = store.tasks.get_or_create_project(f"{root}/a/b")
-    permissions = Permissions.of(sql)
-    permissions.grant(root, alice.name, Role.editor, by=owner)
-    permissions.grant(leaf.name, alice.name, Role.viewer, by=owner)
-    permissions.grant(leaf.name, bob.name, Role.viewer, by=owner)
+    roles_of(sql, owner).grant_role(root, alice.name, "editor")
+    roles_of(sql, owner).grant_role(leaf.name, alice.name, "viewer")
+    roles_of(sql, owner).grant_role(leaf.name, bob.name, "viewer")
     found = {e.user: (e.role, e.inherited_from, e.granted_by)
-             for e in permissions.access(leaf.name)}
+             for e in open_accounts(sql).roles.list_access(leaf.name)}
     assert found == {owner.name: ("owner", None, None), alice.name: ("editor", root, owner.name),
                      bob.name: ("viewer", None, owner.name)}
 
@@ -198,7 +206,7 @@ def test_listings_leave_out_unreadable_projects_when_the_default_is_none(
         carol_store.tasks.get_task(task.id)
     with pytest.raises(NotFound):  # a blob she may not read does not exist for her
         carol_store.artifacts.open_blob(blob.sha256)
-    Permissions.of(sql).grant(hidden, carol.name, Role.viewer, by=owner)
+    roles_of(sql, owner).grant_role(hidden, carol.name, "viewer")
     assert hidden in {p.name for p in carol_store.tasks.list_projects()}
     assert carol_store.tasks.list_tasks(TaskQuery(project=hidden)).total == 1
     assert b"".join(carol_store.artifacts.open_blob(blob.sha256))
@@ -336,6 +344,6 @@ def test_projects_commands_on_the_database(tmp_path: Path, monkeypatch: pytest.M
     said = capsys.readouterr().out
     assert "revoked the role" in said and "had no role of their own" in said
     with SqlStore.from_settings(Settings.from_env(env={}, home=home)) as sql:
-        events = Accounts.of(sql).list_audit_events(target_type="project")
+        events = open_accounts(sql).audit.list_audit_events(target_type="project")
     assert [e.action for e in events] == ["role.revoke", "role.grant"]
     assert events[0].user.startswith("cli:")

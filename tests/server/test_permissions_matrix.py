@@ -34,26 +34,26 @@ from tests.helpers.server import ServerProcess, running_server
 #: to the blob, else 404; ``self`` the user named in the path, or an admin; ``agent`` an
 #: agent account or an admin; ``admin`` admins only.
 RULES: dict[str, str] = {
-    # server: health, sign-in, accounts, preferences, roles
+    # server: health, sign-in; the account areas
     "server.health": "public",
     "server.login": "public",
     "server.logout": "authenticated",
     "server.whoami": "authenticated",
-    "server.create_user": "admin",
-    "server.list_users": "admin",
-    "server.get_user": "self",
-    "server.set_user_disabled": "admin",
-    "server.create_api_key": "authenticated",  # for oneself
-    "server.list_api_keys": "authenticated",  # one's own
-    "server.revoke_api_key": "self",  # the key's owner
-    "server.list_audit_events": "admin",
-    "server.list_lockouts": "admin",
-    "server.clear_lockout": "admin",
-    "server.get_preference": "authenticated",  # one's own
-    "server.set_preference": "authenticated",
-    "server.list_access": "viewer",
-    "server.grant_role": "owner",
-    "server.revoke_role": "owner",
+    "users.create_user": "admin",
+    "users.list_users": "admin",
+    "users.get_user": "self",
+    "users.set_user_disabled": "admin",
+    "keys.create_api_key": "authenticated",  # for oneself
+    "keys.list_api_keys": "authenticated",  # one's own
+    "keys.revoke_api_key": "self",  # the key's owner
+    "audit.list_audit_events": "admin",
+    "throttle.list_lockouts": "admin",
+    "throttle.clear_lockout": "admin",
+    "preferences.get_preference": "authenticated",  # one's own
+    "preferences.set_preference": "authenticated",
+    "roles.list_access": "viewer",
+    "roles.grant_role": "owner",
+    "roles.revoke_role": "owner",
     # tasks
     "tasks.get_or_create_project": "viewer",  # P exists: reading it (new ones: anyone)
     "tasks.list_projects": "authenticated",  # lists what one may read
@@ -264,9 +264,9 @@ def request_for(world: World, op: str, persona: str, path: str) -> dict[str, Any
         "model_id": lambda: world.model_id,
         "sha256": lambda: world.blob,
         "queue": world.fresh_queue if op == "queues.delete_queue" else lambda: world.queue,
-        "name": lambda: world.names["owner" if op == "server.get_user" else "bystander"],
+        "name": lambda: world.names["owner" if op == "users.get_user" else "bystander"],
         "access_key": world.fresh_owner_key,
-        "key": lambda: "user:nobody" if op == "server.clear_lockout" else "matrix.pref",
+        "key": lambda: "user:nobody" if op == "throttle.clear_lockout" else "matrix.pref",
     }
     for name, value in values.items():
         if "{" + name + "}" in path:
@@ -276,11 +276,11 @@ def request_for(world: World, op: str, persona: str, path: str) -> dict[str, Any
     bodies: dict[str, Any] = {
         "server.login": {"username": world.names["owner"],
                          "password": world.passwords["owner"]},
-        "server.create_user": {"name": tag, "password": "pw"},
-        "server.set_user_disabled": {"disabled": False},
-        "server.create_api_key": {},
-        "server.set_preference": {"value": 1},
-        "server.grant_role": {"role": "viewer"},
+        "users.create_user": {"name": tag, "password": "pw"},
+        "users.set_user_disabled": {"disabled": False},
+        "keys.create_api_key": {},
+        "preferences.set_preference": {"value": 1},
+        "roles.grant_role": {"role": "viewer"},
         "tasks.get_or_create_project": {"name": world.project},
         "tasks.create_task": {"project": world.project, "name": tag},
         "tasks.update_task": {"comment": tag},

@@ -1,14 +1,15 @@
 """Web sessions kept on the server: signing out, disabling a user, idle and absolute
-timeouts, several sessions of one user, the cookies' flags and the watchdog's cleanup."""
+timeouts, several sessions of one user, the cookies' flags and the watchdog's cleanup.
+
+The timeouts are tested on the app in this process with a fake clock (``inprocess.py``);
+the store's side of sessions is in the contract suite
+(``tests/store/contract/test_sign_in.py``)."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,8 +17,12 @@ import pytest
 import sqlalchemy as sa
 from fastapi import Response
 
-from tests.helpers.server import ServerProcess, running_server
+from tests.helpers.accounts import FAST_HASHER
+from tests.helpers.clock import FakeClock
+from tests.helpers.server import ServerProcess
+from tests.server.inprocess import inprocess_server
 from tunehouse.contract import CSRF_COOKIE, SESSION_COOKIE
+from tunehouse.server.accounts import open_accounts
 from tunehouse.server.auth import SessionSigner, set_session_cookies
 from tunehouse.server.sessions import Sessions
 from tunehouse.server.watchdog import Watchdog
@@ -182,53 +187,51 @@ def test_set_session_cookies_sets_secure_only_over_https(secure: bool) -> None:
         assert "samesite=strict" in cookie and "max-age=60" in cookie
 
 
-@pytest.fixture(scope="module")
-def short_sessions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A server whose sessions end after 2 s idle and 5 s in all."""
-    home: Path = tmp_path_factory.mktemp("short-sessions") / "home"
-    home.mkdir()
-    (home / "config.json").write_text(json.dumps({"session_idle_s": 2, "session_max_s": 5}))
-    with running_server(home) as server:
-        yield server
+def test_idle_and_absolute_timeouts(tmp_path: Path, sqlite_url: str) -> None:
+    """On the app in this process with a fake clock: sessions that end after 2 s idle and
+    5 s in all, the clock moved instead of waiting."""
+    with inprocess_server(sqlite_url, tmp_path / "home", session_idle_s=2,
+                          session_max_s=5) as server:
+        with server.admin() as api:
+            name, password, _ = _new_user(api)
 
+        def me(token: str) -> int:
+            with server.client() as client:
+                return client.get("/api/v1/auth/me",
+                                  cookies={SESSION_COOKIE: token}).status_code
 
-def test_idle_and_absolute_timeouts(short_sessions: ServerProcess) -> None:
-    server = short_sessions
-    with httpx.Client(base_url=f"{server.url}/api/v1", timeout=30,
-                      auth=(server.access_key, server.secret_key)) as api:
-        name, password, _ = _new_user(api)
-    with _browser(server) as busy, _browser(server) as idle:
-        used, _ = _sign_in(busy, name, password)
-        left, _ = _sign_in(idle, name, password)
-        started = time.monotonic()
-        assert "max-age=5" in busy.post(
-            "/api/v1/auth/login", json={"username": name, "password": password}
-        ).headers["set-cookie"].lower()
-        while time.monotonic() - started < 3.5:  # used every 0.4 s: past the idle timeout
-            assert _me(server, used) == 200
-            time.sleep(0.4)
-        assert _me(server, left) == 401  # idle for 3.5 s > 2 s
-        while time.monotonic() - started < 5.3:
-            time.sleep(0.4)
-            if _me(server, used) == 401:
-                break
-        assert 4.5 < time.monotonic() - started < 5.8  # ended by the absolute timeout
-        assert _me(server, used) == 401
+        def sign_in() -> str:
+            with server.client() as browser:
+                answer = browser.post("/api/v1/auth/login",
+                                      json={"username": name, "password": password})
+            assert answer.status_code == 200, answer.text
+            assert "max-age=5" in answer.headers["set-cookie"].lower()
+            return answer.cookies[SESSION_COOKIE]
+
+        used, left = sign_in(), sign_in()
+        for _ in range(7):  # used every 0.5 s, 3.5 s in all: past the idle timeout
+            server.clock.advance(0.5)
+            assert me(used) == 200
+        assert me(left) == 401  # idle for 3.5 s > 2 s
+        server.clock.advance(1.4)
+        assert me(used) == 200  # 4.9 s after signing in
+        server.clock.advance(0.1)
+        assert me(used) == 401  # ended by the absolute timeout at 5 s
 
 
 def test_the_watchdog_deletes_ended_sessions(tmp_path: Path) -> None:
+    clock = FakeClock()
     with SqlStore(f"sqlite:///{tmp_path / 'db.sqlite'}", tmp_path / "blobs") as store:
-        from tunehouse.server.accounts import Accounts
-
-        Accounts.of(store).create_user("sam", "a password")
-        sessions = Sessions.of(store, max_s=60, idle_s=1)
+        accounts = open_accounts(store, clock=clock, hasher=FAST_HASHER)
+        accounts.users.create_user("sam", "a password")
+        sessions = Sessions(accounts.sessions, max_s=60, idle_s=1)
         tokens = [sessions.create("sam", "10.0.0.1") for _ in range(3)]
         assert sessions.check(tokens[0]).name == "sam"
         watchdog = Watchdog(store, lost_after_s=300)
         watchdog.add_cleanup("ended sessions", sessions.purge)
         assert watchdog.run_cleanups() == 0
-        time.sleep(1.2)
-        assert sessions.count("sam") == 3
+        clock.advance(1.2)
+        assert accounts.sessions.count_sessions("sam") == 3
         assert watchdog.run_cleanups() == 3
-        assert sessions.count("sam") == 0
+        assert accounts.sessions.count_sessions("sam") == 0
         assert not sessions.end(tokens[1])

@@ -101,11 +101,11 @@ def test_the_rendered_table_costs_the_same_statements_whatever_its_size(
     import anyio
     import httpx
 
-    from tunehouse.server.accounts import Accounts
+    from tunehouse.server.accounts import open_accounts
     from tunehouse.server.app import create_app
     from tunehouse.settings import Settings
 
-    Accounts.of(store).create_user("table-viewer", "a password", admin=True)
+    open_accounts(store).users.create_user("table-viewer", "a password", admin=True)
     app = create_app(Settings.from_env({"TUNEHOUSE_HOME": str(tmp_path)}), store=store)
     project_id = store.tasks.get_project(PROJECT).id
     columns = "&".join(f"col={spec}" for spec in COLUMNS)

@@ -3,7 +3,8 @@ per-user preferences they are kept in: HTTP requests against the session's share
 server, signed in through the login form like a browser (session cookie + CSRF header).
 
 Every test names its projects, queues, workers, models and users uniquely (the server is
-shared); the preference store itself is also tested on SQLite and PostgreSQL directly.
+shared); the preferences area itself is in the contract suite
+(``tests/store/contract/test_preferences.py``: SQLite, PostgreSQL and HTTP).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,14 +23,13 @@ import pytest
 from tests.helpers.server import ServerProcess
 from tests.helpers.web import csrf_header, sign_in
 from tunehouse.errors import InvalidInput
-from tunehouse.server.accounts import (
-    DASHBOARD_MAX_PINS,
-    PREFERENCE_MAX_BYTES,
-    Accounts,
-    check_preference,
-)
 from tunehouse.server.ui.views.models import rollback_target
 from tunehouse.store.base import Store
+from tunehouse.store.preferences import (
+    DASHBOARD_MAX_PINS,
+    PREFERENCE_MAX_BYTES,
+    check_preference,
+)
 from tunehouse.store.records import (
     EventBatch,
     ModelCreate,
@@ -322,36 +321,6 @@ def test_preference_limits_and_csrf(browser: httpx.Client) -> None:
     assert browser.get(f"{API}/preferences/{key}").json()["value"] is None
     with httpx.Client(base_url=browser.base_url, timeout=30) as anonymous:
         assert anonymous.get(f"{API}/preferences/{key}").status_code == 401
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def accounts(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Accounts]:
-    from tunehouse.store.sql import SqlStore
-
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
-    with SqlStore(url, tmp_path / "artifacts", user="admin") as sql_store:
-        yield Accounts.of(sql_store)
-
-
-def test_preference_store_on_each_database(accounts: Accounts) -> None:
-    for name in ("alice", "bob"):
-        accounts.create_user(name, "pw")
-    alice, bob = accounts.with_user("alice"), accounts.with_user("bob")
-    assert alice.get_preference("dashboard:p1") is None
-    assert alice.set_preference("dashboard:p1", PINS[:1]) == PINS[:1]
-    assert alice.set_preference("dashboard:p1", PINS) == [PINS[0], {**PINS[1], "title": ""}]
-    assert len(alice.get_preference("dashboard:p1")) == 2  # replaced, not added
-    assert bob.get_preference("dashboard:p1") is None
-    bob.set_preference("dashboard:p1", [])
-    assert bob.get_preference("dashboard:p1") == [] and len(alice.get_preference("dashboard:p1")) == 2
-    nested = {"a": [1, 2.5, "x", None, True], "b": {"c": "ü"}}
-    assert alice.set_preference("misc", nested) == nested and alice.get_preference("misc") == nested
-    alice.set_preference("misc", None)
-    assert alice.get_preference("misc") is None
-    with pytest.raises(InvalidInput, match="not JSON"):
-        alice.set_preference("misc", float("nan"))
-    with pytest.raises(InvalidInput, match="invalid preference key"):
-        alice.get_preference("")
 
 
 def test_check_preference_leaves_other_keys_alone() -> None:

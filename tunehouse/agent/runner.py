@@ -237,12 +237,12 @@ class Attempt:
         settings = self.config.settings
         if not settings.server or self.store.user == self._agent_store.user:
             return None
-        from tunehouse.client.admin import AdminClient
+        from tunehouse.client.accounts import HttpAccounts
 
         try:
-            with AdminClient(settings.server, settings.access_key or "",
-                             settings.secret_key or "") as admin:
-                return admin.create_api_key(self.store.user, description=(
+            with HttpAccounts(settings.server, settings.access_key or "",
+                              settings.secret_key or "") as accounts:
+                return accounts.keys.create_api_key(self.store.user, description=(
                     f"agent {self.config.name}: task {self.task.id} attempt "
                     f"{self.task.attempt}"))
         except TunehouseError as exc:
@@ -253,13 +253,13 @@ class Attempt:
     def _revoke_key(self) -> None:
         if self._key is None:
             return
-        from tunehouse.client.admin import AdminClient
+        from tunehouse.client.accounts import HttpAccounts
 
         settings = self.config.settings
         try:
-            with AdminClient(settings.server or "", settings.access_key or "",
-                             settings.secret_key or "") as admin:
-                admin.revoke_api_key(self._key.access_key)
+            with HttpAccounts(settings.server or "", settings.access_key or "",
+                              settings.secret_key or "") as accounts:
+                accounts.keys.revoke_api_key(self._key.access_key)
         except TunehouseError as exc:
             log.error("could not revoke the key %s of task %s: %s", self._key.access_key,
                       self.task.id, exc.message)

@@ -16,7 +16,7 @@ from rich.console import Console
 from tunehouse.settings import Settings
 
 if TYPE_CHECKING:
-    from tunehouse.server.accounts import Accounts
+    from tunehouse.store.accounts import Accounts
     from tunehouse.store.base import Store
     from tunehouse.store.sql import SqlStore
 
@@ -77,11 +77,23 @@ def open_database(args: argparse.Namespace) -> SqlStore:
 
 @contextmanager
 def open_accounts(args: argparse.Namespace) -> Iterator[Accounts]:
-    """Users, keys and audit log of the ``--db`` database (closed afterwards)."""
-    from tunehouse.server.accounts import Accounts
+    """The account areas the options point at (closed afterwards): the server's when one
+    is set (its key must be an admin's to manage accounts), else the database's, acting as
+    ``cli:<login>`` (whoever opens the database may do anything on it). An explicit
+    ``--db`` without ``--server`` picks the database even when ``TUNEHOUSE_SERVER`` is set."""
+    settings = settings_from_args(args)
+    explicit_db = getattr(args, "db", None) and not getattr(args, "server", None)
+    if settings.server and not explicit_db:
+        from tunehouse.client.accounts import HttpAccounts
+
+        check_server(settings, args)
+        with HttpAccounts.from_settings(settings) as remote:
+            yield remote
+        return
+    from tunehouse.server.accounts import open_accounts as open_database_accounts
 
     with open_database(args) as store:
-        yield Accounts.of(store)
+        yield open_database_accounts(store)
 
 
 def console() -> Console:

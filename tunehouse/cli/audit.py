@@ -15,19 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from rich.table import Table
 
-from tunehouse.cli._options import (
-    add_common_options,
-    check_server,
-    console,
-    open_accounts,
-    settings_from_args,
-    when,
-)
-from tunehouse.errors import AuthenticationFailed, InvalidInput
+from tunehouse.cli._options import add_common_options, console, open_accounts, when
+from tunehouse.errors import InvalidInput
+from tunehouse.store.interfaces import AuditLog
 from tunehouse.store.records import AuditEvent
 
 #: Entries fetched per request by ``export``.
@@ -36,18 +30,6 @@ EXPORT_PAGE = 1000
 DETAILS_SHOWN = 120
 _AGO = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-class AuditLog(Protocol):
-    """What reads the log: :class:`~tunehouse.server.accounts.Accounts` (the database) or
-    :class:`~tunehouse.client.admin.AdminClient` (a server)."""
-
-    def list_audit_events(self, target_type: str | None = None, target_id: str | None = None,
-                          limit: int = 100, *, user: str | None = None,
-                          actor: str | None = None, action: str | None = None,
-                          since: datetime | None = None, until: datetime | None = None,
-                          after_id: int | None = None,
-                          oldest_first: bool = False) -> list[AuditEvent]: ...
 
 
 def register(subparsers: Any) -> None:
@@ -100,22 +82,10 @@ def moment(text: str) -> datetime:
 
 @contextmanager
 def open_audit_log(args: argparse.Namespace) -> Iterator[AuditLog]:
-    """The server's audit log when a server is set (the key must be an admin's), else the
-    database's."""
-    settings = settings_from_args(args)
-    if not settings.server:
-        with open_accounts(args) as accounts:
-            yield accounts
-        return
-    check_server(settings, args)
-    if not (settings.access_key and settings.secret_key):
-        raise AuthenticationFailed(
-            f"no API key configured for the server {settings.server}: set "
-            "TUNEHOUSE_ACCESS_KEY and TUNEHOUSE_SECRET_KEY to an admin's key")
-    from tunehouse.client.admin import AdminClient
-
-    with AdminClient(settings.server, settings.access_key, settings.secret_key) as client:
-        yield client
+    """The accounts' ``audit`` area: the server's when a server is set (the key must be an
+    admin's), else the database's."""
+    with open_accounts(args) as accounts:
+        yield accounts.audit
 
 
 def _filters(args: argparse.Namespace) -> dict[str, Any]:

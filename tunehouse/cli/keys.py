@@ -1,4 +1,6 @@
-"""``tunehouse keys``: API keys, managed directly on the database (``--db``)."""
+"""``tunehouse keys``: API keys, through the server when one is set (``--server``,
+``TUNEHOUSE_SERVER``: one's own keys, an admin's key for anyone's), else directly on the
+database (``--db``)."""
 
 from __future__ import annotations
 
@@ -24,12 +26,12 @@ def register(subparsers: Any) -> None:
     revoke.add_argument("access_key")
     revoke.set_defaults(func=run_revoke)
     for sub in (create, listing, revoke):
-        add_common_options(sub, server=False)
+        add_common_options(sub)
 
 
 def run_create(args: argparse.Namespace) -> int:
     with open_accounts(args) as accounts:
-        key = accounts.create_api_key(args.user, args.description)
+        key = accounts.keys.create_api_key(args.user, args.description)
     print(f"access key: {key.access_key}")
     print(f"secret key: {key.secret_key}")
     print(f"(for user {key.user}; the secret is shown only now)")
@@ -38,7 +40,7 @@ def run_create(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     with open_accounts(args) as accounts:
-        keys = accounts.list_api_keys(args.user)
+        keys = accounts.keys.list_api_keys(args.user)
     table = Table("access key", "user", "description", "revoked", "created", "last used")
     for key in keys:
         table.add_row(key.access_key, key.user, key.description, "yes" if key.revoked else "",
@@ -49,6 +51,6 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_revoke(args: argparse.Namespace) -> int:
     with open_accounts(args) as accounts:
-        key = accounts.revoke_api_key(args.access_key)
+        key = accounts.keys.revoke_api_key(args.access_key)
     print(f"revoked {key.access_key} (user {key.user})")
     return 0

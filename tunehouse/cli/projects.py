@@ -1,33 +1,22 @@
 """``tunehouse projects``: list projects, and the roles on them (``grant``, ``revoke``,
-``access``): through the server when one is set (the key's user must own the project),
-else directly on the database (``--db``), like ``tunehouse users``."""
+``access``, the accounts' ``roles`` area): through the server when one is set (the key's
+user must own the project), else directly on the database (``--db``) as ``cli:<login>``,
+unchecked, like ``tunehouse users``."""
 
 from __future__ import annotations
 
 import argparse
-import getpass
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.table import Table
 
 from tunehouse.cli._options import (
     add_common_options,
-    check_server,
     console,
-    open_database,
+    open_accounts,
     open_store,
-    settings_from_args,
     when,
 )
-from tunehouse.errors import InvalidInput
-
-if TYPE_CHECKING:
-    from tunehouse.client.admin import AdminClient
-    from tunehouse.server.permissions import Permissions
-    from tunehouse.store.records import User
 
 ROLES = ("viewer", "editor", "owner")
 _ROLES_HELP = ("Roles: viewer (read), editor (also change, run and report), owner (also "
@@ -80,71 +69,29 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-@contextmanager
-def _roles(args: argparse.Namespace) -> Iterator[AdminClient | tuple[Permissions, User]]:
-    """The server's admin client when a server is set, else the permissions of the
-    database with the CLI's user as an admin (whoever opens the database may do anything
-    on it; audit entries name ``cli:<login>``)."""
-    settings = settings_from_args(args)
-    if settings.server:
-        from tunehouse.client.admin import AdminClient
-
-        check_server(settings, args)
-        if not (settings.access_key and settings.secret_key):
-            raise InvalidInput("no API key for the server: set TUNEHOUSE_ACCESS_KEY and "
-                               "TUNEHOUSE_SECRET_KEY (or TUNEHOUSE_HOME with its credentials)")
-        with AdminClient(settings.server, settings.access_key, settings.secret_key) as admin:
-            yield admin
-        return
-    from tunehouse.server.permissions import Permissions
-    from tunehouse.store.records import User
-
-    with open_database(args) as store:
-        cli = User(name=f"cli:{getpass.getuser()}", admin=True, created=datetime.now(UTC))
-        yield Permissions.of(store), cli
-
-
 def run_grant(args: argparse.Namespace) -> int:
-    from tunehouse.client.admin import AdminClient
-    from tunehouse.server.permissions import Role
-
-    with _roles(args) as roles:
-        if isinstance(roles, AdminClient):
-            roles.grant_role(args.project, args.user, args.role)
-        else:
-            permissions, cli = roles
-            permissions.grant(args.project, args.user, Role.parse(args.role), cli)
+    with open_accounts(args) as accounts:
+        accounts.roles.grant_role(args.project, args.user, args.role)
     print(f"{args.user} is {args.role} of {args.project}")
     return 0
 
 
 def run_revoke(args: argparse.Namespace) -> int:
-    from tunehouse.client.admin import AdminClient
-
-    with _roles(args) as roles:
-        if isinstance(roles, AdminClient):
-            roles.revoke_role(args.project, args.user)
-        else:
-            permissions, cli = roles
-            if not permissions.revoke(args.project, args.user, cli):
-                print(f"{args.user} had no role of their own on {args.project}")
-                return 0
+    with open_accounts(args) as accounts:
+        revoked = accounts.roles.revoke_role(args.project, args.user)
+    if not revoked:
+        print(f"{args.user} had no role of their own on {args.project}")
+        return 0
     print(f"revoked the role of {args.user} on {args.project}")
     return 0
 
 
 def run_access(args: argparse.Namespace) -> int:
-    from tunehouse.client.admin import AdminClient
-
-    with _roles(args) as roles:
-        if isinstance(roles, AdminClient):
-            entries = roles.list_access(args.project)
-        else:
-            entries = [entry.model_dump() for entry in roles[0].access(args.project)]
+    with open_accounts(args) as accounts:
+        entries = accounts.roles.list_access(args.project)
     table = Table("user", "role", "from", "granted by")
     for entry in entries:
-        origin = entry.get("inherited_from") or "this project"
-        granted = entry.get("granted_by") or "(creator)"
-        table.add_row(entry["user"], entry["role"], origin, granted)
+        table.add_row(entry.user, entry.role, entry.inherited_from or "this project",
+                      entry.granted_by or "(creator)")
     console().print(table)
     return 0

@@ -1,5 +1,6 @@
-"""``tunehouse users``: accounts, managed directly on the database (run it where the
-server's database is reachable; ``--db`` picks it)."""
+"""``tunehouse users``: accounts and lockouts, through the server when one is set
+(``--server``, ``TUNEHOUSE_SERVER``; the key must be an admin's), else directly on the
+database (``--db``), through the store's account areas either way."""
 
 from __future__ import annotations
 
@@ -11,14 +12,7 @@ from typing import Any
 
 from rich.table import Table
 
-from tunehouse.cli._options import (
-    add_common_options,
-    console,
-    open_accounts,
-    open_database,
-    settings_from_args,
-    when,
-)
+from tunehouse.cli._options import add_common_options, console, open_accounts, when
 from tunehouse.errors import InvalidInput
 
 
@@ -74,7 +68,7 @@ def register(subparsers: Any) -> None:
     unlock.set_defaults(func=run_unlock)
     for sub in (add, listing, lockouts, unlock,
                 *[commands.choices[n] for n in ("disable", "enable")]):
-        add_common_options(sub, server=False)
+        add_common_options(sub)
 
 
 def _read_password(args: argparse.Namespace) -> tuple[str, bool]:
@@ -95,7 +89,8 @@ def _read_password(args: argparse.Namespace) -> tuple[str, bool]:
 def run_add(args: argparse.Namespace) -> int:
     password, generated = _read_password(args)
     with open_accounts(args) as accounts:
-        user = accounts.create_user(args.name, password, admin=args.admin, agent=args.agent)
+        user = accounts.users.create_user(args.name, password, admin=args.admin,
+                                          agent=args.agent)
     role = "admin" if user.admin else "agent" if user.agent else "user"
     print(f"created {role} {user.name}")
     if generated:
@@ -105,7 +100,7 @@ def run_add(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     with open_accounts(args) as accounts:
-        users = accounts.list_users()
+        users = accounts.users.list_users()
     table = Table("name", "admin", "agent", "source", "disabled", "created")
     for user in users:
         table.add_row(user.name, "yes" if user.admin else "", "yes" if user.agent else "",
@@ -115,10 +110,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_lockouts(args: argparse.Namespace) -> int:
-    from tunehouse.server.throttle import Throttle
-
-    with open_database(args) as store:
-        found = Throttle.of(store, settings_from_args(args)).list_lockouts(every=args.every)
+    with open_accounts(args) as accounts:
+        found = accounts.throttle.list_lockouts(every=args.every)
     if not found:
         print("no failed sign-ins are counted" if args.every else "nothing is locked")
         return 0
@@ -131,11 +124,9 @@ def run_lockouts(args: argparse.Namespace) -> int:
 
 
 def run_unlock(args: argparse.Namespace) -> int:
-    from tunehouse.server.throttle import Throttle
-
     key = args.key if ":" in args.key else f"user:{args.key}"
-    with open_database(args) as store:
-        cleared = Throttle.of(store, settings_from_args(args), user=store.user).clear(key)
+    with open_accounts(args) as accounts:
+        cleared = accounts.throttle.clear_lockout(key)
     was = f"locked until {when(cleared.locked_until)}" if cleared.locked_until else "not locked"
     print(f"unlocked {cleared.key} ({cleared.failures} failures, {was})")
     return 0
@@ -143,6 +134,6 @@ def run_unlock(args: argparse.Namespace) -> int:
 
 def run_set_disabled(args: argparse.Namespace) -> int:
     with open_accounts(args) as accounts:
-        user = accounts.set_user_disabled(args.name, args.disabled)
+        user = accounts.users.set_user_disabled(args.name, args.disabled)
     print(f"{user.name} is {'disabled' if user.disabled else 'enabled'}")
     return 0

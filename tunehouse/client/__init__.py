@@ -1,6 +1,8 @@
 """Reaching the records from a process: :func:`open_store` picks the HTTP client
 (:class:`~tunehouse.client.http.HttpStore`) when a server is configured, else the
-embedded SQL store. The client imports the store package; the store never imports it."""
+embedded SQL store. :class:`~tunehouse.client.accounts.HttpAccounts` reaches the account
+areas of a server (admins; every user for its own keys and preferences). The client
+imports the store package; the store never imports it."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from tunehouse.contract import (
     STREAMING_OPERATIONS,
     route,
 )
-from tunehouse.server.accounts import Accounts
+from tunehouse.server.accounts import open_accounts
 from tunehouse.server.api import build_router
 from tunehouse.server.api._deps import EXTRA_SCHEMAS
 from tunehouse.server.auth import SessionSigner, load_session_secret
@@ -32,6 +32,7 @@ from tunehouse.server.errors import (
     install_error_handlers,
 )
 from tunehouse.server.ldap_auth import LdapSignIn
+from tunehouse.server.permissions import Permissions
 from tunehouse.server.sessions import Sessions
 from tunehouse.server.throttle import Throttle
 from tunehouse.server.ui import build_ui_router, html_page
@@ -39,6 +40,7 @@ from tunehouse.server.ui.assets import mount_static
 from tunehouse.server.watchdog import Watchdog
 from tunehouse.settings import Settings
 from tunehouse.store.sql import SqlStore
+from tunehouse.store.sql.accounts import SqlAccountStore
 from tunehouse.version import __version__
 
 #: Threads for sync routes: an agent's claim holds one while it waits (long poll, a few
@@ -46,10 +48,14 @@ from tunehouse.version import __version__
 ROUTE_THREADS = 256
 
 
-def create_app(settings: Settings, store: SqlStore | None = None) -> FastAPI:
+def create_app(settings: Settings, store: SqlStore | None = None,
+               accounts: SqlAccountStore | None = None) -> FastAPI:
     """The server app for ``settings`` (``store`` defaults to the SQL store they name).
 
-    The store is closed when the app shuts down.
+    ``accounts`` default to the store's with the server's password hashing and the real
+    time; their clock is the time of sessions' timeouts and of the sign-in throttle's
+    delays and lockouts (tests pass accounts on a fake clock). The store is closed when
+    the app shuts down.
     """
     if store is None:
         store = SqlStore.from_settings(settings, user="server")
@@ -80,11 +86,15 @@ def create_app(settings: Settings, store: SqlStore | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
-    app.state.accounts = Accounts.of(store)
-    app.state.accounts.ldap = LdapSignIn.from_settings(settings, store)  # checks the settings
+    if accounts is None:
+        accounts = open_accounts(store, user="server")
+    app.state.accounts = accounts
+    app.state.ldap = LdapSignIn.from_settings(settings)  # checks the settings
+    app.state.permissions = Permissions(accounts, settings.default_project_role)
     app.state.session_signer = SessionSigner(load_session_secret(settings.home))
-    app.state.sessions = Sessions.of(store, settings.session_max_s, settings.session_idle_s)
-    app.state.throttle = Throttle.of(store, settings)
+    app.state.sessions = Sessions(accounts.sessions, settings.session_max_s,
+                                  settings.session_idle_s)
+    app.state.throttle = Throttle.of(accounts, settings)
     watchdog.add_cleanup("ended sessions", app.state.sessions.purge)
     watchdog.add_cleanup("stale sign-in counters", app.state.throttle.purge)
     install_error_handlers(app, html_page=html_page)

@@ -18,13 +18,14 @@ OpenAPI documents:
 Failed sign-ins and failed API-key checks are throttled (:mod:`tunehouse.server.throttle`):
 growing delays, then a lockout, answered with 429 and ``Retry-After``.
 
-Users and keys are checked by :class:`~tunehouse.server.accounts.Accounts`, which only
-the server has. Writes always act as the authenticated user (``store.with_user(...)``). An
-admin or an agent account (``User.agent``) may act for another, enabled user with the
-``X-Tunehouse-User`` header (used by ``HttpStore.with_user``); anyone else gets 403 for
-it. The audit entries of a request name the user it acted as, the authenticated user as
+Keys and sessions are checked by the store's account areas
+(:class:`~tunehouse.store.accounts.AccountStore`: store-only operations, no route reaches
+them), passwords by :class:`~tunehouse.server.accounts.SignIn`. Writes always act as the
+authenticated user (``store.with_user(...)``). An admin or an agent account
+(``User.agent``) may act for another, enabled user with the ``X-Tunehouse-User`` header
+(used by ``HttpStore.with_user``); anyone else gets 403 for it. The audit entries of a request name the user it acted as, the authenticated user as
 their ``actor`` when the two differ, and the client's address
-(``store.with_context``, ``Accounts.with_context``).
+(``store.with_context``, ``accounts.with_context``).
 """
 
 from __future__ import annotations
@@ -50,11 +51,13 @@ from tunehouse.contract import (
     SESSION_COOKIE,
 )
 from tunehouse.errors import AuthenticationFailed, InvalidInput, NotFound, PermissionDenied
-from tunehouse.server.accounts import Accounts
-from tunehouse.server.guarded import acting_for, guarded_store
+from tunehouse.server.accounts import SignIn
+from tunehouse.server.guarded import GuardedProjectRoles, acting_for, guarded_store
+from tunehouse.server.permissions import Permissions
 from tunehouse.server.sessions import TOKEN_MAX_LENGTH, Sessions
 from tunehouse.server.throttle import Throttle, address_key, api_key_key, user_key
 from tunehouse.settings import ensure_private_dir
+from tunehouse.store.accounts import AccountStore
 from tunehouse.store.base import Store
 from tunehouse.store.records import User
 
@@ -90,7 +93,7 @@ def _b64(data: bytes) -> str:
 class SessionSigner:
     """The CSRF tokens of web sessions: ``HMAC-SHA256(secret, "csrf:" + session token)``.
 
-    The sessions themselves are kept on the server (:class:`~tunehouse.server.sessions.Sessions`).
+    The sessions themselves are kept by the store (:class:`~tunehouse.server.sessions.Sessions`).
     """
 
     def __init__(self, secret: bytes) -> None:
@@ -153,11 +156,11 @@ def _sign_in(request: Request, username: str, password: str,
              keys: tuple[str, str]) -> tuple[User, str]:
     """:func:`sign_in`'s blocking part (argon2, the database), in a worker thread."""
     address = client_address(request)
-    accounts: Accounts = request.app.state.accounts.with_context(client=address)
+    accounts: AccountStore = request.app.state.accounts.with_context(client=address)
     throttle: Throttle = request.app.state.throttle
     with throttle.guard(keys) as counted:
         try:
-            user = accounts.verify_password(username, password)
+            user = SignIn(accounts, request.app.state.ldap).verify_password(username, password)
         except AuthenticationFailed:
             throttle.failed(keys, address)
             raise
@@ -208,16 +211,25 @@ def parse_basic(header: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class Principal:
-    """The authenticated user of a request, and the store and accounts acting for it."""
+    """The authenticated user of a request, and the store and accounts acting for it.
+
+    Attributes:
+        user: The authenticated user.
+        store: The store acting for the acting user, every call checked.
+        accounts: The account areas acting for the acting user; the routes check who may
+            call what (:mod:`tunehouse.server.api.accounts`), except ``roles``.
+        roles: The accounts' ``roles`` area checked against the acting user's roles.
+    """
 
     user: User
     store: Store
-    accounts: Accounts
+    accounts: AccountStore
+    roles: GuardedProjectRoles
 
 
 def authenticate(request: Request) -> User:
     """The user behind the request's API key or session cookie; else AuthenticationFailed."""
-    accounts: Accounts = request.app.state.accounts
+    accounts: AccountStore = request.app.state.accounts
     header = request.headers.get("authorization")
     if header:
         access_key, secret_key = parse_basic(header)
@@ -227,7 +239,8 @@ def authenticate(request: Request) -> User:
         def wrong_secret() -> None:  # counted, or 429 while delayed or locked
             throttle.check_failed((api_key_key(access_key), address_key(address)), address)
 
-        return accounts.authenticate_key(access_key, secret_key, on_wrong_secret=wrong_secret)
+        return accounts.keys.authenticate_key(access_key, secret_key,
+                                              on_wrong_secret=wrong_secret)
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         sessions: Sessions = request.app.state.sessions
@@ -245,14 +258,14 @@ def principal(request: Request) -> Principal:
     user = authenticate(request)
     acting = user.name
     act_as = request.headers.get(ACT_AS_HEADER)
-    accounts: Accounts = request.app.state.accounts
+    accounts: AccountStore = request.app.state.accounts
     if act_as and act_as != user.name:
         if not (user.admin or user.agent):
             raise PermissionDenied(
                 f"only admins and agent accounts may act for another user ({ACT_AS_HEADER}: "
                 f"{act_as!r}); {user.name!r} is neither")
         try:
-            target = accounts.get_user(act_as)
+            target = accounts.users.get_user(act_as)
         except NotFound:
             raise InvalidInput(f"{ACT_AS_HEADER} names an unknown user {act_as!r}") from None
         if target.disabled:
@@ -267,10 +280,12 @@ def principal(request: Request) -> Principal:
     if fence:
         store = store.with_fence(*parse_fence(fence))
     # every call is checked against the acting user's project roles (tunehouse.server.guarded)
-    store = guarded_store(store, user if acting == user.name
-                          else acting_for(user, accounts.get_user(acting)),
-                          request.app.state.settings.default_project_role)
-    return Principal(user=user, store=store, accounts=accounts.with_user(acting))
+    checked = user if acting == user.name else acting_for(user, accounts.users.get_user(acting))
+    permissions: Permissions = request.app.state.permissions
+    accounts = accounts.with_user(acting)
+    return Principal(user=user, store=guarded_store(store, checked, permissions),
+                     accounts=accounts,
+                     roles=GuardedProjectRoles(checked, permissions, accounts.roles))
 
 
 def client_address(request: Request) -> str | None:

@@ -6,8 +6,8 @@ import secrets
 from pathlib import Path
 
 from tunehouse.errors import Conflict
-from tunehouse.server.accounts import Accounts
 from tunehouse.settings import write_credentials
+from tunehouse.store.accounts import Accounts
 
 ADMIN_USER = "admin"
 
@@ -23,14 +23,14 @@ def bootstrap_admin(accounts: Accounts, home: Path, server_url: str) -> Path | N
     Returns:
         The credentials file written, or ``None`` when users already existed.
     """
-    if accounts.list_users():
+    if accounts.users.list_users():
         return None
     password = secrets.token_urlsafe(18)
     try:
-        accounts.create_user(ADMIN_USER, password, admin=True)
+        accounts.users.create_user(ADMIN_USER, password, admin=True)
     except Conflict:
         return None
-    key = accounts.create_api_key(ADMIN_USER, description="created on first start")
+    key = accounts.keys.create_api_key(ADMIN_USER, description="created on first start")
     return write_credentials(home, {
         "server": server_url,
         "user": ADMIN_USER,

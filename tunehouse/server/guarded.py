@@ -22,7 +22,9 @@ the table):
 * queues: listing queues, entries and workers is open to every user; enqueue, dequeue and
   moving a task need ``editor`` on the task; claiming, heartbeats and reaping leases need
   an agent account (or an admin), deleting a queue an admin. A search's private queue
-  (``local=N``) is also served, fed and removed by the search's editors.
+  (``local=N``) is also served, fed and removed by the search's editors;
+* project roles (:class:`GuardedProjectRoles`, the accounts' ``roles`` area): listing who
+  has access needs ``viewer`` on the project, granting and revoking ``owner``.
 
 Admins pass every check without a query.
 """
@@ -37,7 +39,8 @@ from tunehouse.server.guarded_checks import SEARCH_WORKER, Guard
 from tunehouse.server.guarded_tasks import GuardedEventStore, GuardedTaskStore
 from tunehouse.server.permissions import Permissions, Role
 from tunehouse.store.base import Store
-from tunehouse.store.interfaces import ArtifactStore, ModelStore, QueueStore
+from tunehouse.store.interfaces import ArtifactStore, ModelStore, ProjectRoles, QueueStore
+from tunehouse.store.interfaces.roles import AccessEntry
 from tunehouse.store.records import (
     LEASE_S,
     Artifact,
@@ -58,7 +61,7 @@ from tunehouse.store.records import (
 from tunehouse.store.sql import SqlStore
 from tunehouse.store.sql.artifacts import SqlArtifactStore
 
-__all__ = ["GuardedStore", "acting_for", "guarded_store"]
+__all__ = ["GuardedProjectRoles", "GuardedStore", "acting_for", "guarded_store"]
 
 V, E = Role.viewer, Role.editor
 
@@ -237,6 +240,7 @@ class GuardedStore(Store):
         self.acting = user
         self.permissions = permissions
         guard = Guard(user, permissions)
+        self.guard = guard
         self.tasks = GuardedTaskStore(guard, inner.tasks)
         self.events = GuardedEventStore(guard, inner.events)
         self.artifacts = GuardedArtifactStore(guard, inner.artifacts)
@@ -259,7 +263,7 @@ class GuardedStore(Store):
         return self._view(self.inner.with_fence(task_id, attempt), self.acting)
 
     def _view(self, inner: SqlStore, user: User) -> GuardedStore:
-        return GuardedStore(inner, user, Permissions.of(inner, self.permissions.default_role))
+        return GuardedStore(inner, user, self.permissions)
 
     def with_context(self, actor: str | None = None, client: str | None = None,
                      ) -> GuardedStore:
@@ -281,8 +285,30 @@ def acting_for(authenticated: User, target: User) -> User:
     return target
 
 
-def guarded_store(store: SqlStore, user: User, default_role: str | None = "viewer",
-                  ) -> GuardedStore:
-    """``store`` (a view acting as ``user.name``) checked against ``user``'s roles;
-    ``default_role`` is the server's setting ``default_project_role``."""
-    return GuardedStore(store, user, Permissions.of(store, default_role))
+def guarded_store(store: SqlStore, user: User, permissions: Permissions) -> GuardedStore:
+    """``store`` (a view acting as ``user.name``) checked against ``user``'s roles."""
+    return GuardedStore(store, user, permissions)
+
+
+class GuardedProjectRoles(ProjectRoles):
+    """The accounts' ``roles`` area checked against the roles of ``user`` (see the module
+    docstring), then done by ``inner`` (acting as ``user``: the grants' ``granted_by``)."""
+
+    def __init__(self, user: User, permissions: Permissions, inner: ProjectRoles) -> None:
+        self.user = user
+        self.permissions = permissions
+        self._inner = inner
+
+    def list_access(self, project: str) -> list[AccessEntry]:
+        self.permissions.require(self.user, project, Role.viewer, "list who has access")
+        return self._inner.list_access(project)
+
+    def grant_role(self, project: str, user: str, role: str) -> AccessEntry:
+        granted = Role.parse(role)
+        self.permissions.require(self.user, project, Role.owner,
+                                 f"grant {granted.name} to {user}")
+        return self._inner.grant_role(project, user, granted.name)
+
+    def revoke_role(self, project: str, user: str) -> bool:
+        self.permissions.require(self.user, project, Role.owner, f"revoke the role of {user}")
+        return self._inner.revoke_role(project, user)

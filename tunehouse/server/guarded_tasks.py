@@ -33,6 +33,7 @@ from tunehouse.store.records import (
     TaskStatus,
     TaskUpdate,
 )
+from tunehouse.store.sql.tasks import SqlTaskStore
 
 V, E, OWNER = Role.viewer, Role.editor, Role.owner
 
@@ -41,7 +42,7 @@ class GuardedTaskStore(TaskStore):
     """:class:`~tunehouse.store.interfaces.TaskStore` checked by ``guard``, then done by
     ``inner``."""
 
-    def __init__(self, guard: Guard, inner: TaskStore) -> None:
+    def __init__(self, guard: Guard, inner: SqlTaskStore) -> None:
         self._guard = guard
         self._inner = inner
 
@@ -78,7 +79,7 @@ class GuardedTaskStore(TaskStore):
         readable = self._guard.readable()
         if readable is None:
             return self._inner.list_tasks(query)
-        return self._guard.permissions.list_tasks_within(query, sorted(readable))
+        return self._inner.list_tasks_within(query, sorted(readable))
 
     def update_task(self, task_id: str, update: TaskUpdate) -> Task:
         self._guard.task(task_id, E, "change")

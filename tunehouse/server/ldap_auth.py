@@ -2,7 +2,7 @@
 
 On when ``TUNEHOUSE_LDAP_URL`` is set (:class:`LdapConfig`, checked when the server
 starts). A sign-in of a user whose ``source`` is ``ldap``, or of a name no user has yet
-(:meth:`~tunehouse.server.accounts.Accounts.verify_password`), goes:
+(:meth:`~tunehouse.server.accounts.SignIn.verify_password`), goes:
 
 1. bind as the service account (``TUNEHOUSE_LDAP_BIND_DN``; anonymous without one), and
    search ``TUNEHOUSE_LDAP_USER_BASE`` with ``TUNEHOUSE_LDAP_USER_FILTER``, the name
@@ -16,8 +16,7 @@ starts). A sign-in of a user whose ``source`` is ``ldap``, or of a name no user 
    ``ALICE`` signs in as ``alice``); a local user of that name is never taken over;
 5. on every sign-in, set its admin flag from ``TUNEHOUSE_LDAP_ADMIN_GROUP`` (left alone
    without one) and sync the project roles ``TUNEHOUSE_LDAP_PROJECT_ROLES`` maps its
-   groups to, through :class:`~tunehouse.server.permissions.Permissions` granted by
-   :data:`GRANTOR`: a mapped role is granted (a higher role someone else granted stays),
+   groups to, through the store's ``roles`` area acting as :data:`GRANTOR`: a mapped role is granted (a higher role someone else granted stays),
    and a role the sync granted is revoked once the user is in no group mapped to that
    project. A mapped project that does not exist yet is skipped (logged, not created):
    its role is granted at the first sign-in after someone creates the project.
@@ -45,14 +44,12 @@ from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
 from tunehouse.errors import InvalidInput, NotFound, ServerUnavailable
-from tunehouse.server.permissions import Permissions, Role
 from tunehouse.settings import Settings
+from tunehouse.store.interfaces.roles import Role
 from tunehouse.store.records import User, validate_project_name
-from tunehouse.store.sql.database import utcnow
 
 if TYPE_CHECKING:
-    from tunehouse.server.accounts import Accounts
-    from tunehouse.store.sql import SqlStore
+    from tunehouse.store.accounts import AccountStore
 
 log = logging.getLogger("tunehouse.server.ldap")
 
@@ -344,15 +341,15 @@ class LdapDirectory:
 
 
 class LdapSignIn:
-    """LDAP sign-in of the server of ``store`` (its accounts call :meth:`sign_in`)."""
+    """LDAP sign-in of the server (:class:`~tunehouse.server.accounts.SignIn` calls
+    :meth:`sign_in`)."""
 
-    def __init__(self, config: LdapConfig, store: SqlStore) -> None:
+    def __init__(self, config: LdapConfig) -> None:
         self.config = config
         self.directory = LdapDirectory(config)
-        self._store = store
 
     @classmethod
-    def from_settings(cls, settings: Settings, store: SqlStore) -> LdapSignIn | None:
+    def from_settings(cls, settings: Settings) -> LdapSignIn | None:
         """The sign-in ``settings`` configure, None when LDAP is off; InvalidInput naming
         the setting when one is wrong (the server does not start)."""
         config = LdapConfig.from_settings(settings)
@@ -360,9 +357,9 @@ class LdapSignIn:
             return None
         log.info("LDAP sign-in on: %s, users under %s, %d project role rule(s)", config.url,
                  config.user_base, len(config.project_roles))
-        return cls(config, store)
+        return cls(config)
 
-    def sign_in(self, accounts: Accounts, username: str, password: str) -> User | None:
+    def sign_in(self, accounts: AccountStore, username: str, password: str) -> User | None:
         """The tunehouse user of ``username`` when the directory accepts ``password``,
         created or updated (admin flag, project roles); None when refused."""
         identity = self.directory.authenticate(username, password)
@@ -371,7 +368,7 @@ class LdapSignIn:
         group = self.config.admin_group
         admin = identity.in_group(group) if group else None  # None: not managed by LDAP
         try:
-            user = accounts.save_ldap_user(identity.name, admin=admin)
+            user = accounts.users.save_ldap_user(identity.name, admin=admin)
         except InvalidInput as exc:
             log.warning("LDAP user %r cannot be a tunehouse user: %s", identity.name,
                         exc.message)
@@ -380,7 +377,7 @@ class LdapSignIn:
             log.warning("LDAP sign-in of %r refused: the tunehouse user of that name is "
                         "disabled or not an LDAP user", identity.name)
             return None
-        self._sync_roles(identity, user)
+        self._sync_roles(accounts, identity, user)
         return user
 
     def roles_of(self, identity: LdapIdentity) -> dict[str, str]:
@@ -393,27 +390,26 @@ class LdapSignIn:
                     roles[rule.project] = rule.role
         return roles
 
-    def _sync_roles(self, identity: LdapIdentity, user: User) -> None:
+    def _sync_roles(self, accounts: AccountStore, identity: LdapIdentity, user: User) -> None:
         """Grant ``user`` the roles the mapping gives its groups, and take back those the
         sync granted (``granted_by`` :data:`GRANTOR`) on mapped projects whose groups it
         has left. A role granted by someone else is only ever raised, never lowered."""
         if not self.config.project_roles:
             return
         wanted = self.roles_of(identity)
-        permissions = Permissions.of(self._store)
-        grantor = User(name=GRANTOR, admin=True, created=utcnow())
+        roles = accounts.with_user(GRANTOR).roles  # granted and audited by the sync
         for project in dict.fromkeys(rule.project for rule in self.config.project_roles):
             try:
-                held = next((e for e in permissions.access(project)
+                held = next((e for e in roles.list_access(project)
                              if e.user == user.name and e.inherited_from is None), None)
                 role = wanted.get(project)
                 ours = held is not None and held.granted_by == GRANTOR
                 if role is not None and (held is None or (ours and held.role != role)
                                          or Role[held.role] < Role[role]):
-                    permissions.grant(project, user.name, Role[role], by=grantor)
+                    roles.grant_role(project, user.name, role)
                     log.info("LDAP sync: %s is %s of project %r", user.name, role, project)
                 elif role is None and ours:
-                    permissions.revoke(project, user.name, by=grantor)
+                    roles.revoke_role(project, user.name)
                     log.info("LDAP sync: %s is no longer in a group with a role on project "
                              "%r: role revoked", user.name, project)
             except NotFound:

@@ -48,14 +48,14 @@ def server_url(settings: Settings) -> str:
 
 def serve(settings: Settings, access_log: bool = False, log_level: str = "info") -> None:
     """Open (or create) the database, bootstrap the admin on first start, and serve."""
-    from tunehouse.server.accounts import Accounts
+    from tunehouse.server.accounts import open_accounts
     from tunehouse.server.app import create_app
     from tunehouse.server.bootstrap import bootstrap_admin
     from tunehouse.store.sql import SqlStore
 
     store = SqlStore.from_settings(settings, user="server")
     url = server_url(settings)
-    written = bootstrap_admin(Accounts.of(store), settings.home, url)
+    written = bootstrap_admin(open_accounts(store), settings.home, url)
     if written is not None:
         print(f"First start: created user 'admin'; its password and API key are in {written}",
               file=sys.stderr, flush=True)

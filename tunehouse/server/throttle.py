@@ -1,4 +1,5 @@
-"""Brute-force protection of sign-ins and API keys, over the ``auth_throttle`` table.
+"""Brute-force protection of sign-ins and API keys: the rules, over the store's counters
+(the ``throttle`` area, :class:`~tunehouse.store.interfaces.sign_in.ThrottleStore`).
 
 Failed attempts are counted per key: a failed sign-in per ``user:<name>`` (the name as
 typed) and per ``addr:<client address>``, a failed API-key check (unknown access key or
@@ -29,6 +30,9 @@ refusal read from the table is remembered for up to :data:`REMEMBER_S` (never pa
 end): while a key is hammered, further attempts are refused from memory, without a
 database read. An unlock takes effect at once in the process that made it (the API) and
 within :data:`REMEMBER_S` in the others (the CLI works on the table).
+
+Time comes from the clock the throttle is given (the store's), so tests move a fake
+clock past a delay or a lockout instead of waiting for it.
 """
 
 from __future__ import annotations
@@ -36,7 +40,6 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -44,22 +47,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
-from tunehouse.errors import NotFound, TooManyAttempts
+from tunehouse.errors import TooManyAttempts
 from tunehouse.settings import Settings
-from tunehouse.store import schema as t
+from tunehouse.store.clock import Clock, utc_now
+from tunehouse.store.interfaces.sign_in import COUNTER_KEY_MAX, ThrottleStore
 from tunehouse.store.records import Lockout
-from tunehouse.store.sql import SqlStore
-from tunehouse.store.sql.database import AuditContext, Database, DbRow, SqlArea, utcnow
+from tunehouse.store.sql.accounts import SqlAccountStore
 
 #: Failures count towards a lockout within this many seconds of the first one.
 WINDOW_S = 15 * 60
 #: The longest delay after a failure (the delays double from 1 s up to this).
 MAX_DELAY_S = 60
-#: The longest key the table holds; longer ones (typed names) keep their SHA-256.
-KEY_MAX = t.NAME_LENGTH + 8
+#: The longest key kept; longer ones (typed names) keep their SHA-256.
+KEY_MAX = COUNTER_KEY_MAX
 #: The longest a refusal read from the table is remembered by a server process.
 REMEMBER_S = 5.0
 #: Past this many remembered refusals, the ended ones are dropped.
@@ -93,6 +93,22 @@ class ThrottlePolicy:
             return 0
         return int(min(self.max_delay_s, 2 ** min(failures - self.delay_after, 30)))
 
+    def after_failure(self, counter: Lockout | None, now: datetime) -> Lockout:
+        """The counter after one more failure at ``now``: a key locked meanwhile stays as
+        it is; the count starts again after a lockout or once the window has passed; the
+        key is locked for :attr:`lockout_s` on reaching :attr:`lockout_after`."""
+        if counter is not None and counter.locked_until is not None \
+                and counter.locked_until > now:
+            return counter  # locked meanwhile: nothing more to count
+        restart = (counter is None or counter.locked_until is not None
+                   or (now - counter.first_failure).total_seconds() > self.window_s)
+        failures = 1 if restart or counter is None else counter.failures + 1
+        first = now if restart or counter is None else counter.first_failure
+        locked = (now + timedelta(seconds=self.lockout_s)
+                  if failures >= self.lockout_after else None)
+        return Lockout(key=counter.key if counter else "", failures=failures,
+                       first_failure=first, last_failure=now, locked_until=locked)
+
 
 def throttle_key(kind: str, value: str | None) -> str:
     """``<kind>:<value>``, or ``<kind>:sha256:<hex>`` when that is too long to keep."""
@@ -121,61 +137,44 @@ def describe(key: str) -> str:
             "key": f"with API key {value}"}.get(kind, key)
 
 
-def _target(key: str) -> tuple[str, str]:
-    """The audit target of a key: ``("user", name)``, ``("address", ...)``, ``("api_key", ...)``."""
-    kind, _, value = key.partition(":")
-    return {"user": "user", "addr": "address", "key": "api_key"}.get(kind, "throttle"), value
-
-
-def _lockout(row: DbRow) -> Lockout:
-    return Lockout(key=row.key, failures=row.failures, first_failure=row.first_failure,
-                   last_failure=row.last_failure, locked_until=row.locked_until)
-
-
-class Throttle(SqlArea):
-    """The counters of failed sign-ins and key checks on the server's database.
+class Throttle:
+    """The throttle of one server process over the store's counters.
 
     Args:
-        db: The database (``SqlStore.db``).
+        counters: The store's ``throttle`` area (acting as ``server``: lockouts are
+            audited as made by it).
         policy: The delays and lockout.
-        user: The acting user (recorded on the audit entries: ``server`` for lockouts, the
-            admin or CLI user for unlocks).
+        clock: The time (the store's clock).
     """
 
-    def __init__(self, db: Database, policy: ThrottlePolicy, user: str = "server",
-                 context: AuditContext | None = None) -> None:
-        super().__init__(db, user, context=context or AuditContext())
+    def __init__(self, counters: ThrottleStore, policy: ThrottlePolicy,
+                 clock: Clock = utc_now) -> None:
+        self.counters = counters
         self.policy = policy
+        self.clock = clock
         self._busy: Counter[str] = Counter()  # attempts being checked, per key
         self._lock = threading.Lock()
-        #: key -> (monotonic time the refusal is remembered until, its end, locked)
-        self._remembered: dict[str, tuple[float, datetime, bool]] = {}
+        #: key -> (time the refusal is remembered until, its end, locked)
+        self._remembered: dict[str, tuple[datetime, datetime, bool]] = {}
 
     @classmethod
-    def of(cls, store: SqlStore, settings: Settings, user: str | None = None) -> Throttle:
-        """The throttle on ``store``'s database with ``settings``' policy."""
-        return cls(store.db, ThrottlePolicy.from_settings(settings), user or "server")
-
-    def with_user(self, user: str) -> Throttle:
-        """The same counters, acting as ``user`` (for admins' unlocks); it shares this
-        one's memory of refusals, so that its unlocks take effect at once."""
-        view = Throttle(self._db, self.policy, user, self.context)
-        view._remembered = self._remembered
-        return view
+    def of(cls, accounts: SqlAccountStore, settings: Settings) -> Throttle:
+        """The throttle on ``accounts``' counters and clock with ``settings``' policy."""
+        return cls(accounts.throttle, ThrottlePolicy.from_settings(settings), accounts.clock)
 
     def check_remembered(self, keys: Sequence[str]) -> None:
         """Raise the TooManyAttempts remembered for one of ``keys``, if any (no database
         read)."""
         if not self._remembered:
             return
-        clock, now = time.monotonic(), utcnow()
+        now = self.clock()
         worst: tuple[bool, int, int, str, datetime] | None = None  # as :meth:`_refusal`
         for key in keys:
             found = self._remembered.get(key)
             if found is None:
                 continue
-            if found[0] <= clock:
-                self._remembered.pop(key, None)
+            if found[0] <= now or (found[0] - now).total_seconds() > REMEMBER_S:
+                self._remembered.pop(key, None)  # over, or the clock was set back
                 continue
             wait = max(1, math.ceil((found[1] - now).total_seconds()))
             candidate = (found[2], wait, _RANKS.get(key.partition(":")[0], 0), key, found[1])
@@ -192,11 +191,14 @@ class Throttle(SqlArea):
         left = (ends - now).total_seconds()
         if left <= 0:
             return
-        clock = time.monotonic()
         if len(self._remembered) >= REMEMBER_MAX:  # many keys refused: forget the past ones
-            for old in [k for k, found in list(self._remembered.items()) if found[0] <= clock]:
+            for old in [k for k, found in list(self._remembered.items()) if found[0] <= now]:
                 self._remembered.pop(old, None)
-        self._remembered[key] = (clock + min(left, REMEMBER_S), ends, locked)
+        self._remembered[key] = (now + timedelta(seconds=min(left, REMEMBER_S)), ends, locked)
+
+    def forget_refusal(self, key: str) -> None:
+        """Forget a refusal remembered for ``key`` (an unlock made by this process)."""
+        self._remembered.pop(key, None)
 
     # ------------------------------------------------------------ attempts
     @contextmanager
@@ -207,8 +209,8 @@ class Throttle(SqlArea):
         counted failures (the caller resets the user's on success, :meth:`reset`)."""
         self.check_remembered(keys)
         with self._lock:  # read and admit together: a failure is recorded before its
-            rows = self._rows(keys)  # attempt leaves, so failures + busy never falls short
-            refused = self._refusal(rows.values(), utcnow())
+            rows = self.counters.get_counters(keys)  # attempt leaves, so failures + busy
+            refused = self._refusal(rows.values(), self.clock())  # never falls short
             if refused is not None:
                 raise refused
             for key in keys:
@@ -232,67 +234,29 @@ class Throttle(SqlArea):
         TooManyAttempts when a key is delayed or locked (the failure is not counted),
         else counts it (:meth:`failed`)."""
         self.check_remembered(keys)
-        refused = self._refusal(self._rows(keys).values(), utcnow())
+        refused = self._refusal(self.counters.get_counters(keys).values(), self.clock())
         if refused is not None:
             raise refused
         self.failed(keys, client)
 
     def failed(self, keys: Sequence[str], client: str | None) -> None:
-        """Count one failed attempt for each of ``keys`` (from address ``client``); lock a
-        key reaching the lockout threshold and audit that once."""
-        now = utcnow()
-        policy = self.policy
-        auditor = SqlArea(self._db, self.user, context=AuditContext(client=client))
-        with self._write() as conn:
-            for key in sorted(set(keys)):  # one order everywhere: no deadlock between them
-                row = self._locked_row(conn, key, now)
-                if row.locked_until is not None and row.locked_until > now:
-                    continue  # locked meanwhile: nothing more to count
-                restart = (row.failures == 0 or row.locked_until is not None
-                           or (now - row.first_failure).total_seconds() > policy.window_s)
-                failures = 1 if restart else row.failures + 1
-                first = now if restart else row.first_failure
-                locked = (now + timedelta(seconds=policy.lockout_s)
-                          if failures >= policy.lockout_after else None)
-                conn.execute(sa.update(t.auth_throttle).where(t.auth_throttle.c.key == key)
-                             .values(failures=failures, first_failure=first, last_failure=now,
-                                     locked_until=locked))
-                if locked is not None:
-                    target_type, target_id = _target(key)
-                    auditor._audit(conn, "auth.lockout", target_type, target_id, {
-                        "key": key, "failures": failures, "since": first.isoformat(),
-                        "locked_until": locked.isoformat()})
+        """Count one failed attempt for each of ``keys`` (from address ``client``); a key
+        reaching the lockout threshold is locked, and that is audited once (by the
+        store, in the counting transaction)."""
+        self.counters.count_failure(keys, self.policy.after_failure, client)
 
     def reset(self, key: str) -> None:
         """Forget the failures of ``key`` (a successful sign-in of that user)."""
-        with self._write() as conn:
-            conn.execute(sa.delete(t.auth_throttle).where(t.auth_throttle.c.key == key))
+        self.counters.forget_failures(key)
 
-    def _locked_row(self, conn: Connection, key: str, now: datetime) -> DbRow:
-        """The row of ``key``, created (0 failures) when missing; locked until commit on
-        PostgreSQL (SQLite write transactions hold the database lock already)."""
-        conn.execute(self._insert(t.auth_throttle).values(
-            key=key, failures=0, first_failure=now, last_failure=now, locked_until=None,
-        ).on_conflict_do_nothing(index_elements=["key"]))
-        query = sa.select(t.auth_throttle).where(t.auth_throttle.c.key == key)
-        if self.is_postgres:
-            query = query.with_for_update()
-        return conn.execute(query).one()
-
-    def _rows(self, keys: Iterable[str]) -> dict[str, DbRow]:
-        """The rows of ``keys`` (one indexed read)."""
-        with self._read() as conn:
-            rows = conn.execute(sa.select(t.auth_throttle)
-                                .where(t.auth_throttle.c.key.in_(list(keys)))).all()
-        return {row.key: row for row in rows}
-
-    def _refusal(self, rows: Iterable[DbRow], now: datetime) -> TooManyAttempts | None:
+    def _refusal(self, rows: Iterable[Lockout], now: datetime) -> TooManyAttempts | None:
         """The refusal of an attempt now, when a row is locked or delayed (the longest);
         each refusing row is remembered (:meth:`check_remembered`)."""
         # a lockout goes first, then the longest wait, then the user's (or key's) own key
         worst: tuple[bool, int, int, str, datetime | None] | None = None
         for row in rows:
             rank = _RANKS.get(row.key.partition(":")[0], 0)
+            found: tuple[bool, int, int, str, datetime | None]
             if row.locked_until is not None and row.locked_until > now:
                 found = (True, math.ceil((row.locked_until - now).total_seconds()), rank,
                          row.key, row.locked_until)
@@ -325,45 +289,6 @@ class Throttle(SqlArea):
         return TooManyAttempts(f"too many failed {_FAILURES.get(kind, 'attempts')} "
                                f"{describe(key)}: {reason}", detail)
 
-    # ------------------------------------------------------------ admins
-    def list_lockouts(self, every: bool = False, limit: int = 1000) -> list[Lockout]:
-        """The keys locked now, the latest lockout first; ``every``: every key with
-        counted failures (locked or not), the latest failure first."""
-        table = t.auth_throttle
-        query = sa.select(table).where(table.c.failures > 0).limit(limit)
-        if every:
-            query = query.order_by(table.c.last_failure.desc())
-        else:
-            query = query.where(table.c.locked_until > utcnow()).order_by(
-                table.c.locked_until.desc())
-        with self._read() as conn:
-            return [_lockout(row) for row in conn.execute(query).all()]
-
-    def clear(self, key: str) -> Lockout:
-        """Unlock ``key`` and forget its failures (audited ``auth.unlock``); returns what
-        was counted. NotFound when nothing was."""
-        table = t.auth_throttle
-        with self._write() as conn:
-            row = conn.execute(sa.select(table).where(table.c.key == key)).first()
-            if row is None or row.failures == 0:
-                raise NotFound(f"no failed attempts are counted for {key!r} (keys look like "
-                               "user:<name>, addr:<address> or key:<access key>)")
-            conn.execute(sa.delete(table).where(table.c.key == key))
-            self._remembered.pop(key, None)
-            target_type, target_id = _target(key)
-            self._audit(conn, "auth.unlock", target_type, target_id, {
-                "key": key, "failures": row.failures,
-                "locked_until": row.locked_until.isoformat() if row.locked_until else None})
-        return _lockout(row)
-
     def purge(self) -> int:
         """Delete the counters that no longer delay, lock or count towards a lockout."""
-        now = utcnow()
-        table = t.auth_throttle
-        with self._write() as conn:
-            done = conn.execute(sa.delete(table).where(
-                sa.or_(table.c.locked_until.is_(None), table.c.locked_until <= now),
-                table.c.first_failure < now - timedelta(seconds=self.policy.window_s),
-                table.c.last_failure < now - timedelta(seconds=self.policy.max_delay_s),
-            )).rowcount
-        return int(done or 0)
+        return self.counters.purge_counters(self.policy.window_s, self.policy.max_delay_s)

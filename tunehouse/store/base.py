@@ -9,8 +9,9 @@ contract, and the contract suite (``tests/store/contract/``) runs per area again
   PostgreSQL; used by the server and by the SDK in embedded mode.
 * :class:`tunehouse.client.http.HttpStore` – speaks the server's JSON API.
 
-Users, passwords, API keys and the audit log are not part of it: only the server
-authenticates, so they live in :mod:`tunehouse.server.accounts`.
+Users, API keys, sessions, roles, the audit log and preferences are not part of it: they
+are the account areas of :mod:`tunehouse.store.accounts`, which only the server and the
+admin commands open (a training script's store cannot check passwords).
 
 Contract every implementation keeps:
 

@@ -13,9 +13,8 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.store.contract.helpers import S, batch_id, unique
-from tunehouse.errors import (
-    NotFound,
-)
+from tunehouse.errors import Conflict, NotFound
+from tunehouse.store.accounts import Accounts
 from tunehouse.store.base import Store
 from tunehouse.store.records import (
     Configuration,
@@ -66,15 +65,10 @@ def test_unknown_ids_are_not_found(store: Store) -> None:
 
 
 def test_records_carry_the_acting_user(store: Store, store_kind: str,
-                                       request: pytest.FixtureRequest) -> None:
+                                       accounts: Accounts) -> None:
     if store_kind == "http":  # the server acts only for users it has
-        from tunehouse.client.admin import AdminClient
-        from tunehouse.errors import Conflict
-
-        server = request.getfixturevalue("http_server")
-        with AdminClient(server.url, server.access_key, server.secret_key) as admin, \
-                contextlib.suppress(Conflict):
-            admin.create_user("bob", "bob-password-123")
+        with contextlib.suppress(Conflict):
+            accounts.users.create_user("bob", "bob-password-123")
     bob = store.with_user("bob")
     task = bob.tasks.create_task(TaskCreate(project=unique("proj"), name="t"))
     assert task.user == "bob" and bob.user == "bob"

@@ -1,10 +1,15 @@
-"""Operations of the server alone: login/logout and who-am-I, users and API keys,
-reading the audit log, and each user's own preferences (``/preferences/{key}``: the web
-UI's dashboards). Managing users is for admins; a user may manage its own keys; an agent
-account may also create keys for non-admin users (the per-attempt keys of the task owners
-it runs for) and revoke the keys it created. There is no sign-up: accounts are created by
-an admin (here or with ``tunehouse users add`` on the server machine). Reading the audit
-log is for admins. No route writes or deletes audit entries: the server does.
+"""Sign-in and the account areas: login/logout and who-am-I (``server.*``), and the
+``users``, ``keys``, ``throttle`` (lockouts), ``audit`` and ``preferences`` areas of
+:class:`~tunehouse.store.accounts.Accounts` (each user's own preferences,
+``/preferences/{key}``: the web UI's dashboards).
+
+Who may call what is checked here, the store doing what it is asked: managing users is
+for admins; a user may manage its own keys; an agent account may also create keys for
+non-admin users (the per-attempt keys of the task owners it runs for) and revoke the keys
+it created. There is no sign-up: accounts are created by an admin (here or with
+``tunehouse users add``). Reading the audit log and the lockouts is for admins. No route
+writes or deletes audit entries, checks a password or a session but through sign-in: those
+operations of the store have no route.
 """
 
 from __future__ import annotations
@@ -76,62 +81,63 @@ class PreferenceWrite(Input):
 PreferenceKey = Annotated[str, Path(min_length=1, max_length=255)]
 
 
-@operation(router, "server.create_user", response_model=User, status_code=201)
+@operation(router, "users.create_user", response_model=User, status_code=201)
 def create_user(body: UserCreate, who: AdminOnly) -> User:
-    return who.accounts.create_user(body.name, body.password, admin=body.admin,
-                                    agent=body.agent)
+    return who.accounts.users.create_user(body.name, body.password, admin=body.admin,
+                                          agent=body.agent)
 
 
-@operation(router, "server.list_users", response_model=list[User])
+@operation(router, "users.list_users", response_model=list[User])
 def list_users(who: AdminOnly) -> list[User]:
-    return who.accounts.list_users()
+    return who.accounts.users.list_users()
 
 
-@operation(router, "server.get_user", response_model=User)
+@operation(router, "users.get_user", response_model=User)
 def get_user(name: str, who: Acting) -> User:
     require_self_or_admin(who, name)
-    return who.accounts.get_user(name)
+    return who.accounts.users.get_user(name)
 
 
-@operation(router, "server.set_user_disabled", response_model=User)
+@operation(router, "users.set_user_disabled", response_model=User)
 def set_user_disabled(name: str, body: UserChange, who: AdminOnly) -> User:
     """Disable or re-enable a user (a disabled user's keys and sessions stop working)."""
-    return who.accounts.set_user_disabled(name, body.disabled)
+    return who.accounts.users.set_user_disabled(name, body.disabled)
 
 
-@operation(router, "server.create_api_key", response_model=NewApiKey, status_code=201)
+@operation(router, "keys.create_api_key", response_model=NewApiKey, status_code=201)
 def create_api_key(body: KeyCreate, who: Acting) -> NewApiKey:
     """A new key for yourself, or (admins; agent accounts, for non-admin users) for another
     user. The secret is shown once. Audited as ``key.create`` naming the key's user."""
     owner = body.user or who.user.name
     if who.user.agent and not who.user.admin and owner != who.user.name:
-        if who.accounts.get_user(owner).admin:
+        if who.accounts.users.get_user(owner).admin:
             raise PermissionDenied(f"an agent account may not create keys of the admin "
                                    f"{owner!r}")
     else:
         require_self_or_admin(who, owner)
-    return who.accounts.create_api_key(owner, body.description)
+    return who.accounts.keys.create_api_key(owner, body.description)
 
 
-@operation(router, "server.list_api_keys", response_model=list[ApiKey])
+@operation(router, "keys.list_api_keys", response_model=list[ApiKey])
 def list_api_keys(who: Acting, user: str | None = None) -> list[ApiKey]:
     """Your keys; admins see everyone's (or one user's with ``user``)."""
     if not who.user.admin:
         require_self_or_admin(who, user or who.user.name)
         user = who.user.name
-    return who.accounts.list_api_keys(user)
+    return who.accounts.keys.list_api_keys(user)
 
 
-@operation(router, "server.revoke_api_key", response_model=ApiKey)
+@operation(router, "keys.revoke_api_key", response_model=ApiKey)
 def revoke_api_key(access_key: str, who: Acting) -> ApiKey:
     """Revoke a key: your own; admins any; an agent account also those it created."""
     if not who.user.admin:
-        own = {key.access_key for key in who.accounts.list_api_keys(who.user.name)}
-        made = who.user.agent and who.accounts.key_created_by(access_key) == who.user.name
+        keys = who.accounts.keys
+        own = {key.access_key for key in keys.list_api_keys(who.user.name)}
+        made = who.user.agent and keys.key_created_by(access_key) == who.user.name
         if access_key not in own and not made:
             raise PermissionDenied("only admins may revoke other users' keys (an agent "
                                    "account: the keys it created)")
-    return who.accounts.revoke_api_key(access_key)
+    return who.accounts.keys.revoke_api_key(access_key)
 
 
 @operation(router, "server.login", response_model=User)
@@ -154,22 +160,25 @@ def logout(request: Request, who: Acting) -> Response:
     return response
 
 
-@operation(router, "server.list_lockouts", response_model=list[Lockout])
-def list_lockouts(request: Request, who: AdminOnly, every: bool = False) -> list[Lockout]:
+@operation(router, "throttle.list_lockouts", response_model=list[Lockout])
+def list_lockouts(who: AdminOnly, every: bool = False,
+                  limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> list[Lockout]:
     """Keys locked by failed sign-ins or API-key checks now (``user:<name>``,
     ``addr:<address>``, ``key:<access key>``), the latest first (admins only);
     ``every``: every key with counted failures, locked or not."""
-    throttle: Throttle = request.app.state.throttle
-    return throttle.list_lockouts(every=every)
+    return who.accounts.throttle.list_lockouts(every=every, limit=limit)
 
 
-@operation(router, "server.clear_lockout", response_model=Lockout)
+@operation(router, "throttle.clear_lockout", response_model=Lockout)
 def clear_lockout(key: Annotated[str, Path(min_length=1, max_length=300)], request: Request,
                   who: AdminOnly) -> Lockout:
     """Unlock a key and forget its failures (admins only; audited ``auth.unlock``);
-    answers what was counted. 404 when nothing is counted for the key."""
+    answers what was counted. 404 when nothing is counted for the key. This server
+    forgets the refusal it remembers at once."""
+    cleared = who.accounts.throttle.clear_lockout(key)
     throttle: Throttle = request.app.state.throttle
-    return throttle.with_user(who.user.name).clear(key)
+    throttle.forget_refusal(key)
+    return cleared
 
 
 @operation(router, "server.whoami", response_model=User)
@@ -181,7 +190,7 @@ def whoami(who: Acting) -> User:
 AuditText = Annotated[str | None, Query(min_length=1, max_length=NAME_MAX)]
 
 
-@operation(router, "server.list_audit_events", response_model=list[AuditEvent])
+@operation(router, "audit.list_audit_events", response_model=list[AuditEvent])
 def list_audit_events(who: AdminOnly, target_type: AuditText = None,
                       target_id: AuditText = None, user: AuditText = None,
                       actor: AuditText = None, action: AuditText = None,
@@ -195,22 +204,22 @@ def list_audit_events(who: AdminOnly, target_type: AuditText = None,
     a prefix ending in ``*``), ``target_type``, ``target_id``, ``since`` (inclusive),
     ``until`` (exclusive; ISO 8601 times, UTC when without zone). Pages: pass the ``id``
     of the last entry of a page as ``after_id`` to get the next one."""
-    return who.accounts.list_audit_events(
+    return who.accounts.audit.list_audit_events(
         target_type=target_type, target_id=target_id, limit=limit, user=user, actor=actor,
         action=action, since=since, until=until, after_id=after_id, oldest_first=oldest_first)
 
 
-@operation(router, "server.get_preference", response_model=Preference)
+@operation(router, "preferences.get_preference", response_model=Preference)
 def get_preference(key: PreferenceKey, who: Acting) -> Preference:
     """Your value of preference ``key`` (``null`` when you have none)."""
-    return Preference(key=key, value=who.accounts.get_preference(key))
+    return Preference(key=key, value=who.accounts.preferences.get_preference(key))
 
 
-@operation(router, "server.set_preference", response_model=Preference)
+@operation(router, "preferences.set_preference", response_model=Preference)
 def set_preference(key: PreferenceKey, body: PreferenceWrite, who: Acting) -> Preference:
     """Keep a JSON value of at most 64 KiB under ``key``, for you alone; ``null`` removes
     it. ``dashboard:<project id>`` holds the web UI's charts pinned on that project's
     dashboard: at most 50 ``{kind, spec, title}``, ``kind`` ``metric_over_time`` or
     ``running_latest``, ``spec`` a metric column (``metric:<title>/<series>[:last|:min|:max]``).
     The answer is the value as kept."""
-    return Preference(key=key, value=who.accounts.set_preference(key, body.value))
+    return Preference(key=key, value=who.accounts.preferences.set_preference(key, body.value))

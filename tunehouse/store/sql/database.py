@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from tunehouse.errors import Conflict, InvalidInput, NotFound, StaleAttempt
 from tunehouse.store import schema as t
 from tunehouse.store.blob_storage import BlobStorage
+from tunehouse.store.clock import Clock, utc_now
 from tunehouse.store.engine import write_options
 from tunehouse.store.failures import storage_error
 from tunehouse.store.records import (
@@ -130,7 +131,8 @@ CLIENT_MAX = 255
 @dataclass(frozen=True)
 class AuditContext:
     """Who made the changes of a view, beyond its acting user, and from where: written on
-    every audit entry the view writes (``SqlStore.with_context``, ``Accounts.with_context``).
+    every audit entry the view writes (``SqlStore.with_context``,
+    ``SqlAccountStore.with_context``).
 
     Attributes:
         actor: The authenticated user when it acted for the view's user (an admin or an
@@ -170,15 +172,17 @@ class SqlArea:
         fence: The (task, attempt) this view writes for: writes to that task once the
             attempt is over raise :class:`~tunehouse.errors.StaleAttempt`.
         context: Who acted for ``user`` and from where, written on its audit entries.
+        clock: The time of audit entries (the account areas use it for all their times).
     """
 
     def __init__(self, db: Database, user: str, fence: Fence | None = None,
-                 context: AuditContext = NO_CONTEXT) -> None:
+                 context: AuditContext = NO_CONTEXT, clock: Clock = utc_now) -> None:
         self._db = db
         self._engine = db.engine
         self.user = user
         self.fence = fence
         self.context = context
+        self._clock = clock
 
     @property
     def is_postgres(self) -> bool:
@@ -306,14 +310,16 @@ class SqlArea:
             cursor.close()
 
     def _audit(self, conn: Connection, action: str, target_type: str, target_id: str,
-               details: dict[str, Any] | None, user: str | None = None) -> AuditEvent:
+               details: dict[str, Any] | None, user: str | None = None,
+               client: str | None = None) -> AuditEvent:
         """Append one audit entry in the transaction of ``conn`` (so it is written exactly
         when the change it records is): by ``user`` (default: the acting user), with this
-        view's actor and client address (:class:`AuditContext`)."""
-        now = utcnow()
+        view's actor and client address (:class:`AuditContext`; ``client`` overrides the
+        address)."""
+        now = self._clock()
         details = details or {}
         user = (user or self.user)[: t.NAME_LENGTH]
-        actor, client = self.context.actor, self.context.client
+        actor, client = self.context.actor, client or self.context.client
         client = client[:CLIENT_MAX] if client else None
         event_id = conn.execute(sa.insert(t.audit_events).values(
             user=user, actor=actor, client=client, action=action, target_type=target_type,

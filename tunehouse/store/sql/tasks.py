@@ -159,6 +159,12 @@ class SqlTaskStore(StatusWriter, TaskStore):
         with self._read() as conn:
             return task_query.list_tasks(conn, query, self.is_postgres)
 
+    def list_tasks_within(self, query: TaskQuery, project_ids: list[str]) -> TaskPage:
+        """:meth:`list_tasks` restricted to the tasks of ``project_ids`` (SQL only: the
+        server's listing for a user who may not read every project)."""
+        with self._read() as conn:
+            return task_query.list_tasks(conn, query, self.is_postgres, project_ids=project_ids)
+
     def update_task(self, task_id: str, update: TaskUpdate) -> Task:
         values: dict[str, Any] = update.model_dump(exclude_none=True)
         if "tags" in values:

@@ -1,8 +1,8 @@
 """A project's dashboard: charts of chosen metrics across the project's tasks, pinned by
 each user for themself and kept on the server (the preference ``dashboard:<project id>``
-of :meth:`~tunehouse.server.accounts.Accounts.set_preference`).
+of the accounts' ``preferences`` area, :mod:`tunehouse.store.preferences`).
 
-Two kinds of pins (:data:`~tunehouse.server.accounts.PIN_KINDS`), each a metric column
+Two kinds of pins (:data:`~tunehouse.store.preferences.PIN_KINDS`), each a metric column
 spec ``metric:<title>/<series>[:last|:min|:max]``:
 
 * ``metric_over_time``: one point per task (x: when it was created, y: the value), with
@@ -23,14 +23,14 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from tunehouse.server.accounts import (
+from tunehouse.server.ui.pages import Page
+from tunehouse.server.ui.render import render
+from tunehouse.store.preferences import (
     DASHBOARD_MAX_PINS,
     DASHBOARD_PREFIX,
     PIN_KINDS,
     DashboardPin,
 )
-from tunehouse.server.ui.pages import Page
-from tunehouse.server.ui.render import render
 from tunehouse.store.records import TaskQuery, TaskStatus
 
 router = APIRouter()
@@ -47,7 +47,7 @@ def dashboard_page(request: Request, project_id: str, who: Page) -> Response:
     """The signed-in user's pinned charts of one project, and the form to pin more."""
     project = who.store.tasks.get_project(project_id)
     key = f"{DASHBOARD_PREFIX}{project.id}"
-    pins = _pins(who.accounts.get_preference(key))
+    pins = _pins(who.accounts.preferences.get_preference(key))
     return render(request, "dashboard.html", title=f"{project.name} dashboard · tunehouse",
                   user=who.user, project=project, key=key, pins=pins,
                   kinds=[(kind, KIND_LABELS.get(kind, kind)) for kind in PIN_KINDS],

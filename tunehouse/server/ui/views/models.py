@@ -79,8 +79,8 @@ def models_page(request: Request, who: Page, name: str = "") -> Response:
     context: dict[str, Any] = {"summaries": summaries, "name": name, "focus": None}
     if name:
         versions = sorted(by_name[name], key=lambda m: m.version, reverse=True)
-        events = who.accounts.list_audit_events(target_type=AUDIT_TARGET, target_id=name,
-                                                limit=AUDIT_SHOWN)
+        events = who.accounts.audit.list_audit_events(target_type=AUDIT_TARGET,
+                                                      target_id=name, limit=AUDIT_SHOWN)
         stage_rows = stage_table(versions, events)
         context.update(
             focus=name, versions=versions, stage_rows=stage_rows,

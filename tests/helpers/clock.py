@@ -1,0 +1,30 @@
+"""A clock tests move by hand: hand the same one to the store's account areas and to the
+server (``create_app(..., clock=clock)``) and call :meth:`FakeClock.advance` where a test
+would otherwise sleep through a throttle delay, a lockout or a session timeout."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+
+class FakeClock:
+    """A :data:`~tunehouse.store.clock.Clock` that stands still until advanced.
+
+    Args:
+        start: The time it starts at (default: now, to the second).
+    """
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime.now(UTC).replace(microsecond=0)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> datetime:
+        """Move the clock ``seconds`` forward; the new time."""
+        with self._lock:
+            self._now += timedelta(seconds=seconds)
+            return self._now
