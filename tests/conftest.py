@@ -45,6 +45,7 @@ __all__ = ["PG_ADMIN_URL"]
 _SHARED_SCOPES = ("module", "class", "package")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Group the tests of a module that share a module- or class-scoped fixture on one
     xdist worker (``xdist_group``); other tests spread freely."""
@@ -139,3 +140,4 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
     with running_server(tmp_path_factory.mktemp("shared-server") / "home") as server:
         server.shared = True
         yield server
+

@@ -32,3 +32,18 @@ def test_no_import_cycle_inside_a_package(package: str) -> None:
     breakers = _GRAPH.nominate_cycle_breakers(package)
     assert not breakers, f"import cycles in {package}; imports that would break them: " \
                          f"{sorted(breakers)}"
+
+
+@pytest.fixture(scope="module")
+def _shared_by_the_module() -> str:
+    return "made once per worker for the tests of this module"
+
+
+def test_tests_sharing_a_module_fixture_are_one_xdist_group(
+        request: pytest.FixtureRequest, _shared_by_the_module: str) -> None:
+    """Under ``scripts/test.sh`` (pytest-xdist, ``--dist loadgroup``) a test using a
+    module-scoped fixture carries its module as its group (``tests/conftest.py``), so the
+    fixture is made on one worker; pytest 9.2 with xdist 3.8 silently lost the groups."""
+    if not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("not run by pytest-xdist with --dist loadgroup")
+    assert request.node.nodeid.endswith("@tests/test_structure.py")

@@ -19,8 +19,8 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import Field, TypeAdapter, ValidationError, field_validator
 
 from tunehouse.errors import InvalidInput
+from tunehouse.store.columns import METRIC_PREFIX, MetricColumn, parse_column
 from tunehouse.store.records import Input
-from tunehouse.store.sql.task_columns import METRIC_PREFIX, MetricColumn, parse_column
 
 #: A preference's value is at most this many bytes of JSON.
 PREFERENCE_MAX_BYTES = 64 * 1024

@@ -1,10 +1,8 @@
 """Columns of task tables: column specs, filter expressions, keyset cursors and the
 values of a page's columns (used by :mod:`.task_query`).
 
-A column spec is ``param:<section>/<name>`` (the section is before the first ``/``) or
-``metric:<title>/<series>`` with an optional ``:last``, ``:min`` or ``:max`` (the series
-is after the last ``/``). A filter is ``COLUMN OP VALUE`` (see
-:class:`~tunehouse.store.records.TaskQuery`).
+Column specs are parsed by :mod:`tunehouse.store.columns`. A filter is ``COLUMN OP VALUE``
+(see :class:`~tunehouse.store.records.TaskQuery`).
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ import math
 import operator
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,14 +22,19 @@ from sqlalchemy.engine import Connection
 
 from tunehouse.errors import InvalidInput
 from tunehouse.store import schema as t
+from tunehouse.store.columns import (
+    METRIC_PREFIX,
+    PARAM_PREFIX,
+    SPEC_HELP,
+    Column,
+    MetricColumn,
+    ParamColumn,
+    parse_column,
+)
 from tunehouse.store.records import TaskStatus, TaskType
 
-PARAM_PREFIX = "param:"
-METRIC_PREFIX = "metric:"
-METRIC_FIELDS = ("last", "min", "max")
 #: Task fields a filter may name besides column specs.
 PLAIN_FIELDS = ("created", "updated", "name", "status", "type", "user")
-SPEC_HELP = "param:<section>/<name> or metric:<title>/<series>[:last|:min|:max]"
 FILTER_HELP = "use COLUMN OP VALUE with OP one of = != < <= > >="
 MAX_COLUMNS = 100
 MAX_FILTERS = 50
@@ -62,52 +64,6 @@ def param_value(text: str, number: float | None) -> Any:
         return int(text)
     except ValueError:
         return number
-
-
-@dataclass(frozen=True)
-class ParamColumn:
-    """``param:<section>/<name>``."""
-
-    section: str
-    name: str
-
-    @property
-    def spec(self) -> str:
-        return f"{PARAM_PREFIX}{self.section}/{self.name}"
-
-
-@dataclass(frozen=True)
-class MetricColumn:
-    """``metric:<title>/<series>:<field>``; ``field`` is ``last``, ``min`` or ``max``."""
-
-    title: str
-    series: str
-    field: str
-
-    @property
-    def spec(self) -> str:
-        return f"{METRIC_PREFIX}{self.title}/{self.series}:{self.field}"
-
-
-Column = ParamColumn | MetricColumn
-
-
-def parse_column(spec: str, default_field: str = "last") -> Column:
-    """The column ``spec`` names; ``InvalidInput`` showing the syntax when it names none."""
-    text = spec.strip()
-    if text.startswith(PARAM_PREFIX):
-        section, slash, name = text[len(PARAM_PREFIX):].partition("/")
-        if slash and section and name:
-            return ParamColumn(section, name)
-    elif text.startswith(METRIC_PREFIX):
-        rest, field = text[len(METRIC_PREFIX):], default_field
-        head, colon, suffix = rest.rpartition(":")
-        if colon and suffix in METRIC_FIELDS:
-            rest, field = head, suffix
-        title, slash, series = rest.rpartition("/")
-        if slash and title and series:
-            return MetricColumn(title, series, field)
-    raise InvalidInput(f"invalid column {spec!r}: use {SPEC_HELP}")
 
 
 def parse_columns(specs: Sequence[str] | None) -> dict[str, Column]:

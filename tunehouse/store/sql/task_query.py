@@ -16,19 +16,21 @@ from sqlalchemy.engine import Connection
 
 from tunehouse.errors import InvalidInput
 from tunehouse.store import schema as t
-from tunehouse.store.records import TaskPage, TaskQuery
-from tunehouse.store.sql.database import TASK_COLUMNS, DbRow, task_from_row
-from tunehouse.store.sql.task_columns import (
+from tunehouse.store.columns import (
     METRIC_PREFIX,
     PARAM_PREFIX,
     SPEC_HELP,
     ParamColumn,
+    parse_column,
+)
+from tunehouse.store.records import TaskPage, TaskQuery
+from tunehouse.store.sql.database import TASK_COLUMNS, DbRow, task_from_row
+from tunehouse.store.sql.task_columns import (
     column_values,
     decode_cursor,
     encode_cursor,
     filter_conditions,
     key_value,
-    parse_column,
     parse_columns,
 )
 
