@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tests.helpers.accounts import FAST_HASHER
 from tests.helpers.clock import FakeClock
+from tests.helpers.event_loop import run_async
 from tunehouse.server.accounts import open_accounts
 from tunehouse.server.app import create_app
 from tunehouse.settings import Settings
@@ -39,8 +39,9 @@ BASE_URL = "http://testserver"
 
 class SyncASGITransport(httpx.BaseTransport):
     """httpx's ASGI transport for a synchronous client: each request runs the app in an
-    event loop of its own (the app's blocking work goes to that loop's worker threads, as
-    under uvicorn), so clients in several threads send requests at once."""
+    event loop of its own, on a thread of its own (the app's blocking work goes to that
+    loop's worker threads, as under uvicorn), so clients in several threads send requests
+    at once, and a worker whose main thread runs Playwright's loop can send them too."""
 
     def __init__(self, app: Any) -> None:
         self._inner = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
@@ -52,7 +53,7 @@ class SyncASGITransport(httpx.BaseTransport):
             return httpx.Response(response.status_code, headers=response.headers,
                                   content=content, request=request)
 
-        return anyio.run(send)
+        return run_async(send)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from tests.helpers.event_loop import run_async
 from tests.helpers.seed import seed_tasks
 from tunehouse.store.records import TaskPage, TaskQuery
 from tunehouse.store.sql import SqlStore
@@ -98,7 +99,6 @@ def test_the_rendered_table_costs_the_same_statements_whatever_its_size(
         store: SqlStore, tmp_path: Path) -> None:
     """The experiment table page itself (the server's app in process, signed in through
     the login form): no statement per row."""
-    import anyio
     import httpx
 
     from tunehouse.server.accounts import open_accounts
@@ -134,5 +134,5 @@ def test_the_rendered_table_costs_the_same_statements_whatever_its_size(
                 counts[limit] = len(statements)
             return counts
 
-    counts = anyio.run(statements_per_page)
+    counts = run_async(statements_per_page)
     assert counts[10] == counts[200], counts
