@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.cli import CliResult, run_cli
+from tests.helpers.databases import embedded_store
 from tests.helpers.server import ServerProcess, clean_env, running_server
 from tunehouse.store.records import (
     EventBatch,
@@ -142,10 +143,7 @@ def _check_listing_and_show(task_id: str, **kw) -> None:  # type: ignore[no-unty
 
 
 def test_projects_and_tasks_on_the_embedded_database(home: Path) -> None:
-    from tunehouse.settings import Settings
-    from tunehouse.store.sql import SqlStore
-
-    store = SqlStore.from_settings(Settings.from_env(env={}, home=home))
+    store = embedded_store(home)
     try:
         task_id = _seed(store)
     finally:
@@ -179,10 +177,7 @@ def test_bad_arguments_are_clear_errors(home: Path, args: list[str]) -> None:
 
 
 def test_tasks_list_shows_columns_and_filters(home: Path) -> None:
-    from tunehouse.settings import Settings
-    from tunehouse.store.sql import SqlStore
-
-    store = SqlStore.from_settings(Settings.from_env(env={}, home=home))
+    store = embedded_store(home)
     try:
         ids = {}
         for name, lr, loss in [("small", "0.0001", 0.5), ("mid", "0.005", 0.25),

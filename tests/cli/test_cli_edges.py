@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from tests.cli.test_cli import cli
+from tests.helpers.databases import embedded_store
 from tests.helpers.server import ServerProcess, clean_env, free_port
 from tunehouse.errors import InvalidInput, NotFound
 from tunehouse.settings import Settings, normalize_server_url, write_credentials
@@ -55,9 +56,7 @@ class Target:
 
 
 def _embedded_store(home: Path) -> Store:
-    from tunehouse.store.sql import SqlStore
-
-    return SqlStore.from_settings(Settings.from_env(env={}, home=home))
+    return embedded_store(home)  # type: ignore[no-any-return]
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from tests.cli.test_cli import cli
+from tests.helpers.databases import embedded_store
 from tests.helpers.server import ServerProcess, clean_env
 from tunehouse.cli.workers import format_stats
-from tunehouse.settings import Settings
 from tunehouse.store.base import Store
 from tunehouse.store.records import (
     EventBatch,
@@ -65,9 +65,7 @@ def served(shared_server: ServerProcess, tmp_path: Path) -> Iterator[Target]:
 
 @pytest.fixture
 def embedded(home: Path) -> Iterator[Target]:
-    from tunehouse.store.sql import SqlStore
-
-    store = SqlStore.from_settings(Settings.from_env(env={}, home=home))
+    store = embedded_store(home)
     try:
         yield Target(store, {"home": home})
     finally:

@@ -116,3 +116,14 @@ def pg_database(migrated: bool = True) -> Iterator[str]:
         yield pg_database_url(name)
     finally:
         drop_pg_database(name)
+
+
+def embedded_store(home: Path):  # type: ignore[no-untyped-def]
+    """The embedded store of data directory ``home`` (``SqlStore`` on
+    ``home/tunehouse.db``), its database copied from the template when it has none yet."""
+    from tunehouse.settings import Settings
+    from tunehouse.store.sql import SqlStore
+
+    if not (home / SQLITE_FILE).exists():
+        copy_sqlite_template(home / SQLITE_FILE)
+    return SqlStore.from_settings(Settings.from_env(env={}, home=home))

@@ -1,15 +1,14 @@
-"""``tunehouse hpo`` end to end on the embedded store: start with a YAML space, show,
-export, list; bad input is one line and exit code 2."""
+"""``tunehouse hpo`` end to end on the embedded store (the command in-process): start with
+a YAML space, show, export, list; bad input is one line and exit code 2."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.helpers.cli import CliResult, run_cli
 from tests.helpers.server import clean_env
 from tests.hpo.helpers import Env
 from tunehouse.store.records import TaskQuery, TaskStatus, TaskType
@@ -17,11 +16,10 @@ from tunehouse.store.records import TaskQuery, TaskStatus, TaskType
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _cli(env: Env, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tunehouse", *args], cwd=env.home,
-                          env=clean_env(TUNEHOUSE_HOME=str(env.home), PYTHONPATH=str(REPO_ROOT),
-                                        COLUMNS="200"),
-                          capture_output=True, text=True, timeout=timeout)
+def _cli(env: Env, *args: str) -> CliResult:
+    """``tunehouse ARGS`` in-process (trials still run as subprocesses of its agent)."""
+    return run_cli(*args, cwd=env.home, env=clean_env(
+        TUNEHOUSE_HOME=str(env.home), PYTHONPATH=str(REPO_ROOT), COLUMNS="200"))
 
 
 def test_start_show_export_list(env: Env) -> None:

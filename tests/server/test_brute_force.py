@@ -44,7 +44,7 @@ KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 @pytest.fixture(params=KINDS)
 def db_url(request: pytest.FixtureRequest) -> str:
-    name = "sqlite_url" if request.param == "sqlite" else "pg_schema_url"
+    name = "sqlite_schema_url" if request.param == "sqlite" else "pg_schema_url"
     return str(request.getfixturevalue(name))
 
 

@@ -41,7 +41,7 @@ def unique(prefix: str) -> str:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def sql(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite"
+    url = request.getfixturevalue("sqlite_schema_url" if request.param == "sqlite"
                                   else "pg_schema_url")
     with SqlStore(url, tmp_path / "artifacts", user="server") as store:
         yield store

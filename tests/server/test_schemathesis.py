@@ -6,7 +6,6 @@ with pytest 9): every operation gets a bounded number of valid and invalid examp
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -18,24 +17,23 @@ from schemathesis.checks import not_a_server_error
 
 from tests.helpers.server import running_server
 
-pytestmark = pytest.mark.slow
+# every operation, up to 15 valid and 15 invalid requests each (65 operations: about 70 s
+# on a quiet 2-core machine); no time budget: a loaded machine takes longer, and a timing
+# is not what this test checks (pytest-timeout still ends a hang)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 EXAMPLES_PER_OPERATION = 15
-TIME_BUDGET_S = 110
 
 
 def test_generated_requests_never_get_a_server_error(tmp_path: Path) -> None:
     with running_server(tmp_path / "home") as server:
         schema = schemathesis.openapi.from_url(f"{server.url}/api/v1/openapi.json")
         auth = (server.access_key, server.secret_key)
-        deadline = time.monotonic() + TIME_BUDGET_S
         operations = [result.ok() for result in schema.get_all_operations()]
         assert len(operations) > 30
         tested = []
         for operation in operations:
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                if time.monotonic() > deadline:
-                    break
 
                 @given(case=operation.as_strategy(generation_mode=mode))
                 @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
@@ -55,5 +53,5 @@ def test_generated_requests_never_get_a_server_error(tmp_path: Path) -> None:
                         raise
                     # nothing can be made invalid (an operation without inputs)
                 tested.append(operation.label)
-        assert len(tested) == 2 * len(operations), f"time budget ran out after {len(tested)} runs"
+        assert len(tested) == 2 * len(operations)
         assert "internal server error" not in server.log().lower()

@@ -187,10 +187,10 @@ def test_set_session_cookies_sets_secure_only_over_https(secure: bool) -> None:
         assert "samesite=strict" in cookie and "max-age=60" in cookie
 
 
-def test_idle_and_absolute_timeouts(tmp_path: Path, sqlite_url: str) -> None:
+def test_idle_and_absolute_timeouts(tmp_path: Path, sqlite_schema_url: str) -> None:
     """On the app in this process with a fake clock: sessions that end after 2 s idle and
     5 s in all, the clock moved instead of waiting."""
-    with inprocess_server(sqlite_url, tmp_path / "home", session_idle_s=2,
+    with inprocess_server(sqlite_schema_url, tmp_path / "home", session_idle_s=2,
                           session_max_s=5) as server:
         with server.admin() as api:
             name, password, _ = _new_user(api)

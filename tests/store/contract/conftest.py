@@ -57,7 +57,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture(params=SQL_BACKENDS)
 def db_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite"
+    url = request.getfixturevalue("sqlite_schema_url" if request.param == "sqlite"
                                   else "pg_schema_url")
     with SqlStore(url, tmp_path / "artifacts", user="tester") as opened:
         yield opened
