@@ -3,11 +3,11 @@ objectives, and specs refused before anything runs."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 
+from tests.helpers.wait import wait_until
 from tests.hpo.helpers import Env
 from tunehouse.errors import InvalidInput
 from tunehouse.hpo.optimizer import HyperParameterOptimizer
@@ -99,10 +99,8 @@ def test_optimization_time_limit_and_stop_end_the_search(env: Env) -> None:
         base, SPACE, "objective", "value", strategy="random", local=2, total_max_jobs=50,
         store=env.store, settings=env.settings)
     stopped.start()
-    deadline = time.monotonic() + 30
-    while not any(r.iteration for r in stopped.results()):
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    wait_until(lambda: any(r.iteration for r in stopped.results()), 30,
+               "a trial of the search to report an iteration", interval=0.2)
     stopped.stop()
     assert stopped.ending == ("aborted", "stopped by request")
     assert env.store.tasks.get_task(stopped.id or "").status is TaskStatus.aborted

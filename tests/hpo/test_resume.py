@@ -8,12 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.wait import wait_until
 from tests.hpo.helpers import Env
 from tunehouse.errors import Conflict, NotFound
 from tunehouse.hpo.optimizer import HyperParameterOptimizer
@@ -44,14 +44,6 @@ def _environment(home: Path) -> dict[str, str]:
     return environ
 
 
-def _wait_until(check: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def test_sigkilled_controller_resumes_without_repeating_trials(env: Env, tmp_path: Path) -> None:
     base = env.base_task(epochs=8, sleep=0.25)
     driver = tmp_path / "driver.py"
@@ -68,7 +60,7 @@ def test_sigkilled_controller_resumes_without_repeating_trials(env: Env, tmp_pat
             return (statuses.count(TaskStatus.completed) >= 2
                     and TaskStatus.in_progress in statuses)
 
-        _wait_until(mid_search, 90, "two finished trials and one running")
+        wait_until(mid_search, 90, "two finished trials and one running")
         with pytest.raises(Conflict, match="still runs in process"):
             HyperParameterOptimizer.resume(controller_id, store=env.store,
                                            settings=env.settings)
@@ -142,7 +134,7 @@ def test_trials_run_on_agents_and_a_lost_trial_runs_again(
         strategy="random", execution_queue="hpo-tests", total_max_jobs=3, seed=2,
         store=env.store, settings=env.settings)
     search.start()
-    _wait_until(lambda: any(c.status is TaskStatus.in_progress and c.worker == "agent-one"
+    wait_until(lambda: any(c.status is TaskStatus.in_progress and c.worker == "agent-one"
                             for c in env.children(search.id or "")), 60, "a running trial")
     first.send_signal(signal.SIGKILL)
     first.wait()
@@ -201,7 +193,7 @@ def test_queued_trials_move_to_the_execution_of_the_resumed_search(env: Env,
     try:
         assert proc.stdout is not None
         controller_id = proc.stdout.readline().decode().strip()
-        _wait_until(lambda: len(env.children(controller_id)) == 2, 30, "two queued trials")
+        wait_until(lambda: len(env.children(controller_id)) == 2, 30, "two queued trials")
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 from tests.helpers.cli import run_cli
 from tests.helpers.server import ServerProcess
+from tests.helpers.wait import wait_until
 from tests.hpo.helpers import Env
 from tunehouse.client import open_store
 from tunehouse.hpo.optimizer import HyperParameterOptimizer
@@ -34,11 +34,9 @@ def test_a_search_through_a_server_and_two_agents(shared_server: ServerProcess,
                      "--cpu-only", "--name", f"{queue}-{index}"],
                     env=shared_server.client_env(home=tmp_path / f"agent-{index}"),
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path))
-            deadline = time.monotonic() + 60
             names = {f"{queue}-0", f"{queue}-1"}
-            while not names <= {w.name for w in store.queues.list_workers()}:
-                assert time.monotonic() < deadline, "the agents did not start"
-                time.sleep(0.2)
+            wait_until(lambda: names <= {w.name for w in store.queues.list_workers()}, 60,
+                       "the two agents to register", interval=0.2)
             base = env.base_task(epochs=6, sleep=0.15)
             search = HyperParameterOptimizer(
                 base, [UniformParameterRange("x", 0.0, 1.0),
@@ -94,11 +92,9 @@ def test_a_search_handed_to_a_services_queue_runs_on_an_agent(
             env=shared_server.client_env(home=tmp_path / "agent"),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
         try:
-            deadline = time.monotonic() + 180
-            while store.tasks.get_task(controller_id).status not in (
-                    TaskStatus.completed, TaskStatus.failed, TaskStatus.aborted):
-                assert time.monotonic() < deadline, "the search did not end"
-                time.sleep(0.3)
+            wait_until(lambda: store.tasks.get_task(controller_id).status in (
+                TaskStatus.completed, TaskStatus.failed, TaskStatus.aborted), 180,
+                "the search to end", interval=0.3)
         finally:
             agent.send_signal(signal.SIGTERM)
             agent.wait(timeout=60)

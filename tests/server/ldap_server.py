@@ -26,13 +26,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.helpers.server import free_port
+from tests.helpers.wait import wait_until
 
 SLAPD = Path("/usr/sbin/slapd")
 SLAPADD = Path("/usr/sbin/slapadd")
@@ -146,22 +146,25 @@ class SlapdProcess:
     def _wait_answering(self) -> None:
         import ldap3
 
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"slapd exited with {self.proc.returncode}:\n"
-                                   + self.log_path.read_text(errors="replace"))
+        def answering() -> bool:
             try:
                 server = ldap3.Server(self.url, connect_timeout=1, get_info=ldap3.NONE)
                 with ldap3.Connection(server, ROOT_DN, ROOT_PASSWORD, auto_bind=True,
                                       receive_timeout=2):
-                    return
+                    return True
             except ldap3.core.exceptions.LDAPException:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"slapd did not answer in {START_TIMEOUT_S} s:\n"
-                           + self.log_path.read_text(errors="replace"))
+                return False
+
+        def running() -> None:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"slapd exited with {self.proc.returncode}")
+
+        try:
+            wait_until(answering, START_TIMEOUT_S, "slapd to answer", check=running)
+        except AssertionError as exc:
+            self.stop()
+            raise RuntimeError(f"{exc}:\n" + self.log_path.read_text(errors="replace")) from None
 
     def add_group(self, cn: str, members: list[str]) -> None:
         """Add a groupOfNames of ``members`` (user names) over LDAP: the memberof overlay

@@ -4,9 +4,9 @@ argv: folder. Writes ``ready`` after a flushed first batch, waits for ``killed``
 """
 
 import sys
-import time
 from pathlib import Path
 
+from tests.helpers.wait import wait_for_file  # the repository is on PYTHONPATH
 from tunehouse import Task
 
 folder = Path(sys.argv[1])
@@ -18,8 +18,7 @@ for i in range(100):
     logger.report_scalar("m", "s", float(i), i)
 assert task.flush(30)
 (folder / "ready").touch()
-while not (folder / "killed").exists():
-    time.sleep(0.05)
+wait_for_file(folder / "killed", 120)
 for i in range(100, 600):
     logger.report_scalar("m", "s", float(i), i)
 task.close()
