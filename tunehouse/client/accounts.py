@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from tunehouse.client.api_client import ApiClient, configured_server
 from tunehouse.client.transport import Caller, Connection
-from tunehouse.errors import AuthenticationFailed, TunehouseError
 from tunehouse.settings import Settings
 from tunehouse.store.accounts import Accounts
 from tunehouse.store.interfaces import (
@@ -129,7 +129,7 @@ class HttpLockouts(_Area, Lockouts):
         return self._caller.call(Lockout, "throttle.clear_lockout", path={"key": key})
 
 
-class HttpAccounts(Accounts):
+class HttpAccounts(ApiClient, Accounts):
     """The account areas of a tunehouse server, with an API key.
 
     Args:
@@ -146,9 +146,7 @@ class HttpAccounts(Accounts):
                    owner=True)
 
     def _bind(self, caller: Caller, owner: bool) -> None:
-        self._caller = caller
-        self._owner = owner
-        self._user: str | None = caller.act_as
+        self._bind_caller(caller, owner)
         self.users = HttpUsers(caller)
         self.keys = HttpApiKeys(caller)
         self.roles = HttpProjectRoles(caller)
@@ -163,32 +161,9 @@ class HttpAccounts(Accounts):
         Raises:
             AuthenticationFailed: no access key / secret is configured.
         """
-        if not settings.server:
-            raise TunehouseError("no tracking server configured (TUNEHOUSE_SERVER is unset)")
-        if not (settings.access_key and settings.secret_key):
-            raise AuthenticationFailed(
-                f"no API key configured for the server {settings.server}: set "
-                "TUNEHOUSE_ACCESS_KEY and TUNEHOUSE_SECRET_KEY (an admin's key for managing "
-                f"accounts), or run on the server machine where {settings.credentials_path} "
-                "holds the admin key")
-        return cls(settings.server, settings.access_key, settings.secret_key)
-
-    @property
-    def user(self) -> str:
-        """The acting user: the key's user, or the name given to :meth:`with_user`."""
-        if self._user is None:
-            self._user = self.whoami().name
-        return self._user
+        return cls(*configured_server(settings, "an admin's key for managing accounts"))
 
     def with_user(self, user: str) -> HttpAccounts:
         view = object.__new__(HttpAccounts)
         view._bind(Caller(self._caller.conn, act_as=user), owner=False)
         return view
-
-    def whoami(self) -> User:
-        """The user the configured key belongs to."""
-        return self._caller.call(User, "server.whoami")
-
-    def close(self) -> None:
-        if self._owner:
-            self._caller.conn.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tunehouse.client.api_client import ApiClient, configured_server
 from tunehouse.client.areas import (
     HttpArtifactStore,
     HttpEventStore,
@@ -17,15 +18,13 @@ from tunehouse.client.areas import (
     HttpTaskStore,
 )
 from tunehouse.client.transport import Caller, Connection, raise_for_response
-from tunehouse.errors import AuthenticationFailed, TunehouseError
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
-from tunehouse.store.records import User
 
 __all__ = ["HttpStore", "raise_for_response"]
 
 
-class HttpStore(Store):
+class HttpStore(ApiClient, Store):
     """A :class:`~tunehouse.store.base.Store` that talks to a tunehouse server.
 
     Args:
@@ -43,9 +42,7 @@ class HttpStore(Store):
                           fence=fence), owner=True)
 
     def _bind(self, caller: Caller, owner: bool) -> None:
-        self._caller = caller
-        self._owner = owner
-        self._user: str | None = caller.act_as
+        self._bind_caller(caller, owner)
         self.tasks = HttpTaskStore(caller)
         self.events = HttpEventStore(caller)
         self.artifacts = HttpArtifactStore(caller)
@@ -59,27 +56,10 @@ class HttpStore(Store):
         Raises:
             AuthenticationFailed: no access key / secret is configured.
         """
-        if not settings.server:
-            raise TunehouseError("no tracking server configured (TUNEHOUSE_SERVER is unset)")
-        if not (settings.access_key and settings.secret_key):
-            raise AuthenticationFailed(
-                f"no API key configured for the server {settings.server}: set "
-                "TUNEHOUSE_ACCESS_KEY and TUNEHOUSE_SECRET_KEY (create one with "
-                f"`tunehouse keys create`), or run on the server machine where "
-                f"{settings.credentials_path} holds the admin key")
-        return cls(settings.server, settings.access_key, settings.secret_key,
-                   act_as=settings.act_as, fence=settings.fence)
-
-    @property
-    def url(self) -> str:
-        return self._caller.conn.url
-
-    @property
-    def user(self) -> str:
-        """The acting user: the key's user, or the name given to :meth:`with_user`."""
-        if self._user is None:
-            self._user = self.whoami().name
-        return self._user
+        server, access_key, secret_key = configured_server(
+            settings, "create one with `tunehouse keys create`")
+        return cls(server, access_key, secret_key, act_as=settings.act_as,
+                   fence=settings.fence)
 
     def with_user(self, user: str) -> HttpStore:
         """A view acting as ``user`` (sent as ``X-Tunehouse-User``; the server allows it
@@ -97,14 +77,6 @@ class HttpStore(Store):
                           fence=(task_id, attempt)), owner=False)
         view._user = self._user
         return view
-
-    def close(self) -> None:
-        if self._owner:
-            self._caller.conn.close()
-
-    def whoami(self) -> User:
-        """The user the configured key belongs to."""
-        return self._caller.call(User, "server.whoami")
 
     def health(self) -> dict[str, Any]:
         """The server's health document (no authentication needed)."""
