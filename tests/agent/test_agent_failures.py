@@ -100,8 +100,11 @@ def test_frozen_agent_is_revoked_and_its_writes_refused(
         frozen.signal(signal.SIGCONT)
         wait_until(lambda: not _alive(child), 20, "the frozen agent's task process to end")
         # whichever tells it first, the heartbeat's answer ("lost its lease") or a console
-        # write refused as stale, the agent stops the attempt and writes nothing more
-        assert "is no longer this agent's; stopped it" in frozen.log()
+        # write refused as stale, the agent stops the attempt and writes nothing more (the
+        # line is logged once the attempt's process has ended: wait for it too)
+        wait_until(lambda: "is no longer this agent's; stopped it" in frozen.log(), 20,
+                   "the frozen agent to say the attempt is no longer its own",
+                   seen=lambda: frozen.log()[-600:])
         assert store.tasks.get_task(task_id).status is TaskStatus.completed
     finally:
         store.close()
