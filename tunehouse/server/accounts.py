@@ -28,7 +28,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from tunehouse.errors import AuthenticationFailed, NotFound
 from tunehouse.store.clock import Clock, utc_now
-from tunehouse.store.interfaces.users import PasswordHasher
+from tunehouse.store.interfaces.users import BAD_PASSWORD, PasswordHasher
 from tunehouse.store.records import User
 from tunehouse.store.sql import SqlStore
 from tunehouse.store.sql.accounts import SqlAccountStore
@@ -36,9 +36,6 @@ from tunehouse.store.sql.accounts import SqlAccountStore
 if TYPE_CHECKING:
     from tunehouse.server.ldap_auth import LdapSignIn
     from tunehouse.store.accounts import AccountStore
-
-#: What every refused sign-in says, whatever the reason.
-BAD_PASSWORD = "invalid user name or password"
 
 
 class Argon2Hasher:
@@ -105,11 +102,12 @@ class SignIn:
         ``auth.login_failed`` (``known_user``: whether the name exists; the reason is the
         same for both, as the caller sees it)."""
         audit = self.accounts.audit
+        found = self._find(name)
         try:
-            user = self._check(name, password)
+            user = self._check(found, name, password)
         except AuthenticationFailed as exc:
             audit.record("auth.login_failed", "user", name,
-                         {"known_user": self._find(name) is not None,
+                         {"known_user": found is not None,
                           "reason": exc.message[:200]}, user=name)
             raise
         audit.record("auth.login", "user", user.name, {"source": user.source}, user=user.name)
@@ -121,9 +119,9 @@ class SignIn:
         except NotFound:
             return None
 
-    def _check(self, name: str, password: str) -> User:
-        """The user ``name`` when ``password`` is theirs (not audited)."""
-        found = self._find(name)
+    def _check(self, found: User | None, name: str, password: str) -> User:
+        """The user ``name`` (``found``: as read before, None when unknown) when
+        ``password`` is theirs (not audited)."""
         if (found is None and self.ldap is not None) or (found is not None
                                                          and found.source != "local"):
             return self._check_ldap(name, password)

@@ -26,6 +26,9 @@ MAX_PASSWORD_LENGTH = 1024
 #: The password hash of LDAP users: no password hasher accepts it, so no local password
 #: matches it (the directory checks theirs).
 LDAP_PASSWORD_HASH = "!ldap"
+#: What every refused password sign-in says, whatever the reason (unknown name, wrong
+#: password, disabled user), so a refusal tells nothing about the account.
+BAD_PASSWORD = "invalid user name or password"
 
 
 class PasswordHasher(Protocol):

@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,8 +42,9 @@ DbRow = Any
 TASK_COLUMNS = (*t.tasks.c, t.projects.c.name.label("project_name"))
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+#: The real current time (:func:`tunehouse.store.clock.utc_now`; areas given a clock read
+#: ``self._clock`` instead).
+utcnow = utc_now
 
 
 def new_id() -> str:

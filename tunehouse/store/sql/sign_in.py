@@ -144,8 +144,9 @@ class SqlThrottleStore(SqlArea, ThrottleStore):
         PostgreSQL (SQLite write transactions hold the database lock already). A missing
         row is inserted first (0 failures), so that two processes counting the first
         failure of a key queue here too."""
+        now = self._clock()
         conn.execute(self._insert(t.auth_throttle).values(
-            key=key, failures=0, first_failure=self._clock(), last_failure=self._clock(),
+            key=key, failures=0, first_failure=now, last_failure=now,
             locked_until=None).on_conflict_do_nothing(index_elements=["key"]))
         query = sa.select(t.auth_throttle).where(t.auth_throttle.c.key == key)
         if self.is_postgres:

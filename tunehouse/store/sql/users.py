@@ -15,6 +15,7 @@ from tunehouse.errors import AuthenticationFailed, Conflict, InvalidInput, NotFo
 from tunehouse.store import schema as t
 from tunehouse.store.clock import Clock, utc_now
 from tunehouse.store.interfaces.users import (
+    BAD_PASSWORD,
     LDAP_PASSWORD_HASH,
     MAX_PASSWORD_LENGTH,
     ApiKeyStore,
@@ -34,7 +35,6 @@ from tunehouse.store.sql.database import (
 #: A key's ``last_used`` is written at most this often.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 USER_NAME_MAX = 64
-BAD_PASSWORD = "invalid user name or password"
 BAD_KEY = "invalid or revoked API key"
 
 
