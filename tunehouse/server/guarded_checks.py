@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from tunehouse.errors import InvalidInput, NotFound, PermissionDenied
+from tunehouse.errors import InvalidInput, PermissionDenied
 from tunehouse.server.permissions import Permissions, ProjectRef, Role
 from tunehouse.store.records import Model, User
 from tunehouse.store.sql.database import project_name
@@ -59,12 +59,7 @@ class Guard:
     def project(self, name_or_id: str, needed: Role, what: str) -> None:
         """403 unless the user has ``needed`` on the project ``name_or_id`` (NotFound when
         there is none)."""
-        if self.user.admin:
-            return
-        ref = self.permissions.project(name_or_id)
-        if ref is None:
-            raise NotFound(f"project {name_or_id!r} not found")
-        self.permissions.check(self.user, ref, needed, what)
+        self.permissions.require(self.user, name_or_id, needed, what)
 
     def project_or_new(self, name: str, needed: Role, what: str) -> None:
         """Creating a project is open to every user (who then owns it as its creator): 403

@@ -64,6 +64,13 @@ class Permissions:
         """The project called (or with the id) ``name_or_id``, None when there is none."""
         return self.roles.project_ref(name_or_id)
 
+    def _existing_project(self, name_or_id: str) -> ProjectRef:
+        """The project called (or with the id) ``name_or_id``; NotFound when there is none."""
+        ref = self.project(name_or_id)
+        if ref is None:
+            raise NotFound(f"project {name_or_id!r} not found")
+        return ref
+
     def task_project(self, task_id: str) -> ProjectRef:
         """The project of task ``task_id``; NotFound when there is no such task."""
         return self.roles.task_project(task_id)
@@ -83,10 +90,7 @@ class Permissions:
         none. NotFound when there is no such project."""
         if user.admin:
             return Role.owner
-        ref = self.project(project_id)
-        if ref is None:
-            raise NotFound(f"project {project_id!r} not found")
-        return self.role_in(user, ref)
+        return self.role_in(user, self._existing_project(project_id))
 
     def role_in(self, user: User, project: ProjectRef) -> Role | None:
         """``user``'s role on ``project`` (one query; none for admins and creators)."""
@@ -114,10 +118,7 @@ class Permissions:
         project."""
         if user.admin:
             return
-        ref = self.project(project_id)
-        if ref is None:
-            raise NotFound(f"project {project_id!r} not found")
-        self.check(user, ref, needed, what)
+        self.check(user, self._existing_project(project_id), needed, what)
 
     # ------------------------------------------------------------ listings
     def readable_projects(self, user: User) -> list[str] | None:

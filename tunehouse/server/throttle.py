@@ -66,6 +66,8 @@ REMEMBER_S = 5.0
 REMEMBER_MAX = 10_000
 #: Which key a refusal names when several refuse alike: the user's, the key's, the address's.
 _RANKS = {"user": 2, "key": 1, "addr": 0}
+#: A refusal being weighed: (locked, seconds to wait, rank of its key, key, when it ends).
+_Candidate = tuple[bool, int, int, str, datetime]
 #: What the failures of each kind of key are.
 _FAILURES = {"user": "sign-ins", "key": "API-key checks",
              "addr": "sign-ins and API-key checks"}
@@ -130,6 +132,10 @@ def api_key_key(access_key: str) -> str:
     return throttle_key("key", access_key)
 
 
+def _rank(key: str) -> int:
+    return _RANKS.get(key.partition(":")[0], 0)
+
+
 def describe(key: str) -> str:
     """``for alice``, ``from 10.0.0.7``, ``with API key THAB...``: who a key is."""
     kind, _, value = key.partition(":")
@@ -168,7 +174,7 @@ class Throttle:
         if not self._remembered:
             return
         now = self.clock()
-        worst: tuple[bool, int, int, str, datetime] | None = None  # as :meth:`_refusal`
+        candidates: list[_Candidate] = []
         for key in keys:
             found = self._remembered.get(key)
             if found is None:
@@ -177,15 +183,10 @@ class Throttle:
                 self._remembered.pop(key, None)  # over, or the clock was set back
                 continue
             wait = max(1, math.ceil((found[1] - now).total_seconds()))
-            candidate = (found[2], wait, _RANKS.get(key.partition(":")[0], 0), key, found[1])
-            if worst is None or candidate[:3] > worst[:3]:
-                worst = candidate
-        if worst is None:
-            return
-        locked, wait, _, key, ends = worst
-        if locked:
-            raise self._refuse(key, f"locked until {ends:%Y-%m-%d %H:%M:%S} UTC", wait, ends)
-        raise self._refuse(key, f"try again in {wait} s", wait)
+            candidates.append((found[2], wait, _rank(key), key, found[1]))
+        refused = self._worst(candidates)
+        if refused is not None:
+            raise refused
 
     def _remember(self, key: str, ends: datetime, locked: bool, now: datetime) -> None:
         left = (ends - now).total_seconds()
@@ -252,14 +253,11 @@ class Throttle:
     def _refusal(self, rows: Iterable[Lockout], now: datetime) -> TooManyAttempts | None:
         """The refusal of an attempt now, when a row is locked or delayed (the longest);
         each refusing row is remembered (:meth:`check_remembered`)."""
-        # a lockout goes first, then the longest wait, then the user's (or key's) own key
-        worst: tuple[bool, int, int, str, datetime | None] | None = None
+        candidates: list[_Candidate] = []
         for row in rows:
-            rank = _RANKS.get(row.key.partition(":")[0], 0)
-            found: tuple[bool, int, int, str, datetime | None]
             if row.locked_until is not None and row.locked_until > now:
-                found = (True, math.ceil((row.locked_until - now).total_seconds()), rank,
-                         row.key, row.locked_until)
+                candidates.append((True, math.ceil((row.locked_until - now).total_seconds()),
+                                   _rank(row.key), row.key, row.locked_until))
                 self._remember(row.key, row.locked_until, True, now)
             else:
                 delay = self.policy.delay_s(row.failures)
@@ -267,17 +265,20 @@ class Throttle:
                 wait = (ends - now).total_seconds()
                 if delay == 0 or wait <= 0:
                     continue
-                found = (False, math.ceil(wait), rank, row.key, None)
+                candidates.append((False, math.ceil(wait), _rank(row.key), row.key, ends))
                 self._remember(row.key, ends, False, now)
-            if worst is None or found[:3] > worst[:3]:
-                worst = found
+        return self._worst(candidates)
+
+    def _worst(self, candidates: Sequence[_Candidate]) -> TooManyAttempts | None:
+        """The refusal of the worst candidate: a lockout goes first, then the longest
+        wait, then the user's (or key's) own key; the first of equals."""
+        worst = max(candidates, key=lambda candidate: candidate[:3], default=None)
         if worst is None:
             return None
-        _, seconds, _, key, until = worst
-        if until is not None:
-            return self._refuse(key, f"locked until {until:%Y-%m-%d %H:%M:%S} UTC", seconds,
-                                until)
-        return self._refuse(key, f"try again in {seconds} s", seconds)
+        locked, wait, _, key, ends = worst
+        if locked:
+            return self._refuse(key, f"locked until {ends:%Y-%m-%d %H:%M:%S} UTC", wait, ends)
+        return self._refuse(key, f"try again in {wait} s", wait)
 
     @staticmethod
     def _refuse(key: str, reason: str, retry_after: int,
