@@ -29,7 +29,7 @@ from tunehouse.errors import InvalidTransition, NotFound, TunehouseError
 from tunehouse.hpo.config import SearchConfig
 from tunehouse.hpo.engine import Engine
 from tunehouse.hpo.execution import Execution, worker_gone
-from tunehouse.hpo.progress import Progress, TrialResult
+from tunehouse.hpo.progress import COUNTED, Progress, TrialResult
 from tunehouse.hpo.trials import (
     Outcome,
     SeriesWatch,
@@ -421,7 +421,7 @@ class SearchRun:
 
     def counts(self) -> dict[str, int]:
         """Trials per state."""
-        counts = {"completed": 0, "running": 0, "pruned": 0, "failed": 0, "stopped": 0}
+        counts = dict.fromkeys(COUNTED, 0)
         for child in self.children.values():
             counts[child.state] += 1
         return counts

@@ -32,6 +32,10 @@ LEADERBOARD = "leaderboard"
 LEADERBOARD_EVERY_S = 2.0
 #: Trial states, in leaderboard order after the ranked complete ones.
 STATES = ("completed", "running", "pruned", "stopped", "failed")
+#: Trial states in the order counts of them are shown.
+COUNTED = ("completed", "running", "pruned", "failed", "stopped")
+#: States of a trial that ended before its last iteration.
+UNFINISHED = ("pruned", "failed", "stopped")
 
 
 @dataclass(frozen=True)

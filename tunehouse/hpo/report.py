@@ -29,15 +29,20 @@ from typing import Any
 from tunehouse.errors import InvalidInput
 from tunehouse.hpo.config import CONFIG_NAME, Objective, SearchConfig
 from tunehouse.hpo.importance import Importance, compute_importance
-from tunehouse.hpo.progress import LEADERBOARD, TrialResult, leaderboard_rows, rank
+from tunehouse.hpo.progress import (
+    COUNTED,
+    LEADERBOARD,
+    UNFINISHED,
+    TrialResult,
+    leaderboard_rows,
+    rank,
+)
 from tunehouse.hpo.trials import PRUNED_TAG, TRIAL_PARAMETER, TRIAL_SECTION
 from tunehouse.store.base import Store
 from tunehouse.store.records import Task, TaskPage, TaskQuery, TaskStatus, TaskType
 
-#: Trial states in the order counts are shown.
-COUNTED = ("completed", "running", "pruned", "failed", "stopped")
 #: States of a trial that ended.
-ENDED = ("completed", "pruned", "failed", "stopped")
+ENDED = ("completed", *UNFINISHED)
 #: Children read at most.
 MAX_CHILDREN = 1000
 _TRIAL_COLUMN = f"param:{TRIAL_SECTION}/{TRIAL_PARAMETER}"
@@ -88,7 +93,8 @@ class SearchReport:
         config: The search's configuration.
         trials: Every trial, best first (:func:`tunehouse.hpo.progress.rank`).
         front: Trial numbers of the Pareto front (several objectives; else empty).
-        counts: Trials per state, in the order of :data:`COUNTED`.
+        counts: Trials per state, in the order of
+            :data:`~tunehouse.hpo.progress.COUNTED`.
         budget: Trials and time used and left.
         source: Where the trials were read: ``controller`` (a live search),
             ``leaderboard`` (the controller's artifact) or ``children`` (their listing,
@@ -124,7 +130,7 @@ class SearchReport:
     @property
     def ended_trials(self) -> list[TrialResult]:
         """The pruned, stopped and failed trials, by number."""
-        return sorted((t for t in self.trials if t.state in ("pruned", "failed", "stopped")),
+        return sorted((t for t in self.trials if t.state in UNFINISHED),
                       key=lambda t: t.number)
 
     def rows(self) -> list[dict[str, Any]]:
@@ -219,7 +225,7 @@ def load_report(store: Store, task_id: str) -> SearchReport:
     for result in results:
         child = by_id.get(result.task_id)
         if (child is not None and child.status_reason
-                and result.state in ("pruned", "failed", "stopped")):
+                and result.state in UNFINISHED):
             result = replace(result, reason=child.status_reason)
         fresh.append(result)
     return build_report(controller, config, fresh, front, source=source, updated=updated,
