@@ -31,6 +31,7 @@ import pytest
 
 from tests.helpers.databases import (
     PG_ADMIN_URL,
+    SQLITE_FILE,
     copy_sqlite_template,
     create_pg_database,
     drop_pg_database,
@@ -77,7 +78,7 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def sqlite_schema_url(tmp_path: Path) -> str:
     """A SQLite database for one test with the schema already there (no rows)."""
-    return copy_sqlite_template(tmp_path / "tunehouse.db")
+    return copy_sqlite_template(tmp_path / SQLITE_FILE)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.databases import SQLITE_FILE, copy_sqlite_template
+from tests.helpers.databases import embedded_store
 from tests.helpers.server import ServerProcess, clean_env, running_server
 from tunehouse.sdk.state import RUN_STATE
 from tunehouse.settings import Settings
@@ -98,12 +98,9 @@ def make_backend(kind: str, tmp_path: Path,
     workdir = tmp_path / "work"
     workdir.mkdir()
     if kind == "embedded":
-        from tunehouse.store.sql import SqlStore
-
         home = tmp_path / "home"
-        copy_sqlite_template(home / SQLITE_FILE)
         env = clean_env(TUNEHOUSE_HOME=str(home))
-        store = SqlStore.from_settings(Settings.from_env(env=env))
+        store = embedded_store(home)
         try:
             yield Backend("embedded", env, store, workdir)
         finally:
