@@ -1,6 +1,7 @@
-"""A clock tests move by hand: hand the same one to the store's account areas and to the
-server (``create_app(..., clock=clock)``) and call :meth:`FakeClock.advance` where a test
-would otherwise sleep through a throttle delay, a lockout or a session timeout."""
+"""A clock tests move by hand: give it to the account areas the app is made with
+(``create_app(..., accounts=open_accounts(store, clock=clock))``, whose throttle and
+sessions then read it too) and call :meth:`FakeClock.advance` where a test would otherwise
+sleep through a throttle delay, a lockout or a session timeout."""
 
 from __future__ import annotations
 
