@@ -204,18 +204,18 @@ def _follow(search: Any, out: Any) -> None:
     with Progress(*columns, console=out, transient=False) as bar:
         line = bar.add_task("", total=budget)
         while not search.wait(timeout=0.5):
-            counts = search.counts()
-            done = sum(counts.get(k, 0) for k in ("completed", "pruned", "failed", "stopped"))
-            bar.update(line, completed=done, description=_describe(search, counts))
-        counts = search.counts()
-        done = sum(counts.get(k, 0) for k in ("completed", "pruned", "failed", "stopped"))
-        bar.update(line, completed=done, total=max(budget, done),
-                   description=_describe(search, counts))
+            report = search.report()
+            bar.update(line, completed=report.budget.done, description=_describe(report))
+        report = search.report()
+        bar.update(line, completed=report.budget.done, total=max(budget, report.budget.done),
+                   description=_describe(report))
 
 
-def _describe(search: Any, counts: dict[str, int]) -> str:
-    best = next((r for r in search.results() if r.state == "completed" and r.values), None)
-    best_text = f"best {best.values[0]:.4g} (trial {best.number})" if best else "best -"
+def _describe(report: SearchReport) -> str:
+    best = report.best
+    best_text = (f"best {best.values[0]:.4g} (trial {best.number})"
+                 if best is not None and best.values else "best -")
+    counts = report.counts
     return (f"{best_text} | running {counts.get('running', 0)} | pruned "
             f"{counts.get('pruned', 0)} | failed {counts.get('failed', 0)}")
 
