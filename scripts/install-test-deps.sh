@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the system packages the test suite drives for real, from Debian's packages:
 # Chromium for the browser tests (tests/ui; Playwright drives it by executable path, no
-# browser download) and OpenLDAP's slapd for the LDAP sign-in tests. Needs root and apt
+# browser download), OpenLDAP's slapd for the LDAP sign-in tests and setfacl (acl) for the
+# agent's --task-user tests. Needs root and apt
 # when something is missing; does nothing when everything is there.
 set -euo pipefail
 missing=()
@@ -10,6 +11,9 @@ if ! command -v chromium >/dev/null 2>&1 && [ -z "${TUNEHOUSE_CHROMIUM:-}" ]; th
 fi
 if [ ! -x /usr/sbin/slapd ]; then
     missing+=(slapd ldap-utils)
+fi
+if ! command -v setfacl >/dev/null 2>&1; then  # the agent's --task-user tests
+    missing+=(acl)
 fi
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

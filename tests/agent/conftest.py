@@ -47,19 +47,21 @@ StartAgent = Callable[..., AgentProcess]
 
 @pytest.fixture
 def start_agent(tmp_path: Path) -> Iterator[StartAgent]:
-    """``start_agent(server, *options, name=None)``: an agent as the server's admin, stopped
-    (SIGTERM twice, then SIGKILL) when the test ends."""
+    """``start_agent(server, *options, name=None, env=None)``: an agent as the server's admin
+    (``env`` overrides its environment), stopped (SIGTERM twice, then SIGKILL) when the test
+    ends."""
     agents: list[AgentProcess] = []
 
-    def start(target: ServerProcess, *options: str, name: str | None = None) -> AgentProcess:
+    def start(target: ServerProcess, *options: str, name: str | None = None,
+              env: dict[str, str] | None = None) -> AgentProcess:
         name = name or f"agent-{uuid.uuid4().hex[:8]}"
         home = tmp_path / f"home-{name}"
         log_path = tmp_path / f"{name}.log"
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "tunehouse", "agent", "--name", name, *options],
-                env=target.client_env(home=home), stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, cwd=tmp_path)
+                env={**target.client_env(home=home), **(env or {})}, stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=tmp_path)
         agent = AgentProcess(name, proc, log_path)
         agents.append(agent)
         return agent

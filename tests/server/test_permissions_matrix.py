@@ -382,8 +382,42 @@ def test_acting_for_a_user_gets_that_users_roles(world: World) -> None:
     as_admin = {"X-Tunehouse-User": world.names["admin"]}
     answer = world.call("agent", "DELETE", f"/tasks/{task}", headers=as_admin)
     assert answer.status_code == 403, answer.text
-    as_owner = {"X-Tunehouse-User": world.names["owner"]}
-    assert world.call("agent", "DELETE", f"/tasks/{task}", headers=as_owner).status_code == 204
+
+
+def test_an_agent_acts_for_a_user_only_in_an_attempt_it_runs(world: World) -> None:
+    """An agent account acts for (and makes keys of) the owner of a task it claimed, within
+    that attempt: never for anyone else, nor once the attempt is over."""
+    owner = world.names["owner"]
+    task = world.fresh_task()
+    as_owner = {"X-Tunehouse-User": owner}
+    answer = world.call("agent", "GET", f"/tasks/{task}", headers=as_owner)
+    assert answer.status_code == 403 and "X-Tunehouse-Fence" in answer.text, answer.text
+    queue = unique("q-act")
+    world.ok("owner", "POST", f"/tasks/{task}/enqueue", json={"queue": queue})
+    claimed = world.ok("agent", "POST", "/queues/claim", json={"queues": [queue],
+                                                                "worker": unique("w")})
+    assert claimed["id"] == task and claimed["runner"] == world.names["agent"]
+    fenced = {**as_owner, "X-Tunehouse-Fence": f"{task}:1"}
+    assert world.ok("agent", "GET", f"/tasks/{task}", headers=fenced)["user"] == owner
+    # the fence names the attempt: another attempt, or another user, is refused
+    for headers in ({**as_owner, "X-Tunehouse-Fence": f"{task}:2"},
+                    {"X-Tunehouse-User": world.names["editor"],
+                     "X-Tunehouse-Fence": f"{task}:1"}):
+        assert world.call("agent", "GET", f"/tasks/{task}", headers=headers).status_code == 403
+    # keys of the owner: only for the attempt it runs, and they end with it
+    answer = world.call("agent", "POST", "/keys", json={"user": owner})
+    assert answer.status_code == 403 and "attempt it runs" in answer.text
+    key = world.ok("agent", "POST", "/keys", json={"user": owner, "task_id": task,
+                                                    "attempt": 1})
+    with httpx.Client(base_url=f"{world.server.url}/api/v1", timeout=60,
+                      auth=(key["access_key"], key["secret_key"])) as as_key:
+        assert as_key.get(f"/tasks/{task}").status_code == 200
+        world.ok("agent", "POST", f"/tasks/{task}/status", headers={"X-Tunehouse-Fence":
+                                                                       f"{task}:1"},
+                 json={"status": "queued", "reason": "handed back"})
+        refused = as_key.get(f"/tasks/{task}")
+        assert refused.status_code == 401 and "which is over" in refused.text
+    assert world.call("agent", "GET", f"/tasks/{task}", headers=fenced).status_code == 403
 
 
 def test_denials_say_who_what_where_and_which_role(world: World) -> None:

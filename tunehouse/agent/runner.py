@@ -22,6 +22,7 @@ from pathlib import Path
 
 from tunehouse.agent import python_env, workspace
 from tunehouse.agent.console import ConsoleStream
+from tunehouse.agent.isolation import TaskUser
 from tunehouse.agent.machine import host_name
 from tunehouse.agent.slots import Slot
 from tunehouse.agent.workspace import WorkspaceError
@@ -59,6 +60,8 @@ class AgentConfig:
     grace_s: float = 10.0
     lease_s: float = 60.0
     home: Path = field(default_factory=Path)
+    #: The OS user task processes run as (None: the agent's own).
+    task_user: TaskUser | None = None
 
     @property
     def repos(self) -> Path:
@@ -71,6 +74,26 @@ class AgentConfig:
     @property
     def work(self) -> Path:
         return self.home / "work"
+
+    @property
+    def task_home(self) -> Path:
+        """``TUNEHOUSE_HOME`` of tasks run as ``task_user`` (its spool), owned by it."""
+        return self.home / "task-home"
+
+    def open_to_task_user(self) -> None:
+        """Arrange the agent's folders for ``task_user``: it may pass through the home and
+        ``work`` (not list them), read the repository cache and the venvs (its tasks
+        run from them), and owns ``task-home``; the attempts' folders are handed to it
+        one by one (:meth:`Attempt._prepare`)."""
+        user = self.task_user
+        if user is None:
+            return
+        self.home.chmod(0o711)
+        for folder, mode in ((self.work, 0o711), (self.repos, 0o755), (self.venvs, 0o755)):
+            folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(mode)
+        self.task_home.mkdir(exist_ok=True)
+        user.own(self.task_home)
 
 
 class Attempt:
@@ -151,6 +174,8 @@ class Attempt:
                       if environment.hostname == host_name() else None)
         space = workspace.prepare(self.store, self.task.id, script, folder, self.config.repos,
                                   local_root)
+        if self.config.task_user is not None:
+            self.config.task_user.own(space.root)
         try:
             python, reused = python_env.interpreter(self.config.env_kind,
                                                     environment.packages, self.config.venvs)
@@ -167,12 +192,21 @@ class Attempt:
     def _execute(self, argv: list[str], space: workspace.Workspace,
                  console: ConsoleStream) -> None:
         """Run ``argv`` (python, entry point, arguments) in the workspace until it ends."""
-        self._key = self._owner_key()
+        if self.config.settings.server:
+            try:
+                self._key = self._owner_key()
+            except TunehouseError as exc:
+                console.close()
+                self._finish(None, f"the agent could not make a key of the task's owner "
+                                   f"{self.store.user} for this attempt: {exc.message}", console)
+                return
         if sys.platform == "linux":
             argv = [sys.executable, "-S", "-c", _LAUNCH, str(os.getpid()), *argv]
-        self.process = subprocess.Popen(argv, cwd=space.cwd, env=self._environment(),
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, start_new_session=True)
+        user = self.config.task_user
+        self.process = subprocess.Popen(  # type: ignore[call-overload]
+            argv, cwd=space.cwd, env=self._environment(), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            **(user.popen_options() if user is not None else {}))
         assert self.process.stdout is not None and self.process.stderr is not None
         console.follow(self.process.stdout, "stdout")
         console.follow(self.process.stderr, "stderr")
@@ -211,44 +245,44 @@ class Attempt:
         threading.Thread(target=kill_later, daemon=True, name="agent-kill").start()
 
     def _environment(self) -> dict[str, str]:
+        """The task's environment: the agent's (its own credentials were wiped at start,
+        and nothing named ``TUNEHOUSE_*`` passes), the slot's devices, the task and
+        attempt, and the owner's key made for this attempt (with a server; the store's
+        location without one). Never the agent's own key."""
         settings = self.config.settings
         env = {k: v for k, v in os.environ.items() if not k.startswith("TUNEHOUSE_")}
         env.update(self.slot.environment())
+        home = settings.home
+        if self.config.task_user is not None:
+            home = self.config.task_home
+            env.update(self.config.task_user.environment(fallback_home=home))
         env.update(TUNEHOUSE_TASK_ID=self.task.id, TUNEHOUSE_TASK_ATTEMPT=str(self.task.attempt),
-                   TUNEHOUSE_HOME=str(settings.home), PYTHONUNBUFFERED="1")
-        if self._key is not None:  # the owner's own key: the task can do what its owner can
+                   TUNEHOUSE_HOME=str(home), PYTHONUNBUFFERED="1")
+        if self._key is not None:  # the owner's key for this attempt: what its owner can do
             env.update(TUNEHOUSE_SERVER=settings.server or "",
                        TUNEHOUSE_ACCESS_KEY=self._key.access_key,
                        TUNEHOUSE_SECRET_KEY=self._key.secret_key)
-        elif settings.server:  # the agent's key, acting for the owner (checked as the owner)
-            env.update(TUNEHOUSE_SERVER=settings.server,
-                       TUNEHOUSE_ACCESS_KEY=settings.access_key or "",
-                       TUNEHOUSE_SECRET_KEY=settings.secret_key or "",
-                       TUNEHOUSE_ACT_AS=self.store.user)
-        else:
+        elif not settings.server:
             env.update(TUNEHOUSE_DB=settings.db, TUNEHOUSE_ARTIFACTS=str(settings.artifacts),
                        TUNEHOUSE_ACT_AS=self.store.user)
         return env
 
-    def _owner_key(self) -> NewApiKey | None:
-        """A key of the task's owner for this attempt alone (revoked when it ends), so the
-        task's code never holds the agent's own key; None when the task runs as the
-        agent's own user, or the agent may not make keys for others."""
-        settings = self.config.settings
-        if not settings.server or self.store.user == self._agent_store.user:
-            return None
+    def _owner_key(self) -> NewApiKey:
+        """A key of the task's owner that works for this attempt alone (the server ends it
+        with the attempt; the agent also revokes it), so the task's code never holds the
+        agent's own key. Retried while the server is away; TunehouseError else."""
         from tunehouse.client.accounts import HttpAccounts
 
-        try:
-            with HttpAccounts(settings.server, settings.access_key or "",
-                              settings.secret_key or "") as accounts:
-                return accounts.keys.create_api_key(self.store.user, description=(
-                    f"agent {self.config.name}: task {self.task.id} attempt "
-                    f"{self.task.attempt}"))
-        except TunehouseError as exc:
-            log.warning("task %s: no key of its owner %s (%s); it runs with the agent's key",
-                        self.task.id, self.store.user, exc.message)
-            return None
+        settings = self.config.settings
+        with HttpAccounts(settings.server or "", settings.access_key or "",
+                          settings.secret_key or "") as accounts:
+            return retrying(
+                lambda: accounts.keys.create_api_key(
+                    self.store.user, for_attempt=(self.task.id, self.task.attempt),
+                    description=f"agent {self.config.name}: task {self.task.id} attempt "
+                                f"{self.task.attempt}"),
+                time.monotonic() + STATUS_RETRY_S,
+                retry_on=lambda exc: isinstance(exc, ServerUnavailable))
 
     def _revoke_key(self) -> None:
         if self._key is None:

@@ -46,6 +46,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--lease", type=float, default=60.0, metavar="SECONDS",
                         help="lease of a claimed task: when the agent stops renewing it "
                              "for this long the server requeues the task (default 60)")
+    parser.add_argument("--task-user", default=None, metavar="USER",
+                        help="run every task process as this OS user (the agent runs as "
+                             "root to switch to it): task code then cannot read the "
+                             "agent's key, memory or files (see docs/security.md)")
     parser.add_argument("--name", default=None,
                         help="worker name (default: HOST:gpuIDS or HOST:cpu)")
     parser.add_argument("--detach", action="store_true",
@@ -77,6 +81,12 @@ def run_agent(args: argparse.Namespace) -> int:
     slots = plan_slots(gpus, args.gpus_per_task, args.tasks_per_gpu, args.slots)
     name = args.name or f"{host_name()}:{'gpu' + ','.join(gpus) if gpus else 'cpu'}"
     queues = args.queue or ["default"]
+    from tunehouse.agent import isolation
+
+    task_user = isolation.resolve_task_user(args.task_user) if args.task_user else None
+    if task_user is not None and not settings.server:
+        raise InvalidInput("--task-user needs a server (TUNEHOUSE_SERVER): with the embedded "
+                           "store a task would need the database file itself")
     if args.detach:
         return _detach(args, settings.home / "agent", name)
     from tunehouse.agent.daemon import Agent
@@ -88,10 +98,17 @@ def run_agent(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(message)s")
     for noisy in ("httpx", "httpcore"):  # one line per heartbeat otherwise
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    isolation.protect_agent_process()  # the key is in ``settings`` now, nowhere else
+    if task_user is None:
+        isolation.warn_tasks_share_agent_rights()
+    else:
+        isolation.check_task_user_can_run(task_user, sys.executable)
     home = check_folder(settings.home / "agent")
     config = AgentConfig(name=name, queues=queues, settings=settings, env_kind=args.env,
                          retries=args.retries, time_limit_s=args.time_limit,
-                         grace_s=args.grace, lease_s=args.lease, home=home)
+                         grace_s=args.grace, lease_s=args.lease, home=home,
+                         task_user=task_user)
+    config.open_to_task_user()
     with open_store(settings) as store:
         agent = Agent(store, config, slots, gpus)
         agent.install_signal_handlers()

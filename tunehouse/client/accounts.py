@@ -59,9 +59,12 @@ class HttpUsers(_Area, Users):
 class HttpApiKeys(_Area, ApiKeys):
     """API keys through the server: one's own, or (admins) anyone's."""
 
-    def create_api_key(self, user: str, description: str = "") -> NewApiKey:
-        return self._caller.call(NewApiKey, "keys.create_api_key",
-                                 body={"user": user, "description": description})
+    def create_api_key(self, user: str, description: str = "",
+                       for_attempt: tuple[str, int] | None = None) -> NewApiKey:
+        body: dict[str, object] = {"user": user, "description": description}
+        if for_attempt is not None:
+            body.update(task_id=for_attempt[0], attempt=for_attempt[1])
+        return self._caller.call(NewApiKey, "keys.create_api_key", body=body)
 
     def list_api_keys(self, user: str | None = None) -> list[ApiKey]:
         return self._caller.call(list[ApiKey], "keys.list_api_keys", params={"user": user})

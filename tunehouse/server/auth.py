@@ -21,9 +21,10 @@ growing delays, then a lockout, answered with 429 and ``Retry-After``.
 Keys and sessions are checked by the store's account areas
 (:class:`~tunehouse.store.accounts.AccountStore`: store-only operations, no route reaches
 them), passwords by :class:`~tunehouse.server.accounts.SignIn`. Writes always act as the
-authenticated user (``store.with_user(...)``). An admin or an agent account
-(``User.agent``) may act for another, enabled user with the ``X-Tunehouse-User`` header
-(used by ``HttpStore.with_user``); anyone else gets 403 for it. The audit entries of a request name the user it acted as, the authenticated user as
+authenticated user (``store.with_user(...)``). An admin may act for another, enabled
+user with the ``X-Tunehouse-User`` header (used by ``HttpStore.with_user``); an agent
+account (``User.agent``) only within an attempt it runs of that user's task, named by the
+``X-Tunehouse-Fence`` header (:func:`runs_attempt`); anyone else gets 403 for it. The audit entries of a request name the user it acted as, the authenticated user as
 their ``actor`` when the two differ, and the client's address
 (``store.with_context``, ``accounts.with_context``).
 """
@@ -59,7 +60,7 @@ from tunehouse.server.throttle import Throttle, address_key, api_key_key, user_k
 from tunehouse.settings import ensure_private_dir
 from tunehouse.store.accounts import AccountStore
 from tunehouse.store.base import Store
-from tunehouse.store.records import User
+from tunehouse.store.records import TaskStatus, User
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_SECRET_FILE = "session-secret"
@@ -259,11 +260,18 @@ def principal(request: Request) -> Principal:
     acting = user.name
     act_as = request.headers.get(ACT_AS_HEADER)
     accounts: AccountStore = request.app.state.accounts
+    fence_header = request.headers.get(FENCE_HEADER)
+    fence = parse_fence(fence_header) if fence_header else None
     if act_as and act_as != user.name:
         if not (user.admin or user.agent):
             raise PermissionDenied(
                 f"only admins and agent accounts may act for another user ({ACT_AS_HEADER}: "
                 f"{act_as!r}); {user.name!r} is neither")
+        if not user.admin and (fence is None or not runs_attempt(
+                request.app.state.store, user.name, act_as, *fence)):
+            raise PermissionDenied(
+                f"an agent account acts for another user ({act_as!r}) only in an attempt it "
+                f"runs of that user's task: {FENCE_HEADER} must name one")
         try:
             target = accounts.users.get_user(act_as)
         except NotFound:
@@ -276,9 +284,8 @@ def principal(request: Request) -> Principal:
     client = client_address(request)
     accounts = accounts.with_context(actor, client)
     store = request.app.state.store.with_user(acting).with_context(actor, client)
-    fence = request.headers.get(FENCE_HEADER)
-    if fence:
-        store = store.with_fence(*parse_fence(fence))
+    if fence is not None:
+        store = store.with_fence(*fence)
     # every call is checked against the acting user's project roles (tunehouse.server.guarded)
     checked = user if acting == user.name else acting_for(user, accounts.users.get_user(acting))
     permissions: Permissions = request.app.state.permissions
@@ -286,6 +293,17 @@ def principal(request: Request) -> Principal:
     return Principal(user=user, store=guarded_store(store, checked, permissions),
                      accounts=accounts,
                      roles=GuardedProjectRoles(checked, permissions, accounts.roles))
+
+
+def runs_attempt(store: Store, runner: str, owner: str, task_id: str, attempt: int) -> bool:
+    """Whether ``runner`` claimed, and still runs, attempt ``attempt`` of ``owner``'s task
+    ``task_id`` (what lets an agent account act for ``owner``)."""
+    try:
+        task = store.tasks.get_task(task_id)
+    except NotFound:
+        return False
+    return (task.status is TaskStatus.in_progress and task.attempt == attempt
+            and task.runner == runner and task.user == owner)
 
 
 def client_address(request: Request) -> str | None:

@@ -87,13 +87,15 @@ class GuardedTaskStore(TaskStore):
 
     def change_status(self, task_id: str, change: StatusChange) -> Task:
         guard = self._guard
-        if not (guard.user.agent and self._running(task_id)):
+        if not (guard.user.agent and self._runs(task_id)):
             # an agent account ends (or hands back) the running tasks it claimed as itself
             guard.task(task_id, E, f"set status {change.status.value} of")
         return self._inner.change_status(task_id, change)
 
-    def _running(self, task_id: str) -> bool:
-        return self._inner.get_task(task_id).status is TaskStatus.in_progress
+    def _runs(self, task_id: str) -> bool:
+        """Whether the acting agent account claimed ``task_id``, which still runs."""
+        task = self._inner.get_task(task_id)
+        return task.status is TaskStatus.in_progress and task.runner == self._guard.user.name
 
     def request_abort(self, task_id: str, reason: str = "") -> Task:
         self._guard.task(task_id, E, "abort")

@@ -75,6 +75,8 @@ class Task(Record):
     updated: datetime
     queue: str | None = None
     worker: str | None = None
+    #: The user that claimed the current attempt from a queue (an agent account).
+    runner: str | None = None
     attempt: int = 0
     max_retries: int = 0
     last_iteration: int | None = None
@@ -459,6 +461,9 @@ class ApiKey(Record):
     revoked: bool = False
     created: datetime
     last_used: datetime | None = None
+    #: A key made for one attempt of a task works only while that attempt runs.
+    task_id: str | None = None
+    attempt: int | None = None
 
 
 class NewApiKey(Record):

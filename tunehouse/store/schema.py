@@ -120,6 +120,9 @@ tasks = sa.Table(
     sa.Column("queue", sa.String(NAME_LENGTH), nullable=True),
     sa.Column("queue_priority", sa.Integer(), nullable=False, default=0),
     sa.Column("worker", sa.String(NAME_LENGTH), nullable=True),
+    #: The user that claimed the current attempt (an agent account; the search's owner
+    #: for a search's own agent): who may act for the task's owner while it runs.
+    sa.Column("runner", sa.String(NAME_LENGTH), nullable=True),
     sa.Column("attempt", sa.Integer(), nullable=False, default=0),
     sa.Column("max_retries", sa.Integer(), nullable=False, default=0),
     sa.Column("last_iteration", sa.BigInteger(), nullable=True),
@@ -377,6 +380,10 @@ api_keys = sa.Table(
     sa.Column("created_by", sa.String(NAME_LENGTH), nullable=False),
     _created(),
     sa.Column("last_used", UtcDateTime(), nullable=True),
+    #: A key made for one attempt of one task (an agent's per-attempt key of the task's
+    #: owner): it works only while that attempt runs (NULL: an ordinary key).
+    sa.Column("task_id", sa.String(ID_LENGTH), nullable=True),
+    sa.Column("attempt", sa.Integer(), nullable=True),
 )
 
 audit_events = sa.Table(

@@ -13,7 +13,9 @@ from tests.helpers.clock import FakeClock
 from tests.store.contract.helpers import unique
 from tunehouse.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from tunehouse.store.accounts import Accounts
-from tunehouse.store.interfaces.users import LDAP_PASSWORD_HASH
+from tunehouse.store.interfaces.users import ATTEMPT_KEY_GRACE_S, LDAP_PASSWORD_HASH
+from tunehouse.store.records import StatusChange, TaskCreate, TaskStatus
+from tunehouse.store.sql import SqlStore
 from tunehouse.store.sql.accounts import SqlAccountStore
 
 
@@ -177,3 +179,40 @@ def test_a_key_knows_who_created_it(db_accounts: SqlAccountStore) -> None:
     made = db_accounts.with_user("agent-1").keys.create_api_key("owner")
     assert db_accounts.keys.key_created_by(made.access_key) == "agent-1"
     assert db_accounts.keys.key_created_by("TH" + "C" * 20) is None
+
+
+def test_a_key_made_for_an_attempt_works_while_it_runs(db_accounts: SqlAccountStore,
+                                                      db_store: SqlStore,
+                                                      clock: FakeClock) -> None:
+    db_accounts.users.create_user("tester", "pw")
+    task = db_store.tasks.create_task(TaskCreate(project="keys", name="run"))
+    keys = db_accounts.keys
+    with pytest.raises(InvalidInput, match="running task"):  # not running yet
+        keys.create_api_key("tester", for_attempt=(task.id, 1))
+    db_store.queues.enqueue(task.id, "keys-queue")
+    claimed = db_store.queues.claim_task(["keys-queue"], "worker-1")
+    assert claimed is not None and claimed.attempt == 1 and claimed.runner == "tester"
+    for user, attempt in [("tester", 2), ("someone-else", 1)]:  # another attempt, owner
+        if user != "tester":
+            db_accounts.users.create_user(user, "pw")
+        with pytest.raises(InvalidInput, match="running task"):
+            keys.create_api_key(user, for_attempt=(task.id, attempt))
+    key = keys.create_api_key("tester", for_attempt=(task.id, 1))
+    [listed] = [k for k in keys.list_api_keys("tester") if k.access_key == key.access_key]
+    assert (listed.task_id, listed.attempt) == (task.id, 1)
+    assert keys.authenticate_key(key.access_key, key.secret_key).name == "tester"
+    db_store.tasks.change_status(task.id, StatusChange(status=TaskStatus.completed))
+    # the process's last words after its attempt ended still count, for a minute
+    assert keys.authenticate_key(key.access_key, key.secret_key).name == "tester"
+    clock.advance(ATTEMPT_KEY_GRACE_S + 1)
+    with pytest.raises(AuthenticationFailed, match=f"attempt 1 of task {task.id}, which is over"):
+        keys.authenticate_key(key.access_key, key.secret_key)
+
+
+def test_no_key_for_a_disabled_user(accounts: Accounts) -> None:
+    name = _user_name()
+    accounts.users.create_user(name, "pw-123456789")
+    accounts.users.set_user_disabled(name, True)
+    with pytest.raises(InvalidInput, match="disabled"):
+        accounts.keys.create_api_key(name)
+    assert accounts.keys.list_api_keys(name) == []

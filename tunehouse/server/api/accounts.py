@@ -4,9 +4,9 @@
 ``/preferences/{key}``: the web UI's dashboards).
 
 Who may call what is checked here, the store doing what it is asked: managing users is
-for admins; a user may manage its own keys; an agent account may also create keys for
-non-admin users (the per-attempt keys of the task owners it runs for) and revoke the keys
-it created. There is no sign-up: accounts are created by an admin (here or with
+for admins; a user may manage its own keys; an agent account may also create keys of the
+owner of a task it runs, bound to that attempt (they stop working when it is over), and
+revoke the keys it created. There is no sign-up: accounts are created by an admin (here or with
 ``tunehouse users add``). Reading the audit log and the lockouts is for admins. No route
 writes or deletes audit entries, checks a password or a session but through sign-in: those
 operations of the store have no route.
@@ -20,13 +20,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import Field
 
-from tunehouse.errors import PermissionDenied
+from tunehouse.errors import InvalidInput, PermissionDenied
 from tunehouse.server.api._deps import Acting, AdminOnly, operation
 from tunehouse.server.auth import (
     attach_session,
     clear_session_cookies,
     end_session,
     require_self_or_admin,
+    runs_attempt,
     sign_in,
 )
 from tunehouse.server.throttle import Throttle
@@ -61,8 +62,13 @@ class UserChange(Input):
 
 
 class KeyCreate(Input):
+    """A new key of ``user`` (default: yourself); with ``task_id`` and ``attempt``, a key
+    that works only while that attempt of the user's task runs."""
+
     user: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
     description: str = Field(default="", max_length=1024)
+    task_id: str | None = Field(default=None, min_length=1, max_length=64)
+    attempt: int | None = Field(default=None, ge=1, strict=True)
 
 
 class Preference(Record):
@@ -105,17 +111,25 @@ def set_user_disabled(name: str, body: UserChange, who: AdminOnly) -> User:
 
 
 @operation(router, "keys.create_api_key", response_model=NewApiKey, status_code=201)
-def create_api_key(body: KeyCreate, who: Acting) -> NewApiKey:
-    """A new key for yourself, or (admins; agent accounts, for non-admin users) for another
-    user. The secret is shown once. Audited as ``key.create`` naming the key's user."""
+def create_api_key(body: KeyCreate, who: Acting, request: Request) -> NewApiKey:
+    """A new key for yourself, or (admins) for another user; an agent account makes keys
+    of another user only for an attempt it runs of that user's task (``task_id`` and
+    ``attempt``: the key stops working when the attempt is over). The secret is shown
+    once. Audited as ``key.create`` naming the key's user."""
     owner = body.user or who.user.name
+    if (body.task_id is None) != (body.attempt is None):
+        raise InvalidInput("task_id and attempt go together: a key for one attempt of a task "
+                           "names both")
+    for_attempt = (body.task_id, body.attempt) if body.task_id and body.attempt else None
     if who.user.agent and not who.user.admin and owner != who.user.name:
-        if who.accounts.users.get_user(owner).admin:
-            raise PermissionDenied(f"an agent account may not create keys of the admin "
-                                   f"{owner!r}")
+        if for_attempt is None or not runs_attempt(request.app.state.store, who.user.name,
+                                                  owner, *for_attempt):
+            raise PermissionDenied(
+                f"an agent account makes keys of another user ({owner!r}) only for an "
+                "attempt it runs of that user's task: give task_id and attempt of one")
     else:
         require_self_or_admin(who, owner)
-    return who.accounts.keys.create_api_key(owner, body.description)
+    return who.accounts.keys.create_api_key(owner, body.description, for_attempt)
 
 
 @operation(router, "keys.list_api_keys", response_model=list[ApiKey])

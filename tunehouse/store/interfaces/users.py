@@ -91,15 +91,25 @@ class UserStore(Users):
         or the name is a local user's (which LDAP never takes over)."""
 
 
+#: How long a key made for an attempt keeps working after the attempt ended.
+ATTEMPT_KEY_GRACE_S = 60.0
+
+
 class ApiKeys(abc.ABC):
     """API keys (over HTTP: ``/keys``): an access key (``TH`` + 20 characters, not
     secret) and a secret shown once. Creating and revoking are audited (``key.create``,
     ``key.revoke``, naming the key's user)."""
 
     @abc.abstractmethod
-    def create_api_key(self, user: str, description: str = "") -> NewApiKey:
-        """A new key of ``user`` (NotFound when there is no such user), created by the
-        acting user; the answer holds the secret, which is never shown again."""
+    def create_api_key(self, user: str, description: str = "",
+                       for_attempt: tuple[str, int] | None = None) -> NewApiKey:
+        """A new key of ``user`` (NotFound when there is no such user, InvalidInput when
+        it is disabled), created by the acting user; the answer holds the secret, which is
+        never shown again.
+
+        ``for_attempt``: ``(task id, attempt)`` of a running task of ``user``; the key
+        works only while that attempt runs (and for :data:`ATTEMPT_KEY_GRACE_S` after it
+        ended, for the process's last words), InvalidInput when it is not running."""
 
     @abc.abstractmethod
     def list_api_keys(self, user: str | None = None) -> list[ApiKey]:

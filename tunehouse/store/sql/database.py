@@ -82,7 +82,7 @@ def task_from_row(row: DbRow) -> Task:
         status_message=m["status_message"], parent_id=m["parent_id"], tags=m["tags"],
         comment=m["comment"], user=m["user"], created=m["created"], started=m["started"],
         completed=m["completed"], updated=m["updated"], queue=m["queue"], worker=m["worker"],
-        attempt=m["attempt"], max_retries=m["max_retries"],
+        runner=m["runner"], attempt=m["attempt"], max_retries=m["max_retries"],
         last_iteration=m["last_iteration"], abort_requested=m["abort_requested"],
         last_seen=m["last_seen"], lease_expires=m["lease_expires"],
     )

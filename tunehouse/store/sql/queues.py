@@ -178,7 +178,7 @@ class SqlQueueStore(StatusWriter, QueueStore):
                     continue
                 row = self._task_row(conn, task_id, lock=True)
                 self._apply_status(conn, row, TaskStatus.in_progress, worker=worker,
-                                   reason=f"claimed by {worker}", lease_s=lease_s)
+                                   runner=self.user, reason=f"claimed by {worker}", lease_s=lease_s)
                 return self._get_task(conn, task_id)
         return None
 

@@ -65,6 +65,7 @@ class StatusWriter(SqlArea):
 
     def _apply_status(self, conn: Connection, task: DbRow, new: TaskStatus, *,
                       reason: str = "", message: str = "", worker: str | None = None,
+                      runner: str | None = None,
                       force: bool = False, queue: str | None = None,
                       priority: int | None = None, lease_s: float | None = None,
                       audit: bool = True) -> None:
@@ -72,7 +73,7 @@ class StatusWriter(SqlArea):
 
         ``queue``/``priority`` are used when moving to ``queued`` (default: the queue and
         priority the task was last queued with); ``lease_s`` gives a task moving to
-        ``in_progress`` on a worker its lease. Any other change ends the lease.
+        ``in_progress`` on a worker its lease, ``runner`` the user that claimed it. Any other change ends the lease.
         ``audit``: record a ``task.status`` entry (before, after, reason); False when the
         caller records the change as its own action.
         """
@@ -85,7 +86,7 @@ class StatusWriter(SqlArea):
         conn.execute(sa.delete(t.queue_entries).where(t.queue_entries.c.task_id == task.id))
         if new is TaskStatus.in_progress:
             values.update(started=now, completed=None, attempt=task.attempt + 1, worker=worker,
-                          abort_requested=False, last_seen=now,
+                          runner=runner, abort_requested=False, last_seen=now,
                           lease_expires=None if lease_s is None else now + timedelta(seconds=lease_s))
         elif new in TERMINAL:
             # a terminal status rewritten (force) keeps the moment the task ended

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -15,6 +15,7 @@ from tunehouse.errors import AuthenticationFailed, Conflict, InvalidInput, NotFo
 from tunehouse.store import schema as t
 from tunehouse.store.clock import Clock, utc_now
 from tunehouse.store.interfaces.users import (
+    ATTEMPT_KEY_GRACE_S,
     BAD_PASSWORD,
     LDAP_PASSWORD_HASH,
     MAX_PASSWORD_LENGTH,
@@ -22,7 +23,7 @@ from tunehouse.store.interfaces.users import (
     PasswordHasher,
     UserStore,
 )
-from tunehouse.store.records import ApiKey, NewApiKey, User
+from tunehouse.store.records import ApiKey, NewApiKey, TaskStatus, User
 from tunehouse.store.sql.database import (
     NO_CONTEXT,
     AuditContext,
@@ -31,11 +32,13 @@ from tunehouse.store.sql.database import (
     SqlArea,
     check_name,
 )
+from tunehouse.store.status import TERMINAL
 
 #: A key's ``last_used`` is written at most this often.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 USER_NAME_MAX = 64
 BAD_KEY = "invalid or revoked API key"
+TERMINAL_VALUES = frozenset(status.value for status in TERMINAL)
 
 
 def new_access_key() -> str:
@@ -54,7 +57,8 @@ def user_from_row(row: DbRow) -> User:
 
 def _api_key(row: DbRow) -> ApiKey:
     return ApiKey(access_key=row.access_key, user=row.user, description=row.description,
-                  revoked=row.revoked, created=row.created, last_used=row.last_used)
+                  revoked=row.revoked, created=row.created, last_used=row.last_used,
+                  task_id=row.task_id, attempt=row.attempt)
 
 
 class SqlUserStore(SqlArea, UserStore):
@@ -140,18 +144,29 @@ class SqlUserStore(SqlArea, UserStore):
 class SqlApiKeyStore(SqlArea, ApiKeyStore):
     """API keys; secrets kept as their SHA-256."""
 
-    def create_api_key(self, user: str, description: str = "") -> NewApiKey:
+    def create_api_key(self, user: str, description: str = "",
+                       for_attempt: tuple[str, int] | None = None) -> NewApiKey:
         access_key = new_access_key()
         secret = secrets.token_urlsafe(32)
+        task_id, attempt = for_attempt if for_attempt is not None else (None, None)
         with self._write() as conn:
-            if not conn.execute(sa.select(t.users.c.name).where(t.users.c.name == user)).first():
+            owner = conn.execute(sa.select(t.users.c.disabled)
+                                 .where(t.users.c.name == user)).first()
+            if owner is None:
                 raise NotFound(f"user {user!r} not found")
+            if owner.disabled:
+                raise InvalidInput(f"user {user!r} is disabled: enable it before making "
+                                   "keys for it")
+            if for_attempt is not None:
+                _check_running_attempt(conn, user, *for_attempt)
             conn.execute(sa.insert(t.api_keys).values(
                 access_key=access_key, secret_hash=secret_digest(secret), user=user,
                 description=description, revoked=False, created_by=self.user,
-                created=self._clock(), last_used=None))
-            self._audit(conn, "key.create", "api_key", access_key,
-                        {"user": user, "description": description[:200]})
+                created=self._clock(), last_used=None, task_id=task_id, attempt=attempt))
+            details: dict[str, object] = {"user": user, "description": description[:200]}
+            if for_attempt is not None:
+                details.update(task_id=task_id, attempt=attempt)
+            self._audit(conn, "key.create", "api_key", access_key, details)
         return NewApiKey(access_key=access_key, secret_key=secret, user=user)
 
     def list_api_keys(self, user: str | None = None) -> list[ApiKey]:
@@ -182,7 +197,8 @@ class SqlApiKeyStore(SqlArea, ApiKeyStore):
     def authenticate_key(self, access_key: str, secret_key: str,
                          on_wrong_secret: Callable[[], None] | None = None) -> User:
         query = (sa.select(t.api_keys.c.secret_hash, t.api_keys.c.revoked,
-                           t.api_keys.c.last_used, t.users)
+                           t.api_keys.c.last_used, t.api_keys.c.task_id,
+                           t.api_keys.c.attempt, t.users)
                  .join(t.users, t.users.c.name == t.api_keys.c.user)
                  .where(t.api_keys.c.access_key == access_key))
         with self._read() as conn:
@@ -194,8 +210,36 @@ class SqlApiKeyStore(SqlArea, ApiKeyStore):
         if row is None or not matches or row.revoked or row.disabled:
             raise AuthenticationFailed(BAD_KEY)
         now = self._clock()
+        if row.task_id is not None:
+            self._check_attempt_key(row.task_id, row.attempt, now)
         if row.last_used is None or now - row.last_used >= LAST_USED_RESOLUTION:
             with self._write() as conn:
                 conn.execute(sa.update(t.api_keys).where(t.api_keys.c.access_key == access_key)
                              .values(last_used=now))
         return user_from_row(row)
+
+    def _check_attempt_key(self, task_id: str, attempt: int, now: datetime) -> None:
+        """AuthenticationFailed unless attempt ``attempt`` of ``task_id`` still runs (or
+        ended less than ATTEMPT_KEY_GRACE_S ago)."""
+        query = (sa.select(t.tasks.c.status, t.tasks.c.attempt, t.tasks.c.completed)
+                 .where(t.tasks.c.id == task_id))
+        with self._read() as conn:
+            task = conn.execute(query).first()
+        if task is not None and task.attempt == attempt:
+            if task.status == TaskStatus.in_progress.value:
+                return
+            if (task.status in TERMINAL_VALUES and task.completed is not None
+                    and now - task.completed <= timedelta(seconds=ATTEMPT_KEY_GRACE_S)):
+                return
+        raise AuthenticationFailed(f"this key was made for attempt {attempt} of task "
+                                   f"{task_id}, which is over")
+
+
+def _check_running_attempt(conn: sa.Connection, user: str, task_id: str, attempt: int) -> None:
+    """InvalidInput unless ``task_id`` is ``user``'s task running its attempt ``attempt``."""
+    task = conn.execute(sa.select(t.tasks.c.user, t.tasks.c.status, t.tasks.c.attempt)
+                        .where(t.tasks.c.id == task_id)).first()
+    if task is None or task.user != user or task.status != TaskStatus.in_progress.value \
+            or task.attempt != attempt:
+        raise InvalidInput(f"a key for an attempt needs a running task of {user!r}: task "
+                           f"{task_id} attempt {attempt} is not one")
