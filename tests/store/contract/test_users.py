@@ -201,12 +201,28 @@ def test_a_key_made_for_an_attempt_works_while_it_runs(db_accounts: SqlAccountSt
     [listed] = [k for k in keys.list_api_keys("tester") if k.access_key == key.access_key]
     assert (listed.task_id, listed.attempt) == (task.id, 1)
     assert keys.authenticate_key(key.access_key, key.secret_key).name == "tester"
-    db_store.tasks.change_status(task.id, StatusChange(status=TaskStatus.completed))
+    ended = db_store.tasks.change_status(task.id, StatusChange(status=TaskStatus.completed))
     # the process's last words after its attempt ended still count, for a minute
+    assert ended.completed is not None
+    clock.advance((ended.completed - clock()).total_seconds() + ATTEMPT_KEY_GRACE_S - 1)
     assert keys.authenticate_key(key.access_key, key.secret_key).name == "tester"
-    clock.advance(ATTEMPT_KEY_GRACE_S + 1)
+    clock.advance(2)
     with pytest.raises(AuthenticationFailed, match=f"attempt 1 of task {task.id}, which is over"):
         keys.authenticate_key(key.access_key, key.secret_key)
+
+
+def test_an_agents_key_for_an_admins_attempt_has_no_admin_rights(
+        db_accounts: SqlAccountStore, db_store: SqlStore) -> None:
+    db_accounts.users.create_user("tester", "pw", admin=True)
+    db_accounts.users.create_user("agent-1", "pw", agent=True)
+    task = db_store.tasks.create_task(TaskCreate(project="keys", name="admin's run"))
+    db_store.queues.enqueue(task.id, "admin-queue")
+    assert db_store.queues.claim_task(["admin-queue"], "worker-1") is not None
+    made = {creator: db_accounts.with_user(creator).keys.create_api_key(
+        "tester", for_attempt=(task.id, 1)) for creator in ("agent-1", "tester")}
+    admin = {creator: db_accounts.keys.authenticate_key(key.access_key, key.secret_key).admin
+             for creator, key in made.items()}
+    assert admin == {"agent-1": False, "tester": True}
 
 
 def test_no_key_for_a_disabled_user(accounts: Accounts) -> None:

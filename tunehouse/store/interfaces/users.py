@@ -127,7 +127,9 @@ class ApiKeyStore(ApiKeys):
     def authenticate_key(self, access_key: str, secret_key: str,
                          on_wrong_secret: Callable[[], None] | None = None) -> User:
         """Store-only. The user of a valid, unrevoked key of an enabled user; else
-        AuthenticationFailed (one message for every reason). The secret is compared in
+        AuthenticationFailed (one message for every reason; a key made for an attempt that
+        is over says so). A key an agent account made for an admin's attempt carries the
+        admin's project roles, not admin rights (``User.admin`` is False). The secret is compared in
         constant time; the key's ``last_used`` is written at most once a minute.
 
         ``on_wrong_secret`` (the server's brute-force throttle) is called before the error

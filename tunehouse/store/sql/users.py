@@ -198,7 +198,7 @@ class SqlApiKeyStore(SqlArea, ApiKeyStore):
                          on_wrong_secret: Callable[[], None] | None = None) -> User:
         query = (sa.select(t.api_keys.c.secret_hash, t.api_keys.c.revoked,
                            t.api_keys.c.last_used, t.api_keys.c.task_id,
-                           t.api_keys.c.attempt, t.users)
+                           t.api_keys.c.attempt, t.api_keys.c.created_by, t.users)
                  .join(t.users, t.users.c.name == t.api_keys.c.user)
                  .where(t.api_keys.c.access_key == access_key))
         with self._read() as conn:
@@ -210,13 +210,23 @@ class SqlApiKeyStore(SqlArea, ApiKeyStore):
         if row is None or not matches or row.revoked or row.disabled:
             raise AuthenticationFailed(BAD_KEY)
         now = self._clock()
+        user = user_from_row(row)
         if row.task_id is not None:
             self._check_attempt_key(row.task_id, row.attempt, now)
+            if user.admin and row.created_by != user.name and not self._is_admin(row.created_by):
+                # made by an agent account: the owner's roles, never admin rights the
+                # agent lacks (as when it acts for the owner)
+                user = user.model_copy(update={"admin": False})
         if row.last_used is None or now - row.last_used >= LAST_USED_RESOLUTION:
             with self._write() as conn:
                 conn.execute(sa.update(t.api_keys).where(t.api_keys.c.access_key == access_key)
                              .values(last_used=now))
-        return user_from_row(row)
+        return user
+
+    def _is_admin(self, name: str) -> bool:
+        query = sa.select(t.users.c.admin).where(t.users.c.name == name)
+        with self._read() as conn:
+            return bool(conn.execute(query).scalar_one_or_none())
 
     def _check_attempt_key(self, task_id: str, attempt: int, now: datetime) -> None:
         """AuthenticationFailed unless attempt ``attempt`` of ``task_id`` still runs (or
