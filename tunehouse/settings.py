@@ -67,7 +67,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Set by the agent: the attempt of TUNEHOUSE_TASK_ID this process runs; the server refuses its writes once that attempt is over, and the agent, not the process, sets the task's final status.",
                 shown="unset"),
     SettingSpec("act_as", "TUNEHOUSE_ACT_AS", None,
-                "Set by the agent: the user (the task's owner) the agent's key writes for.",
+                "Set by the agent without a server: the user (the task's owner) the task writes as in the embedded database.",
                 shown="unset"),
     SettingSpec("host", "TUNEHOUSE_HOST", "127.0.0.1", "Address the server listens on."),
     SettingSpec("port", "TUNEHOUSE_PORT", 8420, "Port the server listens on."),

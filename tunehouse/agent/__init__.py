@@ -9,6 +9,8 @@ streams their console (``tunehouse agent``; docs/agent.md).
 * :mod:`.python_env` – the agent's Python, or a cached venv of the recorded packages.
 * :mod:`.console` – stdout/stderr to the task's console, batched, live.
 * :mod:`.machine` – host, GPUs (nvidia-ml-py) and CPU/memory/GPU use for heartbeats.
+* :mod:`.isolation` – the agent's key out of task code's reach: non-dumpable, wiped from
+  its environment, tasks as another OS user (``--task-user``).
 
 Boundary (the ``layers`` contract, checked by import-linter in CI): the agent reaches the
 records only through :mod:`tunehouse.client` / :mod:`tunehouse.store` interfaces, takes
