@@ -2,8 +2,10 @@
 
 Reading a task or anything it recorded needs ``viewer`` on its project, changing it
 ``editor``, deleting it ``owner``. Creating a project is open to every user, who then owns
-it; creating a task in an existing project needs ``editor`` there. Listings leave out the
-projects the user may not read.
+it; creating a task in an existing project needs ``editor`` there. Naming a parent (a new
+task's or a clone's ``parent_id``) changes the parent too, whose children are what a
+search counts among its trials: it needs ``editor`` on the parent's project. Listings
+leave out the projects the user may not read.
 """
 
 from __future__ import annotations
@@ -67,9 +69,15 @@ class GuardedTaskStore(TaskStore):
         guard = self._guard
         if not guard.user.admin:
             if spec.parent_id is not None:
-                guard.task(spec.parent_id, V, "make a child of")
+                self._check_parent(spec.parent_id)
             guard.project_or_new(spec.project, E, f"create task {spec.name!r}")
         return self._inner.create_task(spec)
+
+    def _check_parent(self, parent_id: str) -> None:
+        """403 unless the user may change task ``parent_id`` (``editor`` on its project): a
+        child is part of its parent (a search's trials are its children), so a viewer
+        cannot hang tasks of their own under someone else's."""
+        self._guard.task(parent_id, E, "make a child of")
 
     def get_task(self, task_id: str) -> Task:
         self._guard.task(task_id, V, "read")
@@ -118,7 +126,7 @@ class GuardedTaskStore(TaskStore):
             if project is not None:
                 guard.project_or_new(project, E, f"create a clone of task {task_id}")
             if parent_id is not None:
-                guard.task(parent_id, V, "make a child of")
+                self._check_parent(parent_id)
         return self._inner.clone_task(task_id, name=name, parent_id=parent_id, project=project)
 
     def delete_task(self, task_id: str) -> None:
