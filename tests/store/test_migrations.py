@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -181,5 +182,56 @@ def test_upgrading_fills_the_numbers_of_parameters(db_url: str, tmp_path: Path) 
                                                 columns=["param:General/a"]))
         assert [task.id for task in page.tasks] == ["t1"]
         assert page.values == {"t1": {"param:General/a": 0.005}}
+    finally:
+        store.close()
+
+
+def test_upgrading_records_the_trials_of_existing_searches(db_url: str, tmp_path: Path) -> None:
+    assert upgrade(db_url, "0009") == "0009"
+    engine = get_engine(db_url)
+    task = ('INSERT INTO tasks (id, project_id, name, type, status, status_reason, '
+            'status_message, parent_id, tags, comment, "user", created, updated, '
+            "queue_priority, attempt, max_retries, abort_requested) VALUES (:id, :project, "
+            ":id, :type, 'completed', '', '', :parent, '[]', '', :user, :created, "
+            ":created, 0, 1, 0, false)")
+    config = "INSERT INTO configurations VALUES (:task, :name, :text, '', 'u')"
+
+    def spec(controller: str, number: int) -> str:
+        return json.dumps({"controller": controller, "number": number, "values": {},
+                           "params": {}, "distributions": {}})
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO projects VALUES (:id, :id, '', 'u', "
+                             "'2026-01-01 00:00:00')"), [{"id": "p1"}, {"id": "p2"}])
+        rows = [("search", "p1", "optimizer", None, "u", 0),
+                ("t0", "p1", "training", "search", "u", 1),
+                ("t1", "p1", "training", "search", "u", 2),
+                ("again0", "p1", "training", "search", "u", 3),  # a clone of trial 0
+                ("planted", "p2", "training", "search", "x", 4),  # from another project
+                ("no-spec", "p1", "training", "search", "u", 5),
+                ("old", "p1", "optimizer", None, "u", 6),  # a search with a record
+                ("none", "p1", "optimizer", None, "u", 7)]  # no search configuration
+        conn.execute(sa.text(task), [
+            {"id": i, "project": p, "type": k, "parent": parent, "user": user,
+             "created": f"2026-01-01 00:00:0{s}"} for i, p, k, parent, user, s in rows])
+        conn.execute(sa.text(config), [
+            {"task": "search", "name": "hpo", "text": "{}"},
+            {"task": "old", "name": "hpo", "text": "{}"},
+            {"task": "old", "name": "hpo.trials", "text": "kept"},
+            {"task": "t0", "name": "hpo.trial", "text": spec("search", 0)},
+            {"task": "t1", "name": "hpo.trial", "text": spec("search", 1)},
+            {"task": "again0", "name": "hpo.trial", "text": spec("search", 0)},
+            {"task": "planted", "name": "hpo.trial", "text": spec("search", 2)},
+            {"task": "no-spec", "name": "hpo.trial", "text": "not json"}])
+    engine.dispose()
+    assert upgrade(db_url) == head_revision()
+    store = SqlStore(db_url, tmp_path / "artifacts", user="u")
+    try:
+        texts = {c.name: c.text for c in store.tasks.get_configurations("search")}
+        assert json.loads(texts["hpo.trials"]) == {"controller": "search",
+                                                   "trials": {"0": "t0", "1": "t1"}}
+        texts = {c.name: c.text for c in store.tasks.get_configurations("old")}
+        assert texts["hpo.trials"] == "kept"
+        assert "hpo.trials" not in {c.name for c in store.tasks.get_configurations("none")}
     finally:
         store.close()

@@ -1,4 +1,4 @@
-"""The search loop: rebuild the study from the stored children, then every
+"""The search loop: rebuild the study from the trials the controller recorded, then every
 :data:`CHILDREN_POLL_S` watch the running children, feed their objective to Optuna, prune or stop
 them, record the finished ones, and start new trials while the budget allows.
 
@@ -39,6 +39,7 @@ from tunehouse.hpo.trials import (
     final_values,
     intermediate_values,
     read_new_points,
+    read_record,
     read_records,
     save_outcome,
     save_spec,
@@ -109,15 +110,24 @@ class SearchRun:
 
     # ------------------------------------------------------------ rebuild
     def rebuild(self) -> None:
-        """Rebuild the study and the children from the store (see
+        """Rebuild the study and the children from the store: the trials the controller
+        recorded (``hpo.trials``), nothing else that names it as parent (see
         :mod:`tunehouse.hpo.trials` for how a child maps to a state)."""
+        record = read_record(self.store, self.controller.id)
+        listed = {task.id: task for task in self._children(None)}
         found: dict[int, tuple[Task, TrialSpec, Outcome | None]] = {}
-        for task in self._children(None):
+        for number, task_id in sorted(record.trials.items()):
+            task = listed.pop(task_id, None)
+            if task is None:
+                continue  # deleted since: its number stays used (a failed trial)
             spec, outcome = read_records(self.store, task.id, self.controller.id)
-            if spec is None or spec.number in found:
+            if spec is None or spec.number != number:
                 self._remove_orphan(task)
                 continue
-            found[spec.number] = (task, spec, outcome)
+            found[number] = (task, spec, outcome)
+        for task in listed.values():
+            if self._unrecorded_clone(task):
+                self._remove_orphan(task)
         finished: list[tuple[datetime, int]] = []
         for number in range(max(found, default=-1) + 1):
             if number not in found:
@@ -139,6 +149,15 @@ class SearchRun:
         self.finished_order = [number for _, number in sorted(finished)]
         log.info("search %s: rebuilt %d trial(s), %d running", self.controller.id,
                  len(self.children), sum(c.state == "running" for c in self.children.values()))
+
+    def _unrecorded_clone(self, task: Task) -> bool:
+        """Whether ``task``, a child missing from the record, is a clone this search made
+        just before a crash, before recording it: a draft of the controller's user in its
+        project without a trial spec. Any other child is not the search's to touch."""
+        controller = self.controller
+        return (task.status is TaskStatus.created and task.project_id == controller.project_id
+                and task.user == controller.user
+                and read_records(self.store, task.id, controller.id)[0] is None)
 
     def _remove_orphan(self, task: Task) -> None:
         """A child without a (valid) spec never ran as a trial: remove it if it can."""

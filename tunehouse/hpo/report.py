@@ -10,9 +10,12 @@ count and judge importance the same way.
 Two ways to get one:
 
 * :func:`load_report` reads a search from the store, from any process: the controller,
-  its configuration, the ``leaderboard`` artifact the controller writes (or, until it is
-  written, the children's listing ranked the same way) and the children's listing (their
-  names, and the reason each ended with as it stands now). Three reads in all.
+  its configuration and record of its trials, the ``leaderboard`` artifact the
+  controller writes (or, until it is written, the children's listing ranked the same
+  way) and the children's listing (their names, and the reason each ended with as it
+  stands now). Three reads in all. Only the trials the controller recorded count
+  (:class:`~tunehouse.hpo.trials.TrialRecord`): another task naming the controller as
+  its parent is not shown, ranked or counted.
 * :func:`build_report` makes one from the live results of a running controller (what
   ``HyperParameterOptimizer.report()`` does), which are ahead of the artifact.
 """
@@ -37,7 +40,13 @@ from tunehouse.hpo.progress import (
     leaderboard_rows,
     rank,
 )
-from tunehouse.hpo.trials import PRUNED_TAG, TRIAL_PARAMETER, TRIAL_SECTION
+from tunehouse.hpo.trials import (
+    PRUNED_TAG,
+    TRIAL_PARAMETER,
+    TRIAL_SECTION,
+    TrialRecord,
+    record_from,
+)
 from tunehouse.store.base import Store
 from tunehouse.store.records import Task, TaskPage, TaskQuery, TaskStatus, TaskType
 
@@ -181,8 +190,8 @@ def pareto_front(results: Sequence[TrialResult], objectives: tuple[Objective, ..
                   if not any(dominates(other, r) for other in complete if other is not r))
 
 
-def search_task(store: Store, task_id: str) -> tuple[Task, SearchConfig]:
-    """The controller ``task_id`` and its stored configuration.
+def search_task(store: Store, task_id: str) -> tuple[Task, SearchConfig, TrialRecord]:
+    """The controller ``task_id``, its stored configuration and its record of its trials.
 
     Raises:
         NotFound: no such task.
@@ -191,11 +200,13 @@ def search_task(store: Store, task_id: str) -> tuple[Task, SearchConfig]:
     task = store.tasks.get_task(task_id)
     if task.type is not TaskType.optimizer:
         raise InvalidInput(f"task {task.id} is not a search (its type is {task.type.value})")
-    stored = {c.name: c.text for c in store.tasks.get_configurations(task.id)}
+    configurations = store.tasks.get_configurations(task.id)
+    stored = {c.name: c.text for c in configurations}
     if CONFIG_NAME not in stored:
         raise InvalidInput(f"task {task.id} is not a search controller (an 'optimizer' task "
                            f"with its configuration '{CONFIG_NAME}')")
-    return task, SearchConfig.from_json(stored[CONFIG_NAME])
+    return task, SearchConfig.from_json(stored[CONFIG_NAME]), record_from(configurations,
+                                                                          task.id)
 
 
 def load_report(store: Store, task_id: str) -> SearchReport:
@@ -205,9 +216,9 @@ def load_report(store: Store, task_id: str) -> SearchReport:
         NotFound: no such task.
         InvalidInput: the task is not a search controller.
     """
-    controller, config = search_task(store, task_id)
+    controller, config, record = search_task(store, task_id)
     board = read_leaderboard(store, controller.id)
-    children = list_children(store, controller.id, config)
+    children = list_children(store, controller.id, config, record)
     by_id = {task.id: task for task in children.tasks}
     if board is not None:
         results = results_from_board(board, config.objectives)
@@ -223,6 +234,8 @@ def load_report(store: Store, task_id: str) -> SearchReport:
     # "aborted on request" after the leaderboard may have been written)
     fresh = []
     for result in results:
+        if record.trials.get(result.number) != result.task_id:
+            continue  # not a trial the controller made
         child = by_id.get(result.task_id)
         if (child is not None and child.status_reason
                 and result.state in UNFINISHED):
@@ -257,14 +270,20 @@ def results_from_board(board: dict[str, Any], objectives: tuple[Objective, ...]
     return results
 
 
-def list_children(store: Store, task_id: str, config: SearchConfig) -> TaskPage:
-    """The controller's children with their trial number, searched parameters and
-    objectives as columns (one listing query)."""
+def list_children(store: Store, task_id: str, config: SearchConfig,
+                  record: TrialRecord) -> TaskPage:
+    """The controller's trials (its children in ``record``) with their trial number,
+    searched parameters and objectives as columns (one listing query)."""
     columns = [_TRIAL_COLUMN, *[f"param:{key}" for key in config.space.task_keys()],
                *[f"metric:{o.label}" for o in config.objectives]][:100]
-    return store.tasks.list_tasks(TaskQuery(parent_id=task_id, columns=columns,
+    page = store.tasks.list_tasks(TaskQuery(parent_id=task_id, columns=columns,
                                             order_by="created", descending=False,
                                             limit=MAX_CHILDREN))
+    own = record.task_ids
+    tasks = [task for task in page.tasks if task.id in own]
+    return page.model_copy(update={
+        "tasks": tasks, "total": len(tasks),
+        "values": {task.id: page.values.get(task.id, {}) for task in tasks}})
 
 
 def child_state(task: Task, has_values: bool) -> str:

@@ -1,5 +1,12 @@
 """The children of a search as stored: what each trial is and how it ended.
 
+A search's trials are the tasks its controller records as its own: the controller's
+configuration ``hpo.trials`` (:class:`TrialRecord`) maps each trial number to the child
+task made for it, written as the child is made, before anything else is written on it
+or it is queued (:func:`create_child`). Naming the controller as parent does not make a
+task a trial: the rebuild of a resumed search, the report (and so ``tunehouse hpo show``
+and the search page) read the record and leave every other child alone.
+
 Each trial is a child task of the controller (a clone of the base task) that carries
 
 * the parameter ``hpo/trial``: its trial number (the only place the number lives; it
@@ -30,6 +37,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -41,6 +49,8 @@ from tunehouse.store.records import Configuration, Parameter, Task, TaskUpdate
 TRIAL_SECTION = "hpo"
 TRIAL_PARAMETER = "trial"
 SPEC_CONFIG = "hpo.trial"
+#: The controller's record of the trials it made (:class:`TrialRecord`).
+RECORD_CONFIG = "hpo.trials"
 OUTCOME_CONFIG = "hpo.outcome"
 PRUNED_TAG = "pruned"
 #: Tags a clone may have inherited from a base task that was itself a trial.
@@ -110,6 +120,67 @@ class Outcome:
             return None
 
 
+@dataclass
+class TrialRecord:
+    """The trials a controller made: its configuration ``hpo.trials``, the one list of
+    a search's trials (see the module doc).
+
+    Attributes:
+        controller: The controller's id (a clone of a controller carries its source's
+            record, which is then not its own: :func:`read_record` ignores it).
+        trials: Trial number -> the child task made for it.
+    """
+
+    controller: str
+    trials: dict[int, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps({"controller": self.controller,
+                           "trials": {str(n): t for n, t in sorted(self.trials.items())}},
+                          indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrialRecord | None:
+        """The record, or None when ``text`` is not one."""
+        try:
+            data = json.loads(text)
+            return cls(controller=str(data["controller"]),
+                       trials={int(n): str(t) for n, t in dict(data["trials"]).items()})
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    @property
+    def task_ids(self) -> set[str]:
+        """The trials' task ids."""
+        return set(self.trials.values())
+
+
+def record_from(configurations: Iterable[Configuration], controller_id: str) -> TrialRecord:
+    """The controller's record among its ``configurations`` (empty when it has none, or
+    one that is not its own)."""
+    for config in configurations:
+        if config.name == RECORD_CONFIG:
+            record = TrialRecord.from_json(config.text)
+            if record is not None and record.controller == controller_id:
+                return record
+    return TrialRecord(controller=controller_id)
+
+
+def read_record(store: Store, controller_id: str) -> TrialRecord:
+    """The trials controller ``controller_id`` made (:func:`record_from`)."""
+    return record_from(store.tasks.get_configurations(controller_id), controller_id)
+
+
+def record_trial(store: Store, controller_id: str, number: int, task_id: str) -> None:
+    """Add trial ``number`` = task ``task_id`` to the controller's record (replacing an
+    earlier task of that number: one made just before a crash, never run)."""
+    record = read_record(store, controller_id)
+    record.trials[number] = task_id
+    store.tasks.set_configuration(controller_id, Configuration(
+        name=RECORD_CONFIG, text=record.to_json(),
+        description="the trials this search made: number -> task (tunehouse hpo)"))
+
+
 def trial_parameter(number: int) -> Parameter:
     """The child's ``hpo/trial`` parameter."""
     return Parameter(section=TRIAL_SECTION, name=TRIAL_PARAMETER, value=str(number),
@@ -118,10 +189,12 @@ def trial_parameter(number: int) -> Parameter:
 
 def create_child(store: Store, controller: Task, base: Task, spec: TrialSpec,
                  base_parameters: dict[str, Parameter], name: str) -> Task:
-    """Clone the base task as a ``created`` child of ``controller`` with the sampled
-    values, ``hpo/trial`` and, last, ``hpo.trial``."""
+    """Clone the base task as a ``created`` child of ``controller``, record it as the
+    controller's trial ``spec.number``, then write the sampled values, ``hpo/trial`` and,
+    last, ``hpo.trial``."""
     child = store.tasks.clone_task(base.id, name=name, parent_id=controller.id,
                                    project=controller.project)
+    record_trial(store, controller.id, spec.number, child.id)
     params = [trial_parameter(spec.number)]
     for key, text in spec.values.items():
         section, _, pname = key.partition("/")
