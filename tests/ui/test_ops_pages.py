@@ -15,12 +15,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.helpers.server import ServerProcess
+from tests.helpers.server import ServerProcess, running_server
 from tests.helpers.web import csrf_header, sign_in
 from tunehouse.errors import InvalidInput
 from tunehouse.server.ui.views.models import rollback_target
@@ -153,6 +154,33 @@ def test_moves_and_removals_through_the_api_show_on_the_page(
     assert 'data-action="front" data-id="' + b in part
     assert re.search(rf'data-action="front" data-id="{b}"[^>]*disabled', part)
     assert "/static/ui/queues.js" in html
+
+
+def test_queued_tasks_one_may_not_read_are_shown_as_unseen(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.json").write_text('{"default_project_role": "none"}')
+    with running_server(home) as server, closing(server.store()) as admin:
+        queue, hidden, shared = unique("queue"), unique("hidden"), unique("shared")
+        secret = admin.tasks.create_task(TaskCreate(project=hidden, name="secret-plan"))
+        mine = admin.tasks.create_task(TaskCreate(project=shared, name="visible-run"))
+        admin.queues.enqueue(secret.id, queue, priority=5)
+        admin.queues.enqueue(mine.id, queue)
+        bob, password = new_user(admin, server)
+        with httpx.Client(base_url=server.url + API, timeout=30,
+                          auth=(server.access_key, server.secret_key)) as api:
+            granted = api.put(f"/access/{shared}/{bob}", json={"role": "viewer"})
+            assert granted.status_code == 200, granted.text
+        with closing(sign_in(server, bob, password)) as client:
+            html = page(client, "/queues")
+    part = section(html, f'<section class="queue" data-queue="{queue}">')
+    assert queued_ids(html, queue) == [mine.id]
+    rows = re.findall(r"<tr[ >].*?</tr>", part, re.S)[1:]  # the header row first
+    assert len(rows) == 2 and "a task you cannot see" in rows[0] and ">1<" in rows[0]
+    assert f'<a href="/tasks/{mine.id}">visible-run</a>' in rows[1] and ">2<" in rows[1]
+    assert "<a " not in rows[0] and "<button" not in rows[0]
+    for leak in (secret.id, "secret-plan", hidden):
+        assert leak not in html
 
 
 # ---------------------------------------------------------------- models

@@ -2,6 +2,10 @@
 front or the back, or take it out of its queue), and every worker with its heartbeat,
 slots, running tasks and the CPU, memory and GPU use its agent last reported.
 
+Queues are shared, their tasks are not: a waiting task of a project the user may not read
+is shown in its place as "a task you cannot see", without its name, link, project or
+buttons.
+
 ``queues.js`` does the moves through the JSON API and refreshes the page's live part
 every few seconds by fetching this page again.
 """
@@ -15,7 +19,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from tunehouse.errors import NotFound
+from tunehouse.errors import NotFound, PermissionDenied
 from tunehouse.server.ui.pages import Page
 from tunehouse.server.ui.render import render
 from tunehouse.store.records import Queue, QueueEntry, Task, TaskQuery, TaskStatus, Worker
@@ -32,11 +36,12 @@ SHOWN_GPUS = 16
 
 @dataclass
 class EntryRow:
-    """A waiting task: its claim position, entry and name."""
+    """A waiting task: its claim position, entry and name (None: a task of a project the
+    user may not read)."""
 
     position: int
     entry: QueueEntry
-    name: str
+    name: str | None
 
 
 @dataclass
@@ -78,9 +83,13 @@ def queues_page(request: Request, who: Page) -> Response:
         entries = store.queues.list_queue_entries(queue.name)
         shown = []
         for position, entry in enumerate(entries[:SHOWN_PER_QUEUE], start=1):
-            name = queued.get(entry.task_id) or _task_name(who, entry.task_id)
-            if name is not None:
-                shown.append(EntryRow(position, entry, name))
+            name = queued.get(entry.task_id)
+            if name is None:
+                try:
+                    name = _task_name(who, entry.task_id)
+                except NotFound:
+                    continue  # gone by now
+            shown.append(EntryRow(position, entry, name))
         rows.append(QueueRow(queue, shown, max(0, len(entries) - SHOWN_PER_QUEUE)))
     workers = sorted(store.queues.list_workers(), key=lambda w: w.name)
     return render(request, "queues.html", title="Queues & workers · tunehouse", user=who.user,
@@ -94,10 +103,14 @@ def _names(who: Page, status: TaskStatus) -> dict[str, str]:
 
 
 def _task_name(who: Page, task_id: str) -> str | None:
-    """The name of one task not in the listing (None when it is gone by now)."""
+    """The name of one task not in the listing; None when the user may not read it.
+
+    Raises:
+        NotFound: it is gone by now.
+    """
     try:
         task: Task = who.store.tasks.get_task(task_id)
-    except NotFound:
+    except PermissionDenied:
         return None
     return task.name
 
