@@ -193,7 +193,9 @@ def test_queued_trials_move_to_the_execution_of_the_resumed_search(env: Env,
     try:
         assert proc.stdout is not None
         controller_id = proc.stdout.readline().decode().strip()
-        wait_until(lambda: len(env.children(controller_id)) == 2, 30, "two queued trials")
+        # queued, not only made: a child is cloned and recorded before it is enqueued
+        wait_until(lambda: [c.queue for c in env.children(controller_id)] ==
+                   ["nobody-serves-this"] * 2, 30, "two queued trials")
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
