@@ -48,7 +48,10 @@ class TaskUser:
     home: Path
 
     def popen_options(self) -> dict[str, object]:
-        """What ``subprocess.Popen`` needs to start a process as this user."""
+        """What ``subprocess.Popen`` needs to start a process as this user (nothing when
+        the agent already is that user)."""
+        if self.uid == os.geteuid():
+            return {}
         return {"user": self.uid, "group": self.gid, "extra_groups": list(self.groups)}
 
     def environment(self, fallback_home: Path) -> dict[str, str]:
