@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, NamedTuple
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, field_validator
 
 NAME_MAX = 255
 
@@ -36,6 +36,9 @@ Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX),
                  AfterValidator(refuse_control_characters)]
 #: Integers that fit the 64-bit columns of both databases.
 Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+#: An iteration number: a JSON integer, strictly (``true``, ``"5"`` and ``5.0`` are
+#: refused rather than coerced).
+Iteration = Annotated[Int64, Strict()]
 
 
 class Record(BaseModel):
@@ -145,7 +148,7 @@ class TaskUpdate(Input):
     tags: list[str] | None = None
     max_retries: int | None = Field(default=None, ge=0, le=100)
     status_message: str | None = None
-    last_iteration: Int64 | None = None
+    last_iteration: Iteration | None = None
 
 
 class StatusChange(Input):
@@ -267,7 +270,7 @@ class ScalarEvent(NamedTuple):
 
     title: str
     series: str
-    iteration: Int64
+    iteration: Iteration
     value: float | None
     wall: float
 
