@@ -4,6 +4,7 @@ Scripts run as real processes against a real server."""
 
 from __future__ import annotations
 
+import errno
 import subprocess
 import sys
 import textwrap
@@ -20,6 +21,7 @@ from tests.helpers.server import ServerProcess, clean_env, running_server
 from tests.helpers.wait import wait_for_file
 from tunehouse.client.http import HttpStore
 from tunehouse.sdk.reporter import Reporter
+from tunehouse.sdk.spool import write_atomic
 from tunehouse.store.records import TaskCreate, TaskStatus
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -130,6 +132,38 @@ def test_a_training_script_with_a_full_spool_finishes_and_its_task_says_what_was
             store.close()
 
 
+
+def test_a_spool_write_that_fills_the_disk_leaves_no_temporary_file(
+        tmp_path: Path, tmpfs: Callable[[str], Path]) -> None:
+    spool = tmpfs("1m")
+    with pytest.raises(OSError) as failed:  # one write larger than the whole disk
+        write_atomic(spool / "big.json", b"x" * 2_000_000)
+    assert failed.value.errno == errno.ENOSPC
+    assert list(spool.iterdir()) == []
+    with running_server(tmp_path / "home") as server:
+        store = server.store()
+        try:
+            task = store.tasks.create_task(TaskCreate(project="faults/spool", name="tmp"))
+            server.stop()
+            notes = Notes()
+            reporter = Reporter(store, task.id, spool, notes, batch_size=10_000,
+                                max_buffered=10_000, max_held_events=20_000)
+            for i in range(100_000):  # ~300 KB a batch: the fourth one fills the disk
+                reporter.scalars.append(("m", "s", i, float(i), 1.0))
+                if len(reporter.scalars) >= reporter.max_buffered:
+                    reporter.spill()
+            assert reporter.close(1) is False
+            assert any("spool cannot be written" in line for line in notes)
+            assert [p.name for p in spool.rglob("*.tmp")] == []
+            server._start()
+            env = {**clean_env(TUNEHOUSE_HOME=str(tmp_path / "cli-home"),
+                               TUNEHOUSE_SPOOL=str(spool)), **_server_env(server)}
+            synced = run_cli("sync", env=env)
+            assert synced.returncode == 0, synced.stderr + synced.stdout
+            assert list(spool.iterdir()) == []  # all sent, the task's folder removed
+            assert stored_count(store, task.id) + reporter.dropped_events == 100_000
+        finally:
+            store.close()
 
 
 def test_huge_console_lines_are_truncated_and_the_scalars_beside_them_are_stored(

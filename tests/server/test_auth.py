@@ -49,6 +49,17 @@ def test_health_and_docs_need_no_credentials(anon: httpx.Client) -> None:
     assert anon.get("/docs").status_code == 200
 
 
+def test_the_api_docs_cannot_be_framed_like_every_page(anon: httpx.Client) -> None:
+    login_page = str(anon.base_url).removesuffix("/api/v1/") + "/login"
+    for response in (anon.get("/docs"), anon.get(login_page)):
+        assert response.status_code == 200
+        assert response.headers["x-frame-options"] == "DENY"
+        policy = response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy
+        assert "script-src 'self';" in policy  # nothing inline: the page's script is a file
+    assert "<script>" not in anon.get("/docs").text
+
+
 @pytest.mark.parametrize(("method", "path"), PROTECTED)
 def test_no_credentials_is_401(anon: httpx.Client, method: str, path: str) -> None:
     response = anon.request(method, path)

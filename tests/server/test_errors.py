@@ -62,6 +62,25 @@ def test_bad_event_batches_are_422_naming_the_field(api: httpx.Client) -> None:
     assert response.status_code == 422 and "body" in _error(response)["message"]
 
 
+def test_names_with_control_characters_are_422_naming_the_field(api: httpx.Client) -> None:
+    task_id = _task(api)
+    sha = "0" * 64
+    for method, path, body, field in (
+        ("POST", "/tasks", {"project": "errors", "name": "a\x00b"}, "name"),
+        ("POST", "/tasks", {"project": "errors/\x00", "name": "n"}, "project"),
+        ("PATCH", f"/tasks/{task_id}", {"name": "two\nlines"}, "name"),
+        ("POST", "/projects", {"name": "errors/\x1b[31m"}, "name"),
+        ("POST", f"/tasks/{task_id}/clone", {"name": "a\x00b"}, "name"),
+        ("POST", "/models", {"name": "m\x00", "sha256": sha, "size": 0}, "name"),
+        ("POST", f"/tasks/{task_id}/artifacts", {"name": "a\x00", "sha256": sha, "size": 0},
+         "name"),
+    ):
+        response = api.request(method, path, json=body)
+        assert response.status_code == 422, (path, response.text)
+        message = _error(response)["message"]
+        assert f"body.{field}: " in message and "control characters" in message, message
+
+
 @pytest.mark.parametrize("path", ["/tasks", "/events", "/auth/login"])
 def test_malformed_json_is_422(api: httpx.Client, path: str) -> None:
     response = api.post(path, content=b'{"project": "p", ',

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-import httpx
+import uuid
+from typing import Any
 
+import httpx
+import orjson
+import pytest
+from pydantic import ValidationError
+
+from tests.helpers.large_batches import post_batch
 from tests.helpers.server import ServerProcess
-from tunehouse.store.records import EventBatch, LogEvent, ScalarEvent, TaskCreate
+from tunehouse.server.event_stream import LARGE_BATCH_BYTES
+from tunehouse.store.records import EventBatch, LogEvent, ScalarEvent, TaskCreate, TaskUpdate
+
+NOT_ITERATIONS = [True, False, "5", 5.0]
 
 
 def test_ten_thousand_events_in_one_batch_and_resend(server: ServerProcess) -> None:
@@ -55,3 +65,35 @@ def test_raw_batch_with_arrays(server: ServerProcess) -> None:
         missing = api.post("/events", json={**body, "batch_id": "raw-batch-02",
                                             "task_id": "no-such-task"})
         assert missing.status_code == 404
+
+
+@pytest.mark.parametrize("iteration", NOT_ITERATIONS)
+def test_records_take_iterations_as_integers_only(iteration: Any) -> None:
+    data = {"batch_id": "batch-0001", "task_id": "t",
+            "scalars": [["loss", "train", iteration, 1.0, 1.0]]}
+    for parse in (lambda: EventBatch.model_validate(data),
+                  lambda: EventBatch.model_validate_json(orjson.dumps(data))):
+        with pytest.raises(ValidationError) as refused:
+            parse()
+        assert [error["loc"] for error in refused.value.errors()] == [("scalars", 0, 2)]
+    with pytest.raises(ValidationError) as refused:
+        TaskUpdate.model_validate({"last_iteration": iteration})
+    assert refused.value.errors()[0]["loc"] == ("last_iteration",)
+
+
+@pytest.mark.parametrize("iteration", NOT_ITERATIONS)
+@pytest.mark.parametrize("count", [10, 200_000], ids=["parsed-whole", "streamed"])
+def test_iterations_that_are_not_integers_are_422(api: httpx.Client, iteration: Any,
+                                                  count: int) -> None:
+    task_id = api.post("/tasks", json={"project": "events", "name": "iterations"}).json()["id"]
+    scalars: list[list[Any]] = [["loss", "train", i, 0.5, 1.0] for i in range(count)]
+    scalars[count - 3][2] = iteration
+    body = orjson.dumps({"batch_id": uuid.uuid4().hex, "task_id": task_id, "scalars": scalars})
+    assert (len(body) > LARGE_BATCH_BYTES) == (count > 10)  # which of the two parsers
+    response = post_batch(api, body)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert f"body.scalars.{count - 3}.2: Input should be a valid integer" in error["message"]
+    assert api.get(f"/tasks/{task_id}/metrics").json() == []
+    patched = api.patch(f"/tasks/{task_id}", json={"last_iteration": iteration})
+    assert patched.status_code == 422 and "last_iteration" in patched.json()["error"]["message"]

@@ -8,15 +8,37 @@ hand the SDK identical objects. Records are immutable (``frozen``).
 from __future__ import annotations
 
 import enum
+import re
 from datetime import datetime
 from typing import Annotated, Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, field_validator
 
 NAME_MAX = 255
 
+#: What no name may hold: the C0 control characters but tab (NUL among them, which
+#: PostgreSQL cannot store), and DEL.
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def refuse_control_characters(name: str) -> str:
+    """``name`` unchanged; ValueError when it holds a control character (tab aside)."""
+    found = _CONTROL_CHARACTER.search(name)
+    if found:
+        raise ValueError(f"a name may not hold control characters: {found.group()!r} at "
+                         f"position {found.start()}")
+    return name
+
+
+#: A name a user chooses (project, task, model, artifact, queue, worker): 1 to
+#: ``NAME_MAX`` characters, no control character.
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX),
+                 AfterValidator(refuse_control_characters)]
 #: Integers that fit the 64-bit columns of both databases.
 Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+#: An iteration number: a JSON integer, strictly (``true``, ``"5"`` and ``5.0`` are
+#: refused rather than coerced).
+Iteration = Annotated[Int64, Strict()]
 
 
 class Record(BaseModel):
@@ -106,8 +128,8 @@ class TaskCreate(Input):
     create sent again after a lost answer returns the same task instead of a second one."""
 
     id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
-    project: str = Field(min_length=1, max_length=NAME_MAX)
-    name: str = Field(min_length=1, max_length=NAME_MAX)
+    project: Name
+    name: Name
     type: TaskType = TaskType.training
     tags: list[str] = []
     comment: str = ""
@@ -123,12 +145,12 @@ class TaskCreate(Input):
 class TaskUpdate(Input):
     """Fields of a task that may be edited; ``None`` leaves a field unchanged."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
+    name: Name | None = None
     comment: str | None = None
     tags: list[str] | None = None
     max_retries: int | None = Field(default=None, ge=0, le=100)
     status_message: str | None = None
-    last_iteration: Int64 | None = None
+    last_iteration: Iteration | None = None
 
 
 class StatusChange(Input):
@@ -250,7 +272,7 @@ class ScalarEvent(NamedTuple):
 
     title: str
     series: str
-    iteration: Int64
+    iteration: Iteration
     value: float | None
     wall: float
 
@@ -329,7 +351,7 @@ class Artifact(Record):
 
 
 class ArtifactCreate(Input):
-    name: str = Field(min_length=1, max_length=NAME_MAX)
+    name: Name
     kind: str = Field(default="file", max_length=64)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size: int = Field(ge=0)
@@ -357,7 +379,7 @@ class Model(Record):
 
 
 class ModelCreate(Input):
-    name: str = Field(min_length=1, max_length=NAME_MAX)
+    name: Name
     framework: str = Field(default="", max_length=64)
     project: str | None = None
     task_id: str | None = None
@@ -412,7 +434,7 @@ class WorkerHeartbeat(Input):
     """A worker's sign of life. ``tasks`` maps each task it runs to the attempt it holds:
     their leases are renewed for ``lease_s`` seconds."""
 
-    name: str = Field(min_length=1, max_length=NAME_MAX)
+    name: Name
     host: str = Field(default="", max_length=NAME_MAX)
     queues: list[str] = []
     gpus: list[str] = []

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from tunehouse.server.api._deps import Acting, operation
-from tunehouse.store.records import NAME_MAX, Input, Model, ModelCreate, ModelUpdate
+from tunehouse.store.records import Input, Model, ModelCreate, ModelUpdate, Name
 
 router = APIRouter(tags=["models"])
 
 
 class StageAssignment(Input):
-    name: str = Field(min_length=1, max_length=NAME_MAX)
+    name: Name
     stage: str = Field(min_length=1, max_length=64)
     version: int = Field(ge=1)
 

@@ -12,9 +12,9 @@ from tunehouse.server.api._deps import Acting, TaskId, operation
 from tunehouse.store.records import (
     CLAIM_WAIT_MAX_S,
     LEASE_S,
-    NAME_MAX,
     HeartbeatReply,
     Input,
+    Name,
     Queue,
     QueueEntry,
     QueuePosition,
@@ -27,12 +27,12 @@ router = APIRouter(tags=["queues"])
 
 
 class QueueCreate(Input):
-    name: str = Field(min_length=1, max_length=NAME_MAX)
+    name: Name
 
 
 class ClaimRequest(Input):
     queues: list[str] = Field(min_length=1)
-    worker: str = Field(min_length=1, max_length=NAME_MAX)
+    worker: Name
     wait_s: float = Field(default=0.0, ge=0, le=CLAIM_WAIT_MAX_S)
     lease_s: float = Field(default=LEASE_S, gt=0, le=86_400)
 
@@ -46,7 +46,7 @@ class ReapRequest(Input):
 
 
 class EnqueueRequest(Input):
-    queue: str = Field(min_length=1, max_length=NAME_MAX)
+    queue: Name
     priority: int = 0
 
 

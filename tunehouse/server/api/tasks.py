@@ -11,10 +11,10 @@ from pydantic import Field
 from tunehouse.server.api._deps import Acting, AdminOnly, TaskId, operation
 from tunehouse.store.records import (
     LOST_AFTER_S,
-    NAME_MAX,
     Configuration,
     Environment,
     Input,
+    Name,
     Parameter,
     Project,
     Script,
@@ -34,13 +34,13 @@ class AbortRequest(Input):
 
 
 class CloneRequest(Input):
-    name: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
+    name: Name | None = None
     parent_id: str | None = None
-    project: str | None = Field(default=None, min_length=1, max_length=NAME_MAX)
+    project: Name | None = None
 
 
 class ProjectCreate(Input):
-    name: str = Field(min_length=1, max_length=NAME_MAX)
+    name: Name
     description: str = ""
 
 

@@ -12,13 +12,13 @@ import importlib.util
 from functools import cache
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from tunehouse.contract import API_PREFIX
 from tunehouse.errors import NotFound
+from tunehouse.server.ui.render import render
 
 STATIC = Path(__file__).parent / "static"
 CACHE = {"Cache-Control": "public, max-age=3600"}
@@ -55,12 +55,7 @@ def plotly_js() -> FileResponse:
 
 
 @router.get(f"{API_PREFIX}/docs")
-def api_docs() -> HTMLResponse:
-    """Swagger UI for the OpenAPI document, with scripts and styles from this server."""
-    return get_swagger_ui_html(
-        openapi_url=f"{API_PREFIX}/openapi.json", title="tunehouse API",
-        swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-        swagger_css_url="/static/swagger/swagger-ui.css",
-        swagger_favicon_url="/static/ui/favicon.svg",
-        # no call to the online validator: the page must work without internet
-        swagger_ui_parameters={"validatorUrl": None})
+def api_docs(request: Request) -> HTMLResponse:
+    """Swagger UI for the OpenAPI document, with scripts and styles from this server and
+    the headers of every page (its Content-Security-Policy: nothing inline, no framing)."""
+    return render(request, "api_docs.html", title="tunehouse API")

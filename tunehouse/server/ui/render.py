@@ -58,9 +58,11 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
 
 
 def page_headers() -> dict[str, str]:
-    """Security headers of every page."""
-    return {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "same-origin", "Cache-Control": "no-store"}
+    """Security headers of every page (``X-Frame-Options`` for browsers that do not know
+    the policy's ``frame-ancestors``)."""
+    return {"Content-Security-Policy": PAGE_CSP, "X-Frame-Options": "DENY",
+            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
+            "Cache-Control": "no-store"}
 
 
 # ---------------------------------------------------------------- filters

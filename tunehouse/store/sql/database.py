@@ -31,6 +31,7 @@ from tunehouse.store.records import (
     Project,
     Task,
     TaskStatus,
+    refuse_control_characters,
     validate_project_name,
 )
 
@@ -52,11 +53,16 @@ def new_id() -> str:
 
 
 def check_name(kind: str, name: str, max_length: int = NAME_MAX, simple: bool = False) -> str:
-    """Validate a user-chosen name; ``simple`` names are limited to ``[A-Za-z0-9_.@+-]``."""
+    """Validate a user-chosen name (no control characters); ``simple`` names are limited to
+    ``[A-Za-z0-9_.@+-]``."""
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput(f"{kind} name must not be empty")
     if len(name) > max_length:
         raise InvalidInput(f"{kind} name {name[:40]!r}... is longer than {max_length} characters")
+    try:
+        refuse_control_characters(name)
+    except ValueError as exc:
+        raise InvalidInput(f"invalid {kind} name {name!r}: {exc}") from None
     if simple and not _SIMPLE_NAME.match(name):
         raise InvalidInput(
             f"invalid {kind} name {name!r}: use letters, digits and _ . @ + - "
