@@ -202,8 +202,9 @@ def test_listings_leave_out_unreadable_projects_when_the_default_is_none(
     assert task.id not in {t.id for t in carol_store.tasks.iter_tasks(TaskQuery(limit=100))}
     assert carol_store.tasks.list_tasks(TaskQuery(project=hidden)).total == 0
     assert all(m.task_id != task.id for m in carol_store.models.list_models())
-    with pytest.raises(PermissionDenied, match="has no role"):
+    with pytest.raises(PermissionDenied, match="has no role") as refused:
         carol_store.tasks.get_task(task.id)
+    assert hidden not in refused.value.message  # nor does the refusal name the project
     with pytest.raises(NotFound):  # a blob she may not read does not exist for her
         carol_store.artifacts.open_blob(blob.sha256)
     roles_of(sql, owner).grant_role(hidden, carol.name, "viewer")

@@ -104,12 +104,15 @@ class Permissions:
 
     def check(self, user: User, project: ProjectRef, needed: Role, what: str) -> None:
         """PermissionDenied unless ``user`` has at least ``needed`` on ``project``; the
-        message names the user, ``what`` was attempted, the project and both roles."""
+        message names the user, ``what`` was attempted, the project and both roles (not
+        the project when the user has no role on it: its name is not theirs to read)."""
         role = self.role_in(user, project)
-        if role is None or role < needed:
-            has = role.name if role is not None else "no role"
+        if role is None:  # the project's name is not said to whom may not read it
+            raise PermissionDenied(f"{user.name} may not {what}: needs {needed.name} on "
+                                   "its project, has no role there")
+        if role < needed:
             raise PermissionDenied(f"{user.name} may not {what} in project {project.name}: "
-                                   f"needs {needed.name}, has {has}")
+                                   f"needs {needed.name}, has {role.name}")
 
     def require(self, user: User, project_id: str, needed: Role, what: str) -> None:
         """PermissionDenied (403) unless ``user`` has at least ``needed`` on the project
