@@ -245,7 +245,7 @@ def test_logins_keys_and_users(api: httpx.Client, anon: httpx.Client,
 
 
 # ---------------------------------------------------------------- acting for others
-def test_acting_for_another_user_needs_an_admin_or_an_agent(
+def test_acting_for_another_user_needs_an_admin_or_an_agent_running_its_task(
         api: httpx.Client, anon: httpx.Client, server: ServerProcess) -> None:
     alice, _, alice_key = new_user(api)
     plain, _, plain_key = new_user(api)
@@ -253,19 +253,30 @@ def test_acting_for_another_user_needs_an_admin_or_an_agent(
     refused = anon.get("/tasks", auth=plain_key, headers={"X-Tunehouse-User": alice})
     assert refused.status_code == 403
     assert "only admins and agent accounts may act for another user" in refused.text
+    with HttpStore(server.url, *alice_key) as as_alice:
+        task = as_alice.tasks.create_task(TaskCreate(project=unique("audit"), name="for alice"))
+        queue = unique("q-audit")
+        as_alice.queues.enqueue(task.id, queue)
     with HttpStore(server.url, *agent_key) as store:
-        task = store.with_user(alice).tasks.create_task(
-            TaskCreate(project=unique("audit"), name="for alice"))
-        assert task.user == alice
-        store.with_user(alice).tasks.change_status(
-            task.id, StatusChange(status=TaskStatus.in_progress))
+        # an agent account acts for a task's owner only within an attempt it runs
+        with pytest.raises(PermissionDenied, match="attempt it runs"):
+            store.with_user(alice).tasks.get_task(task.id)
+        claimed = store.queues.claim_task([queue], unique("audit-worker"))
+        assert claimed is not None and claimed.id == task.id
+        acting = store.with_fence(task.id, claimed.attempt).with_user(alice)
+        acting.tasks.set_parameters(task.id, [Parameter(section="Args", name="lr",
+                                                        value="0.1")])
     events = of_task(api, task.id)
     assert [(e["action"], e["user"], e["actor"], e["client"]) for e in events] == [
-        ("task.create", alice, agent, CLIENT), ("task.status", alice, agent, CLIENT)]
-    # an agent account mints keys for the owners it runs for (not for admins) and may
-    # revoke those, but no other key
+        ("task.create", alice, None, CLIENT), ("task.enqueue", alice, None, CLIENT),
+        ("task.status", agent, None, CLIENT), ("task.parameters", alice, agent, CLIENT)]
+    # an agent account mints keys for the owners of the attempts it runs (bound to them)
+    # and may revoke those, but no other key
     with HttpAccounts(server.url, *agent_key) as client:
-        key = client.keys.create_api_key(alice, description="attempt")
+        key = client.keys.create_api_key(alice, description="attempt",
+                                         for_attempt=(task.id, claimed.attempt))
+        with pytest.raises(PermissionDenied):
+            client.keys.create_api_key(alice, description="lasting")
         with pytest.raises(PermissionDenied):
             client.keys.create_api_key(server.admin_user)
         with pytest.raises(PermissionDenied):
