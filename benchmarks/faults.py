@@ -1,18 +1,25 @@
-"""Figures for two of the reliability cases (docs/reliability.md): the server's memory under
-event batches near its size limit, and what a training script loses when its spool cannot
-be written while the server is away.
+"""Figures for three of the reliability cases (docs/reliability.md): the server's memory under
+event batches near its size limit and under other large JSON bodies, and what a training
+script loses when its spool cannot be written while the server is away.
 
 ``--case memory`` starts a real server (SQLite, then PostgreSQL from ``TUNEHOUSE_TEST_PG``),
 posts one 63 MiB batch (1,600,000 scalars), then four 43 MiB batches at once, and prints the
 server's resident memory before, at its peak (``VmHWM`` reset before each case) and after.
 Target: a 64 MiB batch adds <= 300 MiB and the memory comes back.
 
+``--case bodies`` starts a real server the same way and sends eight 60 MiB bodies at once,
+each to a task of its own: ``PUT /tasks/{id}/parameters`` with 780,000 short parameters,
+the same with 60 parameters of 1 MiB each, and ``PUT /tasks/{id}/configurations`` with one
+60 MiB text; it prints the same figures. Target: the ceiling of the event batches (at
+most two large bodies at a time, one on SQLite, each adding <= 300 MiB).
+
 ``--case spool`` (root: mounts a 1 MiB tmpfs as the spool) runs a real training script that
 reports ``--reports`` scalars while the server is stopped, then brings the server back and
 closes the task; it prints reported, stored, counted as dropped, the task's status message
 and the script's exit code. Target: stored + dropped == reported, exit code 0.
 
-Run: ``.venv/bin/python benchmarks/faults.py [--case memory|spool] [--reports N ...]``.
+Run: ``.venv/bin/python benchmarks/faults.py [--case memory|bodies|spool] [--reports N ...]``
+(``--bodies N``: send N bodies at once instead of eight).
 """
 
 from __future__ import annotations
@@ -27,11 +34,17 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+import orjson
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.ingest import fresh_postgres  # noqa: E402
-from tests.helpers.large_batches import post_at_once, scalar_batch  # noqa: E402
+from tests.helpers.large_batches import (  # noqa: E402
+    parameter_list,
+    scalar_batch,
+    send_at_once,
+)
 from tests.helpers.process_memory import memory_mib, reset_peak  # noqa: E402
 from tests.helpers.server import ServerProcess, running_server  # noqa: E402
 from tests.helpers.tmpfs import small_tmpfs  # noqa: E402
@@ -39,38 +52,69 @@ from tests.helpers.tmpfs import small_tmpfs  # noqa: E402
 MIB = 1 << 20
 
 
-def post_batches(server: ServerProcess, bodies: list[bytes]) -> dict[str, int]:
-    """Send ``bodies`` at once (one connection each) and return the memory figures."""
+def send_measured(server: ServerProcess, requests: list[tuple[str, str, bytes]]
+                  ) -> tuple[dict[str, int], list[int]]:
+    """Send ``(method, path, body)`` requests at once (one connection each); the server's
+    memory figures and the answers' status codes."""
     pid = server.proc.pid
     time.sleep(1)
     reset_peak(pid)
     before = memory_mib(pid)["VmRSS"]
-    codes = post_at_once(server, bodies)
-    assert codes == [200] * len(bodies), codes
+    codes = send_at_once(server, requests)
     peak = memory_mib(pid)["VmHWM"]
     time.sleep(2)
     after = memory_mib(pid)["VmRSS"]
-    return {"before": before, "peak": peak, "after": after}
+    return {"before": before, "peak": peak, "after": after}, codes
+
+
+def new_tasks(server: ServerProcess, count: int) -> list[str]:
+    """Ids of ``count`` new tasks."""
+    from tunehouse.store.records import TaskCreate
+
+    store = server.store()
+    try:
+        return [store.tasks.create_task(TaskCreate(project="bench/faults", name="big")).id
+                for _ in range(count)]
+    finally:
+        store.close()
+
+
+def print_figures(label: str, measured: tuple[dict[str, int], list[int]], expected: int) -> None:
+    """One line of figures; the answers too when one is not ``expected``."""
+    figures, codes = measured
+    unexpected = [code for code in codes if code != expected]
+    answers = (f"; answers {', '.join(f'{codes.count(c)} x {c}' for c in sorted(set(codes)))}"
+               if unexpected else "")
+    print(f"  {label:44s} RSS before {figures['before']:5d} MiB, peak "
+          f"{figures['peak']:5d} MiB (+{figures['peak'] - figures['before']}), after "
+          f"{figures['after']:5d} MiB (+{figures['after'] - figures['before']}){answers}")
+    sys.stdout.flush()
 
 
 def memory_case(name: str, server: ServerProcess) -> None:
-    store = server.store()
-    from tunehouse.store.records import TaskCreate
-
-    def new_task() -> str:
-        return store.tasks.create_task(TaskCreate(project="bench/faults", name="big")).id
-
-    one = [scalar_batch(new_task(), 1_600_000)]
-    four = [scalar_batch(new_task(), 1_100_000) for _ in range(4)]
-    store.close()
+    ids = new_tasks(server, 5)
+    one = [scalar_batch(ids[0], 1_600_000)]
+    four = [scalar_batch(task_id, 1_100_000) for task_id in ids[1:]]
     print(f"\n== {name}")
     for label, bodies in ((f"1 batch of {len(one[0]) / MIB:.0f} MiB", one),
                           (f"4 batches of {len(four[0]) / MIB:.0f} MiB at once", four)):
-        figures = post_batches(server, bodies)
-        print(f"  {label:28s} RSS before {figures['before']:5d} MiB, peak "
-              f"{figures['peak']:5d} MiB (+{figures['peak'] - figures['before']}), after "
-              f"{figures['after']:5d} MiB (+{figures['after'] - figures['before']})")
-        sys.stdout.flush()
+        print_figures(label, send_measured(server, [("POST", "/events", body)
+                                                    for body in bodies]), 200)
+
+
+def bodies_case(name: str, server: ServerProcess, count: int) -> None:
+    print(f"\n== {name}")
+    cases = (
+        ("parameters", "780,000 parameters", parameter_list(780_000)),
+        ("parameters", "60 parameters of 1 MiB", parameter_list(60, value_bytes=MIB)),
+        ("configurations", "one 60 MiB configuration",
+         orjson.dumps({"name": "big", "text": "x" * (60 * MIB)})),
+    )
+    for area, what, body in cases:
+        requests = [("PUT", f"/tasks/{task_id}/{area}", body)
+                    for task_id in new_tasks(server, count)]
+        label = f"{count} x {len(body) / MIB:.0f} MiB: {what}"
+        print_figures(label, send_measured(server, requests), 204)
 
 
 SCRIPT = """
@@ -134,16 +178,25 @@ def spool_case(reports: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--case", choices=["memory", "spool"])
+    parser.add_argument("--case", choices=["memory", "bodies", "spool"])
+    parser.add_argument("--bodies", type=int, default=8)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], action="append",
+                        help="the databases of the memory cases (default: both)")
     parser.add_argument("--reports", type=int, nargs="+", default=[1_000_000, 1_500_000])
     args = parser.parse_args()
-    if args.case in (None, "memory"):
+    databases = args.db or ["sqlite", "postgres"]
+    for case, run_case in (("memory", memory_case),
+                           ("bodies", lambda name, server: bodies_case(name, server, args.bodies))):
+        if args.case not in (None, case):
+            continue
         with tempfile.TemporaryDirectory() as tmp:
-            with running_server(Path(tmp) / "sqlite") as server:
-                memory_case("SQLite", server)
-            with fresh_postgres() as db_url, running_server(Path(tmp) / "pg",
-                                                            db_url=db_url) as server:
-                memory_case("PostgreSQL", server)
+            if "sqlite" in databases:
+                with running_server(Path(tmp) / "sqlite") as server:
+                    run_case("SQLite", server)
+            if "postgres" in databases:
+                with fresh_postgres() as db_url, running_server(Path(tmp) / "pg",
+                                                                db_url=db_url) as server:
+                    run_case("PostgreSQL", server)
     if args.case in (None, "spool"):
         if os.geteuid() != 0:
             sys.exit("--case spool mounts a tmpfs: run it as root")
