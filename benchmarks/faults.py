@@ -8,9 +8,11 @@ server's resident memory before, at its peak (``VmHWM`` reset before each case) 
 Target: a 64 MiB batch adds <= 300 MiB and the memory comes back.
 
 ``--case bodies`` starts a real server the same way and sends eight 60 MiB bodies at once,
-each to a task of its own: ``PUT /tasks/{id}/parameters`` with 780,000 short parameters,
-the same with 60 parameters of 1 MiB each, and ``PUT /tasks/{id}/configurations`` with one
-60 MiB text; it prints the same figures. Target: the ceiling of the event batches (at
+each to a task of its own, on a server restarted for each kind: ``PUT
+/tasks/{id}/parameters`` with 780,000 short parameters (``--body parameters``), the same
+with 60 parameters of 1 MiB each (``values``), and ``PUT /tasks/{id}/configurations`` with
+one 60 MiB text (``configuration``); it prints the same figures, and the answers when one
+is not 204. Target: the ceiling of the event batches (at
 most two large bodies at a time, one on SQLite, each adding <= 300 MiB).
 
 ``--case spool`` (root: mounts a 1 MiB tmpfs as the spool) runs a real training script that
@@ -18,8 +20,9 @@ reports ``--reports`` scalars while the server is stopped, then brings the serve
 closes the task; it prints reported, stored, counted as dropped, the task's status message
 and the script's exit code. Target: stored + dropped == reported, exit code 0.
 
-Run: ``.venv/bin/python benchmarks/faults.py [--case memory|bodies|spool] [--reports N ...]``
-(``--bodies N``: send N bodies at once instead of eight).
+Run: ``.venv/bin/python benchmarks/faults.py [--case memory|bodies|spool] [--db sqlite|postgres]
+[--body parameters|values|configuration] [--bodies N] [--reports N ...]`` (``--db`` and
+``--body`` may be repeated; ``--bodies N`` sends N bodies at once instead of eight).
 """
 
 from __future__ import annotations
@@ -102,15 +105,23 @@ def memory_case(name: str, server: ServerProcess) -> None:
                                                     for body in bodies]), 200)
 
 
-def bodies_case(name: str, server: ServerProcess, count: int) -> None:
+#: The bodies of ``--case bodies``: name -> (area, what, body of ``PUT /tasks/{id}/<area>``).
+BODIES = {
+    "parameters": ("parameters", "780,000 parameters", lambda: parameter_list(780_000)),
+    "values": ("parameters", "60 parameters of 1 MiB",
+               lambda: parameter_list(60, value_bytes=MIB)),
+    "configuration": ("configurations", "one 60 MiB configuration",
+                      lambda: orjson.dumps({"name": "big", "text": "x" * (60 * MIB)})),
+}
+
+
+def bodies_case(name: str, server: ServerProcess, count: int, which: list[str]) -> None:
+    """Each body of ``which`` sent ``count`` times at once, to a server restarted for it."""
     print(f"\n== {name}")
-    cases = (
-        ("parameters", "780,000 parameters", parameter_list(780_000)),
-        ("parameters", "60 parameters of 1 MiB", parameter_list(60, value_bytes=MIB)),
-        ("configurations", "one 60 MiB configuration",
-         orjson.dumps({"name": "big", "text": "x" * (60 * MIB)})),
-    )
-    for area, what, body in cases:
+    for key in which:
+        area, what, make = BODIES[key]
+        body = make()
+        server.restart()
         requests = [("PUT", f"/tasks/{task_id}/{area}", body)
                     for task_id in new_tasks(server, count)]
         label = f"{count} x {len(body) / MIB:.0f} MiB: {what}"
@@ -180,13 +191,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=["memory", "bodies", "spool"])
     parser.add_argument("--bodies", type=int, default=8)
+    parser.add_argument("--body", choices=list(BODIES), action="append",
+                        help="the bodies of --case bodies (default: all)")
     parser.add_argument("--db", choices=["sqlite", "postgres"], action="append",
                         help="the databases of the memory cases (default: both)")
     parser.add_argument("--reports", type=int, nargs="+", default=[1_000_000, 1_500_000])
     args = parser.parse_args()
     databases = args.db or ["sqlite", "postgres"]
     for case, run_case in (("memory", memory_case),
-                           ("bodies", lambda name, server: bodies_case(name, server, args.bodies))):
+                           ("bodies", lambda name, server: bodies_case(name, server, args.bodies,
+                                                             args.body or list(BODIES)))):
         if args.case not in (None, case):
             continue
         with tempfile.TemporaryDirectory() as tmp:

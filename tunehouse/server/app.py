@@ -26,11 +26,8 @@ from tunehouse.server.accounts import open_accounts
 from tunehouse.server.api import build_router
 from tunehouse.server.api._deps import EXTRA_SCHEMAS
 from tunehouse.server.auth import SessionSigner, load_session_secret
-from tunehouse.server.errors import (
-    BodyLimitMiddleware,
-    InternalErrorMiddleware,
-    install_error_handlers,
-)
+from tunehouse.server.bodies import BodyLimitMiddleware, LargeBodySlots
+from tunehouse.server.errors import InternalErrorMiddleware, install_error_handlers
 from tunehouse.server.ldap_auth import LdapSignIn
 from tunehouse.server.permissions import Permissions
 from tunehouse.server.sessions import Sessions
@@ -95,6 +92,7 @@ def create_app(settings: Settings, store: SqlStore | None = None,
     app.state.sessions = Sessions(accounts.sessions, settings.session_max_s,
                                   settings.session_idle_s)
     app.state.throttle = Throttle.of(accounts, settings)
+    app.state.large_bodies = LargeBodySlots.for_database(store.db.is_postgres)
     watchdog.add_cleanup("ended sessions", app.state.sessions.purge)
     watchdog.add_cleanup("stale sign-in counters", app.state.throttle.purge)
     install_error_handlers(app, html_page=html_page)
@@ -103,7 +101,8 @@ def create_app(settings: Settings, store: SqlStore | None = None,
     mount_static(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_mb * 1024 * 1024,
                        streaming_prefixes=tuple(API_PREFIX + route(name).path
-                                                for name in STREAMING_OPERATIONS))
+                                                for name in STREAMING_OPERATIONS),
+                       slots=app.state.large_bodies)
     app.add_middleware(InternalErrorMiddleware)  # outermost of ours: sees every exception
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

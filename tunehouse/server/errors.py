@@ -12,7 +12,8 @@ Every error body has the shape ``{"error": {"code": ..., "message": ..., "detail
 A request for a web page (not under the API prefix, accepting ``text/html``) gets the
 same answer rendered as a page by the UI's ``html_page`` hook (:func:`install_error_handlers`).
 
-:class:`BodyLimitMiddleware` enforces the JSON body limit (413) with the same renderer.
+The body limit (413) and the bound on large bodies (:mod:`tunehouse.server.bodies`) answer
+through :func:`error_response` and :func:`tunehouse_error_response` too.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tunehouse.contract import API_PREFIX
-from tunehouse.errors import InvalidInput, PayloadTooLarge, TooManyAttempts, TunehouseError
+from tunehouse.errors import InvalidInput, TooManyAttempts, TunehouseError
 from tunehouse.store.failures import storage_error
 
 log = logging.getLogger("tunehouse.server")
@@ -76,12 +77,18 @@ def validation_error(errors: Sequence[Any], prefix: Sequence[str] = ()) -> Inval
     return InvalidInput("invalid request: " + "; ".join(parts) + more, detail=detail)
 
 
-async def _tunehouse_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, TunehouseError)
+def tunehouse_error_response(exc: TunehouseError) -> Response:
+    """The response for a tunehouse error, with ``WWW-Authenticate`` on a 401 and
+    ``Retry-After`` on a 429 that knows when to try again."""
     headers = {"WWW-Authenticate": 'Basic realm="tunehouse"'} if exc.status == 401 else None
     if isinstance(exc, TooManyAttempts) and exc.retry_after is not None:
         headers = {"Retry-After": str(exc.retry_after)}
     return error_response(exc, headers)
+
+
+async def _tunehouse_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TunehouseError)
+    return tunehouse_error_response(exc)
 
 
 async def _request_validation_error(request: Request, exc: Exception) -> Response:
@@ -202,78 +209,3 @@ def install_error_handlers(app: FastAPI, html_page: HtmlPage | None = None) -> N
     app.add_exception_handler(StarletteHTTPException, serve(_http_error))
     app.add_exception_handler(OverflowError, serve(_out_of_range))
     app.add_exception_handler(DataError, serve(_out_of_range))
-
-
-class BodyLimitMiddleware:
-    """Answer 413 to request bodies over ``max_bytes``.
-
-    The declared ``Content-Length`` is checked first; a body without one (chunked) is read
-    up to the limit, counting bytes, and then replayed to the app. Paths starting with one
-    of ``streaming_prefixes`` (blob uploads, which stream to disk) are not limited.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int, streaming_prefixes: tuple[str, ...]) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-        self.streaming_prefixes = streaming_prefixes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE") \
-                or scope["path"].startswith(self.streaming_prefixes):
-            await self.app(scope, receive, send)
-            return
-        length = _content_length(scope)
-        if length is not None:
-            if length > self.max_bytes:
-                await self._reject(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, _replay([message]), send)
-                return
-            body = message.get("body", b"")
-            total += len(body)
-            if total > self.max_bytes:
-                await self._reject(scope, receive, send)
-                return
-            chunks.append(body)
-            if not message.get("more_body", False):
-                break
-        replay: list[Message] = [{"type": "http.request", "body": b"".join(chunks),
-                                  "more_body": False}]
-        await self.app(scope, _replay(replay, receive), send)
-
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit_mb = self.max_bytes / (1024 * 1024)
-        exc = PayloadTooLarge(f"request body is over the server's limit of {limit_mb:g} MiB",
-                              detail={"max_bytes": self.max_bytes})
-        response = error_response(exc, headers={"Connection": "close"})
-        await response(scope, receive, send)
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
-def _replay(messages: list[Message], receive: Receive | None = None) -> Receive:
-    pending = list(messages)
-
-    async def replayed() -> Message:
-        if pending:
-            return pending.pop(0)
-        if receive is not None:
-            return await receive()
-        return {"type": "http.disconnect"}
-
-    return replayed

@@ -138,6 +138,11 @@ class GuardedTaskStore(TaskStore):
         self._guard.task(task_id, E, "set the parameters of")
         self._inner.set_parameters(task_id, params, replace=replace)
 
+    def set_parameter_chunks(self, task_id: str, chunks: Iterable[list[Parameter]],
+                             replace: bool = False) -> None:
+        self._guard.task(task_id, E, "set the parameters of")
+        self._inner.set_parameter_chunks(task_id, chunks, replace=replace)
+
     def get_parameters(self, task_id: str) -> list[Parameter]:
         self._guard.task(task_id, V, "read the parameters of")
         return self._inner.get_parameters(task_id)

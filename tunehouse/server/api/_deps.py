@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, overload
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from tunehouse.contract import route
 from tunehouse.errors import InvalidInput
@@ -21,6 +21,7 @@ AdminOnly = Annotated[Principal, Depends(admin_principal)]
 TaskId = Annotated[str, Path(min_length=1, max_length=64)]
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Models whose JSON schema the OpenAPI document must carry although no route declares
@@ -28,20 +29,30 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXTRA_SCHEMAS: list[type[BaseModel]] = []
 
 
-def json_body_doc(model: type[BaseModel]) -> dict[str, Any]:
-    """``openapi_extra`` documenting a JSON request body of ``model`` parsed by hand."""
+def json_body_doc(model: type[BaseModel], many: bool = False) -> dict[str, Any]:
+    """``openapi_extra`` documenting a JSON request body of ``model`` (an array of them
+    with ``many``) parsed by hand."""
     EXTRA_SCHEMAS.append(model)
-    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+    ref: dict[str, Any] = {"$ref": f"#/components/schemas/{model.__name__}"}
+    schema = {"type": "array", "items": ref} if many else ref
+    return {"requestBody": {"required": True,
+                            "content": {"application/json": {"schema": schema}}}}
 
 
-def parse_json_body(model: type[M], body: bytes) -> M:
-    """``model`` validated straight from JSON bytes (pydantic's parser); 422 naming the
-    field, or the JSON error, when the body is not acceptable."""
+@overload
+def parse_json_body(model: type[M], body: bytes) -> M: ...
+@overload
+def parse_json_body(model: TypeAdapter[T], body: bytes) -> T: ...
+def parse_json_body(model: type[BaseModel] | TypeAdapter[Any], body: bytes) -> Any:
+    """``model`` (a model class or a ``TypeAdapter``) validated straight from JSON bytes
+    (pydantic's parser); 422 naming the field, or the JSON error, when the body is not
+    acceptable."""
     if not body:
         raise InvalidInput("invalid request: body: a JSON body is required",
                            detail=[{"loc": ["body"], "msg": "Field required", "type": "missing"}])
     try:
+        if isinstance(model, TypeAdapter):
+            return model.validate_json(body)
         return model.model_validate_json(body)
     except ValidationError as exc:
         raise validation_error(exc.errors(include_input=False), prefix=("body",)) from None

@@ -3,28 +3,22 @@ and read back as summaries, (downsampled) series and log pages."""
 
 from __future__ import annotations
 
-import contextlib
 from typing import Annotated
 
-import anyio
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from tunehouse.server.api._deps import Acting, TaskId, json_body_doc, operation, parse_json_body
-from tunehouse.server.event_stream import LARGE_BATCH_BYTES, batch_ids, event_chunks
+from tunehouse.server.bodies import LARGE_BODY_BYTES
+from tunehouse.server.json_stream import batch_ids, event_chunks
 from tunehouse.store.base import Store
 from tunehouse.store.records import BatchResult, EventBatch, LogLine, MetricSummary, SeriesData
 
 router = APIRouter(tags=["events"])
-#: Event batches over LARGE_BATCH_BYTES read and stored at the same time, at most: two on
-#: PostgreSQL; one on SQLite, whose writers take turns anyway (a second one would only wait
-#: for the lock, and on a loaded machine could wait past SQLite's busy timeout).
-MAX_LARGE_BATCHES = 2
-MAX_LARGE_BATCHES_SQLITE = 1
 
 
 def _store_batch(store: Store, body: bytes) -> BatchResult:
-    if len(body) <= LARGE_BATCH_BYTES or not body.lstrip().startswith(b"{"):
+    if len(body) <= LARGE_BODY_BYTES or not body.lstrip().startswith(b"{"):
         # small, or not an object at all (pydantic's parser names the error)
         return store.events.add_events(parse_json_body(EventBatch, body))
     batch_id, task_id = batch_ids(body)
@@ -61,23 +55,8 @@ async def add_events(request: Request, who: Acting) -> BatchResult:
     and answered with ``duplicate: true``. The body is parsed and validated by pydantic
     straight from the bytes, which is several times faster than FastAPI's generic path
     for 10,000-event batches; a body over 4 MiB is parsed incrementally in chunks
-    (:mod:`tunehouse.server.event_stream`), and at most two such bodies are read and
-    stored at once (one on SQLite), so large batches cannot drive the server out of
-    memory."""
-    declared = request.headers.get("content-length", "")
-    small = declared.isdigit() and int(declared) <= LARGE_BATCH_BYTES
-    async with contextlib.nullcontext() if small else large_batch_slots(request):
-        body = await request.body()
-        return await run_in_threadpool(_store_batch, who.store, body)
-
-
-def large_batch_slots(request: Request) -> anyio.Semaphore:
-    """The app's limit on large event batches handled at once (created on first use, in
-    the event loop)."""
-    state = request.app.state
-    slots = getattr(state, "large_batch_slots", None)
-    if slots is None:
-        postgres = state.store.db.is_postgres
-        slots = state.large_batch_slots = anyio.Semaphore(
-            MAX_LARGE_BATCHES if postgres else MAX_LARGE_BATCHES_SQLITE)
-    return slots
+    (:mod:`tunehouse.server.json_stream`), and like every large body it waits for one of
+    the server's large-body slots (:mod:`tunehouse.server.bodies`), so large batches
+    cannot drive the server out of memory."""
+    body = await request.body()
+    return await run_in_threadpool(_store_batch, who.store, body)

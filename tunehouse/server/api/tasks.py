@@ -5,10 +5,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
+from starlette.concurrency import run_in_threadpool
 
-from tunehouse.server.api._deps import Acting, AdminOnly, TaskId, operation
+from tunehouse.server.api._deps import (
+    Acting,
+    AdminOnly,
+    TaskId,
+    json_body_doc,
+    operation,
+    parse_json_body,
+)
+from tunehouse.server.bodies import LARGE_BODY_BYTES
+from tunehouse.server.json_stream import PARAMETER_LIST, parameter_chunks
+from tunehouse.store.base import Store
 from tunehouse.store.records import (
     LOST_AFTER_S,
     Configuration,
@@ -122,12 +133,25 @@ def clone_task(task_id: TaskId, body: CloneRequest, who: Acting) -> Task:
                                 project=body.project)
 
 
-@operation(router, "tasks.set_parameters", status_code=204, response_class=Response)
-def set_parameters(task_id: TaskId, body: list[Parameter], who: Acting,
-                   replace: bool = False) -> Response:
-    """Upsert parameters by (section, name); ``replace=true`` first drops all others."""
-    who.store.tasks.set_parameters(task_id, body, replace=replace)
+@operation(router, "tasks.set_parameters", status_code=204, response_class=Response,
+           openapi_extra=json_body_doc(Parameter, many=True))
+async def set_parameters(task_id: TaskId, request: Request, who: Acting,
+                         replace: bool = False) -> Response:
+    """Upsert parameters by (section, name); ``replace=true`` first drops all others. A
+    body over 4 MiB is parsed and written in chunks (:mod:`tunehouse.server.json_stream`),
+    so a long list costs the server about its size in memory, not ten times that."""
+    body = await request.body()
+    await run_in_threadpool(_store_parameters, who.store, task_id, body, replace)
     return Response(status_code=204)
+
+
+def _store_parameters(store: Store, task_id: str, body: bytes, replace: bool) -> None:
+    if len(body) <= LARGE_BODY_BYTES or not body.lstrip().startswith(b"["):
+        # small, or not an array at all (pydantic's parser names the error)
+        store.tasks.set_parameters(task_id, parse_json_body(PARAMETER_LIST, body),
+                                   replace=replace)
+    else:
+        store.tasks.set_parameter_chunks(task_id, parameter_chunks(body), replace=replace)
 
 
 @operation(router, "tasks.get_parameters", response_model=list[Parameter])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from tunehouse.store.records import (
     LOST_AFTER_S,
@@ -124,6 +124,15 @@ class TaskStore(abc.ABC):
     @abc.abstractmethod
     def set_parameters(self, task_id: str, params: list[Parameter], replace: bool = False) -> None:
         """Upsert parameters by (section, name); ``replace`` first drops all others."""
+
+    def set_parameter_chunks(self, task_id: str, chunks: Iterable[list[Parameter]],
+                             replace: bool = False) -> None:
+        """The parameters given as consecutive chunks: the same contract as
+        :meth:`set_parameters`. Implementations that can (the SQL store) write chunk by
+        chunk in one transaction, so a long list never sits in memory whole; this default
+        joins the chunks and calls :meth:`set_parameters`."""
+        self.set_parameters(task_id, [param for chunk in chunks for param in chunk],
+                            replace=replace)
 
     @abc.abstractmethod
     def get_parameters(self, task_id: str) -> list[Parameter]:

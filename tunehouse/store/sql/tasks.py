@@ -7,6 +7,7 @@ optimizer task), ``task.delete``, ``task.parameters`` (when a value changed) and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -77,21 +78,33 @@ AUDIT_PARAMETERS_MAX = 50
 AUDIT_VALUE_MAX = 200
 
 
-def _parameter_changes(before: dict[str, str], after: dict[str, str | None]
-                       ) -> dict[str, Any] | None:
-    """The details of a ``task.parameters`` entry (``section/name``: before and after,
-    None when absent), or None when no value changed."""
-    def cut(value: str | None) -> str | None:
-        return value if value is None else value[:AUDIT_VALUE_MAX]
+class _ParameterChanges:
+    """The details of a ``task.parameters`` audit entry, gathered while the parameters are
+    written: the first :data:`AUDIT_PARAMETERS_MAX` changes listed (``section/name``:
+    before and after, None when absent), every change counted."""
 
-    changed = [(key, before.get(key), value) for key, value in after.items()
-               if before.get(key) != value]
-    if not changed:
-        return None
-    listed = {key: {"before": cut(old), "after": cut(new)}
-              for key, old, new in changed[:AUDIT_PARAMETERS_MAX]}
-    return {"changed": listed, "count": len(changed),
-            "truncated": len(changed) > AUDIT_PARAMETERS_MAX}
+    def __init__(self) -> None:
+        self.listed: dict[str, dict[str, str | None]] = {}
+        self.count = 0
+
+    def add(self, key: tuple[str, str], before: str | None, after: str | None) -> None:
+        if before == after:
+            return
+        self.count += 1
+        name = f"{key[0]}/{key[1]}"
+        if name in self.listed or len(self.listed) < AUDIT_PARAMETERS_MAX:
+            self.listed[name] = {"before": _cut(before), "after": _cut(after)}
+
+    def details(self) -> dict[str, Any] | None:
+        """The entry's details, or None when no value changed."""
+        if not self.count:
+            return None
+        return {"changed": self.listed, "count": self.count,
+                "truncated": self.count > AUDIT_PARAMETERS_MAX}
+
+
+def _cut(value: str | None) -> str | None:
+    return value if value is None else value[:AUDIT_VALUE_MAX]
 
 
 def _check_tags(tags: list[str]) -> list[str]:
@@ -297,27 +310,41 @@ class SqlTaskStore(StatusWriter, TaskStore):
 
     # ------------------------------------------------------------ parameters & co
     def set_parameters(self, task_id: str, params: list[Parameter], replace: bool = False) -> None:
-        rows: dict[tuple[str, str], dict[str, Any]] = {}
-        for param in params:
-            rows[(param.section, param.name)] = {
-                "task_id": task_id, "section": param.section, "name": param.name,
-                "value": param.value, "type": param.type, "description": param.description,
-                "user": self.user, "num_value": numeric_value(param.value)}
+        self.set_parameter_chunks(task_id, [params], replace=replace)
+
+    def set_parameter_chunks(self, task_id: str, chunks: Iterable[list[Parameter]],
+                             replace: bool = False) -> None:
+        """The parameters given as consecutive chunks, written in one transaction: a chunk
+        is written before the next is read, so memory holds one chunk (the server streams
+        large request bodies through here). Invalid input in any chunk writes nothing.
+        A name repeated in a later chunk is counted again in the audit entry."""
         with self._write() as conn:
             self._require_task(conn, task_id, write=True)
             params_of_task = t.parameters.c.task_id == task_id
-            before = {f"{r.section}/{r.name}": r.value for r in conn.execute(
+            before = {(r.section, r.name): r.value for r in conn.execute(
                 sa.select(t.parameters.c.section, t.parameters.c.name, t.parameters.c.value)
                 .where(params_of_task)).all()}
-            after: dict[str, str | None] = {f"{s}/{n}": row["value"]
-                                            for (s, n), row in rows.items()}
             if replace:
                 conn.execute(sa.delete(t.parameters).where(params_of_task))
-                after = {**dict.fromkeys(before), **after}
-            if rows:
-                self._upsert(conn, t.parameters, list(rows.values()),
-                             ["task_id", "section", "name"])
-            details = _parameter_changes(before, after)
+            removed = set(before) if replace else set()
+            changes = _ParameterChanges()
+            for chunk in chunks:
+                rows: dict[tuple[str, str], dict[str, Any]] = {}
+                for param in chunk:
+                    rows[(param.section, param.name)] = {
+                        "task_id": task_id, "section": param.section, "name": param.name,
+                        "value": param.value, "type": param.type,
+                        "description": param.description, "user": self.user,
+                        "num_value": numeric_value(param.value)}
+                for key, row in rows.items():
+                    changes.add(key, before.get(key), row["value"])
+                    removed.discard(key)
+                if rows:
+                    self._upsert(conn, t.parameters, list(rows.values()),
+                                 ["task_id", "section", "name"])
+            for key in removed:
+                changes.add(key, before[key], None)
+            details = changes.details()
             if details is not None:
                 self._audit(conn, "task.parameters", "task", task_id, details)
 
