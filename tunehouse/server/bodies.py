@@ -11,8 +11,9 @@
   parses and stores it and answers. Event batches, parameters, configurations, scripts and
   anything else the size limit admits share the same slots; a waiting request holds at
   most :data:`LARGE_BODY_BYTES` of its body (uvicorn stops reading a socket whose body is
-  not being received). When the last large body is done, the memory the C allocator keeps
-  free is handed back to the system (:func:`release_free_memory`).
+  not being received). What a large body leaves in memory is handed back before the next
+  one starts: the database connections it wrote with are closed, not pooled, and glibc's
+  allocator returns its free pages (:func:`release_free_memory`).
 
 Blob uploads stream to disk: they are neither limited nor slotted.
 """
@@ -32,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tunehouse.errors import PayloadTooLarge, TunehouseError
 from tunehouse.server.auth import authenticate
 from tunehouse.server.errors import error_response, tunehouse_error_response
+from tunehouse.store.engine import single_use_connections
 
 #: A request body over this many bytes is large: it needs one of the app's
 #: :class:`LargeBodySlots`, and event batches and parameter lists this size are parsed
@@ -83,8 +85,10 @@ class LargeBodySlots:
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """Wait for a slot and hold it for the block; the last one out releases the
-        allocator's free memory."""
+        """Wait for a slot and hold it for the block; the store's write transactions
+        within close their connections after use (:func:`single_use_connections`), and
+        before the slot is free again the allocator's free memory goes back to the
+        system."""
         self.waiting += 1
         try:
             await self._semaphore.acquire()
@@ -92,13 +96,15 @@ class LargeBodySlots:
             self.waiting -= 1
         self.held += 1
         try:
-            yield
+            with single_use_connections():
+                yield
         finally:
-            self.held -= 1
-            self._semaphore.release()
-            if self.held == 0 and self.waiting == 0:
+            try:
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(release_free_memory)
+            finally:
+                self.held -= 1
+                self._semaphore.release()
 
 
 class BodyLimitMiddleware:

@@ -6,13 +6,19 @@
   writers queue on the lock instead of failing when one upgrades a read snapshot.
 * PostgreSQL through psycopg 3: ``postgresql://`` and ``postgres://`` are rewritten to
   ``postgresql+psycopg://``.
+
+Within :func:`single_use_connections` the store's write transactions close their
+connection afterwards instead of handing it back to the pool (the server's large request
+bodies).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +32,9 @@ from tunehouse.settings import ensure_private_dir
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _WRITE_OPTION = "tunehouse_write"
+
+_SINGLE_USE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "tunehouse_single_use_connections", default=False)
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -97,6 +106,26 @@ def dispose_engine(engine: Engine) -> None:
 def write_options() -> dict[str, Any]:
     """Execution options for a connection that will write (``BEGIN IMMEDIATE`` on SQLite)."""
     return {_WRITE_OPTION: True}
+
+
+@contextlib.contextmanager
+def single_use_connections() -> Iterator[None]:
+    """Within the block (and the threads it starts with its context: ``to_thread``), a
+    connection that wrote is closed afterwards rather than pooled: it would keep what a
+    large write left in it as long as it lives. SQLite keeps the values last bound to
+    each prepared statement until the statement runs again, libpq an output buffer as
+    large as the largest message it sent: after eight 60 MiB configurations, 60 MiB in
+    each pooled connection."""
+    token = _SINGLE_USE.set(True)
+    try:
+        yield
+    finally:
+        _SINGLE_USE.reset(token)
+
+
+def single_use() -> bool:
+    """Whether the caller is within :func:`single_use_connections`."""
+    return _SINGLE_USE.get()
 
 
 def _create(url: URL) -> Engine:

@@ -23,7 +23,7 @@ from tunehouse.errors import Conflict, InvalidInput, NotFound, StaleAttempt
 from tunehouse.store import schema as t
 from tunehouse.store.blob_storage import BlobStorage
 from tunehouse.store.clock import Clock, utc_now
-from tunehouse.store.engine import write_options
+from tunehouse.store.engine import single_use, write_options
 from tunehouse.store.failures import storage_error
 from tunehouse.store.records import (
     NAME_MAX,
@@ -210,11 +210,15 @@ class SqlArea:
         StorageFull or StorageUnavailable (:mod:`tunehouse.store.failures`)."""
         try:
             with self._engine.connect() as conn:
-                conn.execution_options(**write_options())
-                with conn.begin():
-                    yield conn
-                if conn.info.pop(QUEUE_CHANGED, False):
-                    self._db.queue_signal.notify()
+                try:
+                    conn.execution_options(**write_options())
+                    with conn.begin():
+                        yield conn
+                    if conn.info.pop(QUEUE_CHANGED, False):
+                        self._db.queue_signal.notify()
+                finally:
+                    if single_use():  # a large write: keep nothing of it in the pool
+                        conn.invalidate()
         except sa.exc.IntegrityError as exc:
             raise Conflict(f"the change clashes with existing records: {_reason(exc)}") from exc
         except sa.exc.DataError as exc:
