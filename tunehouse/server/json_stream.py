@@ -11,7 +11,9 @@ within the whole body) and written before the next is read
 :meth:`~tunehouse.store.interfaces.TaskStore.set_parameter_chunks`), all in one
 transaction. Parsing a 64 MiB batch whole took the server from 80 MiB to 1.1 GiB of RSS,
 a 60 MiB list of 780,000 parameters to 1.6 GiB; streamed they stay within about 150 MiB.
-Other bodies are a few large strings at most, which parsing does not multiply.
+Other bodies are parsed whole: a few large strings (a configuration, a script) cost about
+three times their size while they are handled, and the server's large-body slots
+(:mod:`tunehouse.server.bodies`) bound how many are handled at once.
 """
 
 from __future__ import annotations
