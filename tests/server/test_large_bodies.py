@@ -40,11 +40,18 @@ def _new_task(server: InProcessServer) -> str:
 
 
 def _send_at_once(server: InProcessServer, requests: list[tuple[str, str, Any]],
-                  codes: dict[int, int]) -> threading.Thread:
+                  codes: dict[int, int], in_turn: bool = False) -> threading.Thread:
     """A started thread sending every ``(method, path, content)`` at once in one event
     loop, through the app's ASGI interface, as the admin; each status code lands in
     ``codes``. ``content`` is bytes (sent with its length) or an async iterator of bytes
-    (sent chunked)."""
+    (sent chunked). ``in_turn``: each request is sent once the ones before it hold or
+    wait for a large-body slot, so they get the slots in that order."""
+    slots = _slots(server)
+
+    def taken(count: int) -> None:
+        wait_until(lambda: slots.held + slots.waiting >= count, 60,
+                   f"{count} large bodies holding or waiting for a slot")
+
     async def send_all() -> None:
         transport = httpx.ASGITransport(app=server.app, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(transport=transport, base_url=f"{BASE_URL}/api/v1",
@@ -58,6 +65,8 @@ def _send_at_once(server: InProcessServer, requests: list[tuple[str, str, Any]],
             async with anyio.create_task_group() as group:
                 for index, request in enumerate(requests):
                     group.start_soon(send, index, *request)
+                    if in_turn:
+                        await anyio.to_thread.run_sync(taken, index + 1)
 
     thread = threading.Thread(target=run_async, args=(send_all,))
     thread.start()
@@ -93,7 +102,7 @@ def test_large_bodies_of_every_route_take_turns(sqlite_schema_url: str, tmp_path
              _chunked(parameters[:LARGE_BODY_BYTES + 1], parameters[LARGE_BODY_BYTES + 1:],
                       wait_for=released)),
             ("PUT", f"/tasks/{config}/configurations", configuration),
-            ("POST", "/events", batch)], codes)
+            ("POST", "/events", batch)], codes, in_turn=True)
         try:
             wait_until(lambda: slots.held == 1 and slots.waiting == 2, 60,
                        "one large body holding the slot and two waiting",
