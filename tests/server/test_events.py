@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from tests.helpers.large_batches import post_batch
 from tests.helpers.server import ServerProcess
-from tunehouse.server.event_stream import LARGE_BATCH_BYTES
+from tunehouse.server.bodies import LARGE_BODY_BYTES
 from tunehouse.store.records import EventBatch, LogEvent, ScalarEvent, TaskCreate, TaskUpdate
 
 NOT_ITERATIONS = [True, False, "5", 5.0]
@@ -89,7 +89,7 @@ def test_iterations_that_are_not_integers_are_422(api: httpx.Client, iteration: 
     scalars: list[list[Any]] = [["loss", "train", i, 0.5, 1.0] for i in range(count)]
     scalars[count - 3][2] = iteration
     body = orjson.dumps({"batch_id": uuid.uuid4().hex, "task_id": task_id, "scalars": scalars})
-    assert (len(body) > LARGE_BATCH_BYTES) == (count > 10)  # which of the two parsers
+    assert (len(body) > LARGE_BODY_BYTES) == (count > 10)  # which of the two parsers
     response = post_batch(api, body)
     assert response.status_code == 422, response.text
     error = response.json()["error"]
