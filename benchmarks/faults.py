@@ -21,7 +21,7 @@ closes the task; it prints reported, stored, counted as dropped, the task's stat
 and the script's exit code. Target: stored + dropped == reported, exit code 0.
 
 Run: ``.venv/bin/python benchmarks/faults.py [--case memory|bodies|spool] [--db sqlite|postgres]
-[--body parameters|values|configuration] [--bodies N] [--reports N ...]`` (``--db`` and
+[--body parameters|values|configuration|containers] [--bodies N] [--reports N ...]`` (``--db`` and
 ``--body`` may be repeated; ``--bodies N`` sends N bodies at once instead of eight).
 """
 
@@ -112,6 +112,8 @@ BODIES = {
                lambda: parameter_list(60, value_bytes=MIB)),
     "configuration": ("configurations", "one 60 MiB configuration",
                       lambda: orjson.dumps({"name": "big", "text": "x" * (60 * MIB)})),
+    "containers": ("environment", "an environment of 20 million empty lists (refused)",
+                   lambda: orjson.dumps({"extra": {"junk": [[]] * 20_000_000}})),
 }
 
 

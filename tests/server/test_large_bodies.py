@@ -23,7 +23,7 @@ from tests.helpers.event_loop import run_async
 from tests.helpers.large_batches import parameter_list, scalar_batch
 from tests.helpers.wait import wait_until
 from tests.server.inprocess import BASE_URL, InProcessServer, inprocess_server
-from tunehouse.server.bodies import LARGE_BODY_BYTES, LargeBodySlots
+from tunehouse.server.bodies import LARGE_BODY_BYTES, MAX_JSON_VALUES, LargeBodySlots
 from tunehouse.store.records import TaskCreate
 
 MIB = 1 << 20
@@ -175,3 +175,28 @@ def test_a_long_parameter_list_is_stored_in_chunks_like_a_short_one(
         details = _audit_details(server, task_id)[-1]
         assert details["count"] == 100_001 and details["truncated"] is True  # and Old/gone
         assert len(details["changed"]) == 50
+
+
+def test_a_large_body_parsed_whole_may_hold_a_million_json_values(
+        sqlite_schema_url: str, tmp_path: Path) -> None:
+    """A body of tiny containers costs some 20 times its size once parsed: over 4 MiB,
+    bodies the route parses whole are counted first (declared or chunked), and refused
+    past MAX_JSON_VALUES; a large body of few values passes."""
+    with inprocess_server(sqlite_schema_url, tmp_path / "home",
+                          max_request_mb=MAX_REQUEST_MB) as server, server.admin() as api:
+        task_id = _new_task(server)
+        tiny = orjson.dumps({"extra": {"junk": [[]] * 1_500_000}})
+        assert LARGE_BODY_BYTES < len(tiny) < MAX_REQUEST_MB * MIB
+        json_type = {"Content-Type": "application/json"}
+        refused = api.put(f"/tasks/{task_id}/environment", content=tiny, headers=json_type)
+        assert refused.status_code == 413, refused.text
+        assert f"more than {MAX_JSON_VALUES:,} JSON values" in refused.json()["error"]["message"]
+        codes: dict[int, int] = {}
+        _send_at_once(server, [("PUT", f"/tasks/{task_id}/environment",
+                                _chunked(tiny[:MIB], tiny[MIB:]))], codes).join()
+        assert codes == {0: 413}
+        assert server.store.tasks.get_environment(task_id).extra == {}
+        few = orjson.dumps({"extra": {"notes": "x" * (5 * MIB)}})
+        stored = api.put(f"/tasks/{task_id}/environment", content=few, headers=json_type)
+        assert stored.status_code in (200, 204), stored.text
+        assert server.store.tasks.get_environment(task_id).extra == {"notes": "x" * (5 * MIB)}

@@ -26,7 +26,7 @@ from tunehouse.server.accounts import open_accounts
 from tunehouse.server.api import build_router
 from tunehouse.server.api._deps import EXTRA_SCHEMAS
 from tunehouse.server.auth import SessionSigner, load_session_secret
-from tunehouse.server.bodies import BodyLimitMiddleware, LargeBodySlots
+from tunehouse.server.bodies import BodyLimitMiddleware, LargeBodySlots, chunk_parsed_paths
 from tunehouse.server.errors import InternalErrorMiddleware, install_error_handlers
 from tunehouse.server.ldap_auth import LdapSignIn
 from tunehouse.server.permissions import Permissions
@@ -102,7 +102,7 @@ def create_app(settings: Settings, store: SqlStore | None = None,
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_mb * 1024 * 1024,
                        streaming_prefixes=tuple(API_PREFIX + route(name).path
                                                 for name in STREAMING_OPERATIONS),
-                       slots=app.state.large_bodies)
+                       slots=app.state.large_bodies, chunk_parsed=chunk_parsed_paths(API_PREFIX))
     app.add_middleware(InternalErrorMiddleware)  # outermost of ours: sees every exception
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -15,21 +15,30 @@
   one starts: the database connections it wrote with are closed, not pooled, and glibc's
   allocator returns its free pages (:func:`release_free_memory`).
 
+A large body for a route that parses it whole (everything but event batches and
+parameter lists, which are parsed in chunks: :mod:`tunehouse.server.json_stream`) is also
+read here first, its JSON values counted as it comes (ijson's C tokenizer, about 1 s for
+60 MiB of the smallest values): over :data:`MAX_JSON_VALUES` it is answered 413, since a
+body of tiny containers (``[[],[],...]``) would cost some 20 times its size once parsed.
+
 Blob uploads stream to disk: they are neither limited nor slotted.
 """
 
 from __future__ import annotations
 
 import ctypes
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
 import anyio.to_thread
+import ijson
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tunehouse.contract import route
 from tunehouse.errors import PayloadTooLarge, TunehouseError
 from tunehouse.server.auth import authenticate
 from tunehouse.server.errors import error_response, tunehouse_error_response
@@ -45,7 +54,40 @@ LARGE_BODY_BYTES = 4 << 20
 MAX_LARGE_BODIES = 2
 MAX_LARGE_BODIES_SQLITE = 1
 
+#: JSON values (every scalar, key, array and object counts) a large body that is parsed
+#: whole may hold: a million costs about 100 MiB once parsed.
+MAX_JSON_VALUES = 1_000_000
+#: The operations whose large bodies are parsed in chunks, not whole.
+CHUNK_PARSED_OPERATIONS = ("events.add_events", "tasks.set_parameters")
+
 _NO_BODY_METHODS = ("GET", "HEAD", "OPTIONS", "DELETE")
+
+
+def chunk_parsed_paths(prefix: str) -> re.Pattern[str]:
+    """The request paths (under ``prefix``) of :data:`CHUNK_PARSED_OPERATIONS`."""
+    paths = [re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", re.escape(prefix + route(name).path))
+             for name in CHUNK_PARSED_OPERATIONS]
+    return re.compile("(?:" + "|".join(paths) + r")\Z")
+
+
+class JsonValueCounter:
+    """Counts the JSON values of a body fed to it in pieces (:meth:`feed`); stops counting
+    at the first syntax error (the route that parses the body says what it is)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._events = ijson.sendable_list()
+        self._parser: Any = ijson.get_backend("yajl2_c").basic_parse_coro(self._events)
+
+    def feed(self, chunk: bytes) -> None:
+        if self._parser is None or not chunk:
+            return
+        try:
+            self._parser.send(chunk)
+        except ijson.JSONError:
+            self._parser = None
+        self.count += len(self._events)
+        del self._events[:]
 
 
 def _find_malloc_trim() -> Callable[[int], Any] | None:
@@ -117,11 +159,12 @@ class BodyLimitMiddleware:
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int, streaming_prefixes: tuple[str, ...],
-                 slots: LargeBodySlots) -> None:
+                 slots: LargeBodySlots, chunk_parsed: re.Pattern[str]) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.streaming_prefixes = streaming_prefixes
         self.slots = slots
+        self.chunk_parsed = chunk_parsed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in _NO_BODY_METHODS \
@@ -136,7 +179,10 @@ class BodyLimitMiddleware:
                 await self.app(scope, receive, send)
             elif await self._admitted(scope, receive, send):
                 async with self.slots.slot():
-                    await self.app(scope, receive, send)
+                    if self.chunk_parsed.match(scope["path"]):
+                        await self.app(scope, receive, send)
+                    else:
+                        await self._counted(scope, receive, send, [], None)
             return
         chunks: list[bytes] = []
         ended, total = await _read_body(receive, chunks, min(LARGE_BODY_BYTES, self.max_bytes))
@@ -149,12 +195,36 @@ class BodyLimitMiddleware:
         if not await self._admitted(scope, receive, send):
             return
         async with self.slots.slot():
+            if not self.chunk_parsed.match(scope["path"]):
+                await self._counted(scope, receive, send, chunks, ended)
+                return
             if ended is None:
                 ended, total = await _read_body(receive, chunks, self.max_bytes)
             if total > self.max_bytes:
                 await self._too_large(scope, receive, send)
                 return
             await self.app(scope, _replay(chunks, ended, receive), send)
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send, chunks: list[bytes],
+                       ended: Message | None) -> None:
+        """Read the rest of a large body (``chunks``: what was read of it), counting its
+        JSON values; 413 when there are too many or it is too large, else the app gets it."""
+        counter = JsonValueCounter()
+        for chunk in chunks:
+            counter.feed(chunk)
+        if ended is None:
+            ended, total = await _read_body(receive, chunks, self.max_bytes, counter)
+            if total > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+        if counter.count > MAX_JSON_VALUES:
+            exc = PayloadTooLarge(
+                f"request body holds more than {MAX_JSON_VALUES:,} JSON values ({counter.count:,}"
+                f"), the most a body over {LARGE_BODY_BYTES >> 20} MiB may hold here",
+                detail={"max_json_values": MAX_JSON_VALUES})
+            await error_response(exc, headers={"Connection": "close"})(scope, receive, send)
+            return
+        await self.app(scope, _replay(chunks, ended, receive), send)
 
     async def _admitted(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """Whether the request's credentials are good; else it was answered (401, 429)."""
@@ -175,11 +245,11 @@ class BodyLimitMiddleware:
         await response(scope, receive, send)
 
 
-async def _read_body(receive: Receive, chunks: list[bytes], limit: int
-                     ) -> tuple[Message | None, int]:
-    """Receive more of a body into ``chunks`` until it ends or passes ``limit`` bytes in
-    all; the last message when it ended (a request, or a disconnect), else None, and the
-    bytes read so far."""
+async def _read_body(receive: Receive, chunks: list[bytes], limit: int,
+                     counter: JsonValueCounter | None = None) -> tuple[Message | None, int]:
+    """Receive more of a body into ``chunks`` (fed to ``counter`` too) until it ends or
+    passes ``limit`` bytes in all; the last message when it ended (a request, or a
+    disconnect), else None, and the bytes read so far."""
     total = sum(len(chunk) for chunk in chunks)
     while True:
         message = await receive()
@@ -187,6 +257,8 @@ async def _read_body(receive: Receive, chunks: list[bytes], limit: int
             return message, total
         body = message.get("body", b"")
         chunks.append(body)
+        if counter is not None:
+            counter.feed(body)
         total += len(body)
         if not message.get("more_body", False):
             return message, total
