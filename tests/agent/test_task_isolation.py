@@ -40,8 +40,10 @@ import hashlib, json, os, re, sys
 key_sha, secret_sha, roots = sys.argv[1], sys.argv[2], sys.argv[3:]
 patterns = {"access key": (re.compile(rb"TH[A-Z2-7]{20}"), key_sha),
             "secret": (re.compile(rb"[A-Za-z0-9_-]{43}"), secret_sha)}
-found, environs, unreadable = [], 0, []
+found, environs, unreadable, keys = [], 0, [], set()
 def look(where, data):
+    if where.endswith("/environ"):
+        keys.update(k.decode() for k in patterns["access key"][0].findall(data))
     for what, (pattern, digest) in patterns.items():
         if any(hashlib.sha256(t).hexdigest() == digest for t in pattern.findall(data)):
             found.append(f"{what} in {where}")
@@ -66,6 +68,7 @@ for root in roots:
         for name in files:
             read(os.path.join(folder, name))
 print("HUNT " + json.dumps({"found": found, "environs": environs, "uid": os.getuid(),
+                            "keys": sorted(keys),
                             "unreadable": unreadable,
                             "own_key": os.environ.get("TUNEHOUSE_ACCESS_KEY")}))
 '''
@@ -160,6 +163,7 @@ def test_a_task_run_as_the_task_user_finds_no_key_but_its_own(
     assert found["uid"] == pwd.getpwnam(task_user).pw_uid
     # its own key: the owner's, made for this attempt; the agent's files are out of reach
     assert found["own_key"] and found["own_key"] != agent_key.access_key
+    assert found["keys"] == [found["own_key"]]  # the only key in any environment it reads
     assert str(agent_home / "credentials.json") in found["unreadable"]
     assert "tasks run as this agent's OS user" not in log
 
