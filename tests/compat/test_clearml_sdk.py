@@ -1,0 +1,119 @@
+"""The real clearml SDK (from PyPI, its own virtual environment) drives a tunehouse
+server; what it records is read back through tunehouse's own store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.compat.conftest import Key
+from tests.helpers.clearml import run_sdk, sdk_env
+from tests.helpers.server import ServerProcess
+from tunehouse.client.http import HttpStore
+from tunehouse.store.records import TaskStatus
+
+pytestmark = pytest.mark.timeout(300)
+
+TRAIN = """
+import argparse
+from clearml import Task
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--epochs", type=int, default=3)
+args = parser.parse_args()
+task = Task.init(project_name="clearml-flow", task_name="train", reuse_last_task_id=False,
+                 auto_resource_monitoring=False)
+params = task.connect({"lr": 0.01, "batch": 32})
+logger = task.get_logger()
+for epoch in range(args.epochs):
+    logger.report_scalar("loss", "train", value=1.0 / (epoch + 1), iteration=epoch)
+    logger.report_scalar("accuracy", "val", value=0.5 + epoch / 10, iteration=epoch)
+logger.report_text("a line by report_text")
+print("a console line")
+print(f"TASK_ID={task.id}")
+task.close()
+"""
+
+READ = """
+import json, sys
+from clearml import Task
+
+task = Task.get_task(task_id=sys.argv[1])
+print("STATUS=" + str(task.get_status()))
+print("PARAMS=" + json.dumps(task.get_parameters(), sort_keys=True))
+print("LAST=" + json.dumps(task.get_last_scalar_metrics(), sort_keys=True))
+found = Task.get_tasks(project_name="clearml-flow", task_name="^train$",
+                       task_filter={"status": ["completed"]})
+print("FOUND=" + json.dumps(sorted(t.id for t in found)))
+none = Task.get_tasks(project_name="clearml-flow", task_filter={"status": ["failed"]})
+print("NONE=" + json.dumps([t.id for t in none]))
+clone = Task.clone(source_task=task, name="train clone")
+clone.set_parameters({"General/lr": 0.5, "Args/epochs": 9})
+print("CLONE=" + clone.id)
+"""
+
+
+def _git_repo(path: Path) -> str:
+    """A git repository with one commit and an uncommitted change; its commit."""
+    path.mkdir(parents=True)
+    (path / "README.md").write_text("demo\n")
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t",
+                               *args], cwd=path, check=True, capture_output=True,
+                              text=True).stdout.strip()
+    git("init", "-q", "-b", "main")
+    git("add", "README.md")
+    git("commit", "-qm", "init")
+    (path / "README.md").write_text("demo\nchanged\n")
+    return git("rev-parse", "HEAD")
+
+
+def test_training_script_recorded_as_a_tunehouse_task(server: ServerProcess, admin_key: Key,
+                                                      sdk_python: Path, tmp_path: Path) -> None:
+    commit = _git_repo(tmp_path / "repo")
+    env = sdk_env(server.url, admin_key.access_key, admin_key.secret_key, tmp_path / "sdk")
+    run = run_sdk(sdk_python, TRAIN, env, tmp_path / "repo", args=("--epochs", "4"))
+    assert run.returncode == 0, run.stderr
+    task_id = run.value("TASK_ID")
+    assert len(task_id) == 32 and int(task_id, 16) >= 0
+
+    with HttpStore(server.url, admin_key.access_key, admin_key.secret_key) as store:
+        task = store.tasks.get_task(task_id)
+        assert (task.project, task.name, task.type.value, task.status, task.user) == (
+            "clearml-flow", "train", "training", TaskStatus.completed, admin_key.user)
+        params = {(p.section, p.name): p.value for p in store.tasks.get_parameters(task_id)}
+        assert params == {("General", "lr"): "0.01", ("General", "batch"): "32",
+                          ("Args", "epochs"): "4"}
+        series = {(s.title, s.series): (s.x, s.y) for s in store.events.get_scalars(task_id)}
+        assert series[("loss", "train")] == ([0, 1, 2, 3], [1.0, 0.5, 1 / 3, 0.25])
+        assert series[("accuracy", "val")][0] == [0, 1, 2, 3]
+        lines = [line.text for line in store.events.get_logs(task_id, limit=10_000)]
+        assert "a console line" in lines and "a line by report_text" in lines
+        script = store.tasks.get_script(task_id)
+        assert (script.commit, script.branch, script.entry_point) == (commit, "main", "train.py")
+        assert "changed" in script.diff
+        env_record = store.tasks.get_environment(task_id)
+        assert any(p.startswith("clearml") for p in env_record.packages)
+
+    read = run_sdk(sdk_python, READ, env, tmp_path / "reader", args=(task_id,))
+    assert read.returncode == 0, read.stderr
+    assert read.value("STATUS") == "completed"
+    assert json.loads(read.value("PARAMS")) == {"Args/epochs": "4", "General/batch": "32",
+                                                "General/lr": "0.01"}
+    last = json.loads(read.value("LAST"))
+    assert last["loss"]["train"] == {"last": 0.25, "min": 0.25, "max": 1.0}
+    assert json.loads(read.value("FOUND")) == [task_id]
+    assert json.loads(read.value("NONE")) == []
+    clone_id = read.value("CLONE")
+    with HttpStore(server.url, admin_key.access_key, admin_key.secret_key) as store:
+        clone = store.tasks.get_task(clone_id)
+        assert (clone.name, clone.status, clone.parent_id) == (
+            "train clone", TaskStatus.created, task_id)
+        # set_parameters replaces the whole set, as on a ClearML server
+        params = {(p.section, p.name): p.value for p in store.tasks.get_parameters(clone_id)}
+        assert params == {("General", "lr"): "0.5", ("Args", "epochs"): "9"}
+        assert store.tasks.get_script(clone_id).commit == commit

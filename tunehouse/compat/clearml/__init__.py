@@ -1,0 +1,45 @@
+"""ClearML's API on tunehouse: code written for ClearML (``from clearml import Task``)
+runs unmodified against ``tunehouse server``.
+
+The server mounts :func:`build_routes` under ``/clearml`` (the API, ``CLEARML_API_HOST``)
+and ``/clearml-files`` (the file server, ``CLEARML_FILES_HOST``). One module per ClearML
+service (:mod:`.auth`, :mod:`.projects`, :mod:`.tasks`, :mod:`.events`), each a table
+``ACTIONS`` of ``service.action`` → handler over the store's interfaces; the server
+hands in a :class:`~.call.Backend` that checks API keys and builds the guarded store of
+the key's user, so every call is checked and audited like the JSON API's.
+docs/clearml.md maps ClearML's task model to tunehouse's.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tunehouse.compat.clearml.call import Backend
+from tunehouse.compat.clearml.dispatch import handle
+
+#: Where the server mounts the API and the file server.
+API_MOUNT, FILES_MOUNT = "/clearml", "/clearml-files"
+
+__all__ = ["API_MOUNT", "FILES_MOUNT", "Backend", "build_routes"]
+
+
+def build_routes(backend: Backend) -> list[Route]:
+    """The routes of the ClearML API and file server (left out of the OpenAPI document:
+    they are ClearML's API, not tunehouse's)."""
+
+    async def api(request: Request) -> Response:
+        return await handle(request, backend, request.path_params.get("path", ""))
+
+    async def files(request: Request) -> Response:
+        path = request.path_params.get("path", "")
+        return JSONResponse(
+            {"error": f"the ClearML file server is not supported by tunehouse yet "
+                      f"({request.method} {FILES_MOUNT}/{path}); see docs/clearml.md"},
+            status_code=400)
+
+    methods = ["GET", "POST", "PUT"]
+    return [Route(API_MOUNT + "/{path:path}", api, methods=methods, include_in_schema=False),
+            Route(FILES_MOUNT + "/{path:path}", files, methods=[*methods, "HEAD", "DELETE"],
+                  include_in_schema=False)]
