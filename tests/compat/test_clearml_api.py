@@ -1,0 +1,160 @@
+"""Bad input through the ClearML API: every answer is ClearML's envelope, with a 4xx for
+the client's errors, naming the endpoint (the SDK retries forever otherwise)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.compat.conftest import Key
+from tests.helpers.clearml import run_sdk, sdk_env
+from tests.helpers.server import ServerProcess
+from tunehouse.compat.clearml import tokens
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _login(server: ServerProcess, key: Key) -> str:
+    answer = httpx.get(f"{server.url}/clearml/auth.login",
+                       auth=(key.access_key, key.secret_key))
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["data"]["token"])
+
+
+def _call(server: ServerProcess, token: str | None, endpoint: str, body: Any = None,
+          method: str = "GET", content: bytes | None = None,
+          status: int = 200) -> dict[str, Any]:
+    """Call ``endpoint``; check the envelope and that its result code is ``status``."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    answer = httpx.request(method, f"{server.url}/clearml/{endpoint}", headers=headers,
+                           json=body if content is None else None, content=content)
+    envelope = answer.json()
+    meta = envelope["meta"]
+    assert (answer.status_code, meta["result_code"]) == (status, status), envelope
+    assert meta["endpoint"]["name"] == endpoint.rsplit("/", 1)[-1]
+    assert set(meta) >= {"id", "trx", "result_subcode", "result_msg", "error_stack"}
+    assert "data" in envelope
+    return envelope
+
+
+@pytest.fixture(scope="module")
+def token(server: ServerProcess, admin_key: Key) -> str:
+    return _login(server, admin_key)
+
+
+@pytest.fixture(scope="module")
+def task_id(server: ServerProcess, token: str) -> str:
+    project = _call(server, token, "v2.23/projects.create", {"name": "api-checks"})
+    created = _call(server, token, "v2.23/tasks.create",
+                    {"name": "checked", "type": "training",
+                     "project": project["data"]["id"]}, method="POST")
+    return str(created["data"]["id"])
+
+
+def test_token_announces_the_api_version_the_sdk_reads(token: str) -> None:
+    body = token.split(".")[1]
+    decoded = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    assert decoded["api_version"] == "2.31" and decoded["identity"]["user"] == "admin"
+    assert decoded["exp"] > time.time()
+
+
+def test_versioned_and_bare_paths_and_every_method(server: ServerProcess, token: str,
+                                                   task_id: str) -> None:
+    for endpoint in ("v2.23/tasks.get_by_id", "tasks.get_by_id", "v2.9/tasks.get_by_id"):
+        for method in ("GET", "POST", "PUT"):
+            found = _call(server, token, endpoint, {"task": task_id}, method=method)
+            assert found["data"]["task"]["id"] == task_id
+
+
+def test_unknown_and_unsupported_endpoints(server: ServerProcess, token: str) -> None:
+    unknown = _call(server, token, "v2.23/tasks.frobnicate", {}, status=404)
+    assert "tasks.frobnicate" in unknown["meta"]["result_msg"]
+    later = _call(server, token, "v2.23/tasks.enqueue", {"task": "x"}, status=400)
+    assert "tasks.enqueue is not supported by tunehouse yet" in later["meta"]["result_msg"]
+    answer = httpx.get(f"{server.url}/clearml/not-an-endpoint")
+    assert answer.status_code == 404 and answer.json()["meta"]["endpoint"]["name"]
+    files = httpx.post(f"{server.url}/clearml-files/a/b.bin", content=b"x")
+    assert files.status_code == 400 and "file server" in files.json()["error"]
+
+
+def test_malformed_bodies_and_wrong_types(server: ServerProcess, token: str,
+                                          task_id: str) -> None:
+    bad_json = _call(server, token, "tasks.get_by_id", content=b"{not json", status=400)
+    assert "malformed JSON" in bad_json["meta"]["result_msg"]
+    _call(server, token, "tasks.get_by_id", content=b"[1, 2]", status=400)
+    wrong = _call(server, token, "tasks.create", {"name": 5, "type": "training"}, status=400)
+    assert "'name'" in wrong["meta"]["result_msg"]
+    kind = _call(server, token, "tasks.create", {"name": "n", "type": "qc"}, status=400)
+    assert "'qc'" in kind["meta"]["result_msg"]
+    params = _call(server, token, "tasks.edit",
+                   {"task": task_id, "hyperparams": {"General": {"lr": 3}}}, status=400)
+    assert "hyperparams.General.lr" in params["meta"]["result_msg"]
+    _call(server, token, "tasks.get_all", {"page_size": "many"}, status=400)
+    _call(server, token, "tasks.get_all", {"bogus_filter": 1}, status=400)
+    _call(server, token, "tasks.get_by_id", {"task": "0" * 32}, status=404)
+    line = _call(server, token, "events.add_batch", content=b'{"type": "log"}\nnope\n',
+                 status=400)
+    assert "line 2" in line["meta"]["result_msg"]
+
+
+def test_events_tunehouse_does_not_keep_are_counted_as_errors(server: ServerProcess,
+                                                              token: str, task_id: str) -> None:
+    batch = (b'{"type": "training_stats_scalar", "task": "%s", "iter": 1, "metric": "m", '
+             b'"variant": "v", "value": 2.5, "timestamp": 1000}\n'
+             b'{"type": "training_debug_image", "task": "%s", "iter": 1, "metric": "m", '
+             b'"variant": "v", "url": "http://x/y.png"}\n') % (task_id.encode(), task_id.encode())
+    answer = _call(server, token, "events.add_batch", content=batch, method="POST")
+    assert answer["data"]["added"] == 1 and answer["data"]["errors"] == 1
+    assert "training_debug_image" in next(iter(answer["data"]["errors_info"]))
+
+
+def test_tokens_missing_forged_and_expired(server: ServerProcess, admin_key: Key) -> None:
+    _call(server, None, "tasks.get_all", {}, status=401)
+    forged = tokens.issue(b"not the server's key" * 2, admin_key.user, admin_key.access_key,
+                          admin=True)
+    assert "bad signature" in _call(server, forged, "tasks.get_all", {},
+                                    status=401)["meta"]["result_msg"]
+    key = tokens.signing_key(bytes.fromhex((server.home / "session-secret").read_text()))
+    expired = tokens.issue(key, admin_key.user, admin_key.access_key,
+                           now=time.time() - tokens.TOKEN_TTL_S - 10)
+    assert _call(server, expired, "tasks.get_all", {},
+                 status=401)["meta"]["result_subcode"] == 21
+    _call(server, "a.b.c", "tasks.get_all", {}, status=401)
+    wrong = httpx.get(f"{server.url}/clearml/auth.login", auth=(admin_key.access_key, "wrong"))
+    assert wrong.status_code == 401 and wrong.json()["meta"]["endpoint"]["name"] == "auth.login"
+
+
+def test_another_users_task(server: ServerProcess, other_key: Key, task_id: str) -> None:
+    token = _login(server, other_key)
+    # a viewer (the default role) reads the admin's task but changes nothing of it
+    _call(server, token, "tasks.get_by_id", {"task": task_id})
+    denied = _call(server, token, "tasks.edit", {"task": task_id, "name": "mine"}, status=403)
+    assert denied["meta"]["result_msg"]
+    _call(server, token, "tasks.started", {"task": task_id}, status=403)
+
+
+def test_the_sdk_does_not_hang_on_refusals(server: ServerProcess, admin_key: Key,
+                                           other_key: Key, sdk_python: Path, tmp_path: Path,
+                                           task_id: str) -> None:
+    """A wrong secret: the SDK raises; another user's task: it logs the 403 (the SDK's
+    way with a failed edit) and the task is unchanged. Neither retries forever."""
+    wrong = sdk_env(server.url, admin_key.access_key, "wrong-secret", tmp_path / "wrong")
+    run = run_sdk(sdk_python, "from clearml import Task\nTask.init('p', 't')\n", wrong,
+                  tmp_path / "a", timeout=60)
+    assert run.returncode != 0 and "401" in run.stderr
+    other = sdk_env(server.url, other_key.access_key, other_key.secret_key, tmp_path / "other")
+    script = ("import sys\nfrom clearml import Task\n"
+              f"task = Task.get_task(task_id='{task_id}')\n"
+              "print('NAME=' + task.name)\n"
+              "task.set_parameters({'General/lr': 1})\n")
+    run = run_sdk(sdk_python, script, other, tmp_path / "b", timeout=60)
+    assert run.value("NAME") == "checked"
+    assert "Action failed <403/0: tasks.edit" in run.stdout + run.stderr
+    with server.store() as store:
+        assert store.tasks.get_parameters(task_id) == []
