@@ -158,3 +158,17 @@ def test_the_sdk_does_not_hang_on_refusals(server: ServerProcess, admin_key: Key
     assert "Action failed <403/0: tasks.edit" in run.stdout + run.stderr
     with server.store() as store:
         assert store.tasks.get_parameters(task_id) == []
+
+
+def test_a_large_batch_is_stored(server: ServerProcess, token: str, task_id: str) -> None:
+    """Over the server's large-body size (4 MiB): read in a large-body slot, token and
+    all, whatever the method (the SDK sends GET with a body)."""
+    line = (b'{"type": "log", "task": "%s", "iter": 0, "msg": "%s", "level": "info", '
+            b'"timestamp": 1000}\n') % (task_id.encode(), b"x" * 1000)
+    body = line * 5000
+    assert len(body) > 5 << 20
+    for method in ("GET", "POST"):
+        answer = _call(server, token, "v2.23/events.add_batch", content=body, method=method)
+        assert answer["data"]["added"] == 5000
+    with server.store() as store:  # the same batch twice is stored once
+        assert len(store.events.get_logs(task_id, limit=10_000)) == 5000

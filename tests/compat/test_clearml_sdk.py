@@ -12,6 +12,7 @@ import pytest
 from tests.compat.conftest import Key
 from tests.helpers.clearml import run_sdk, sdk_env
 from tests.helpers.server import ServerProcess
+from tunehouse.client.accounts import HttpAccounts
 from tunehouse.client.http import HttpStore
 from tunehouse.store.records import TaskStatus
 
@@ -98,6 +99,11 @@ def test_training_script_recorded_as_a_tunehouse_task(server: ServerProcess, adm
         assert "changed" in script.diff
         env_record = store.tasks.get_environment(task_id)
         assert any(p.startswith("clearml") for p in env_record.packages)
+    # audited like any write of the JSON API: made as the key's user, from its address
+    with HttpAccounts(server.url, admin_key.access_key, admin_key.secret_key) as accounts:
+        audit = accounts.audit.list_audit_events("task", task_id, oldest_first=True)
+        assert [(e.action, e.user, e.client) for e in audit][0] == (
+            "task.create", admin_key.user, "127.0.0.1")
 
     read = run_sdk(sdk_python, READ, env, tmp_path / "reader", args=(task_id,))
     assert read.returncode == 0, read.stderr

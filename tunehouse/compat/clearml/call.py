@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -18,9 +19,17 @@ class Backend(Protocol):
 
     Attributes:
         token_key: The key signing login tokens (:func:`.tokens.signing_key`).
+        max_body_bytes: The largest body a call may send (the server's request limit).
+        large_body_bytes: A body larger than this (or of unknown length) is read only
+            within :meth:`large_body`.
     """
 
     token_key: bytes
+    max_body_bytes: int
+    large_body_bytes: int
+
+    def large_body(self) -> AbstractAsyncContextManager[None]:
+        """Hold one of the server's slots for large bodies (read, parsed, stored)."""
 
     def login(self, request: Request) -> tuple[User, str]:
         """The user and access key of the API key in the request's HTTP Basic header,

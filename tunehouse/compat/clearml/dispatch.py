@@ -56,7 +56,10 @@ def not_yet(name: str) -> ApiError:
 
 
 async def handle(request: Request, backend: Backend, path: str) -> JSONResponse:
-    """Answer one call to the ClearML API at ``path`` (below the mount point)."""
+    """Answer one call to the ClearML API at ``path`` (below the mount point): the
+    credentials are checked before the body is read, a body over the server's limit is
+    refused (413) as it streams in, and a large one is read in one of the server's
+    large-body slots."""
     match = _PATH.match(path)
     endpoint = Endpoint(
         name=f"{match['service']}.{match['action']}" if match else (path.strip("/") or "/"),
@@ -64,8 +67,13 @@ async def handle(request: Request, backend: Backend, path: str) -> JSONResponse:
     try:
         if match is None:
             raise ApiError(404, f"no such endpoint {path!r}: expected [/v2.N]/service.action")
-        body = await _body(request, endpoint.name)
-        data = await run_in_threadpool(_call, request, backend, endpoint.name, body)
+        caller = await run_in_threadpool(_authenticate, request, backend, endpoint.name)
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) <= backend.large_body_bytes:
+            data = await _serve(request, backend, endpoint.name, caller)
+        else:
+            async with backend.large_body():
+                data = await _serve(request, backend, endpoint.name, caller)
     except ApiError as exc:
         logger.debug("ClearML API %s answered %d: %s", endpoint.name, exc.code, exc.message)
         return _answer(endpoint, error=exc)
@@ -77,15 +85,30 @@ async def handle(request: Request, backend: Backend, path: str) -> JSONResponse:
     return _answer(endpoint, data=data)
 
 
+async def _serve(request: Request, backend: Backend, name: str,
+                 caller: Call | dict[str, Any]) -> dict[str, Any]:
+    """Read the body and run the handler (a login's answer is ready already)."""
+    if isinstance(caller, dict):
+        return caller
+    caller.body = await _body(request, name, backend.max_body_bytes)
+    return await run_in_threadpool(HANDLERS[name], caller)
+
+
 def _answer(endpoint: Endpoint, data: dict[str, Any] | None = None,
             error: ApiError | None = None) -> JSONResponse:
     return JSONResponse(envelope(endpoint, data, error), status_code=error.code if error else 200)
 
 
-async def _body(request: Request, name: str) -> Body:
+async def _body(request: Request, name: str, limit: int) -> Body:
     """The call's JSON object, query parameters merged in (the body wins); the lines of
-    a batch (:data:`RAW_BODIES`) are left to their handler."""
-    raw = await request.body()
+    a batch (:data:`RAW_BODIES`) are left to their handler. 413 past ``limit`` bytes."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"request body is over the server's limit of {limit} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     data: dict[str, Any] = dict(request.query_params)
     if raw.strip() and name not in RAW_BODIES:
         try:
@@ -98,12 +121,13 @@ async def _body(request: Request, name: str) -> Body:
     return Body(data, raw)
 
 
-def _call(request: Request, backend: Backend, name: str, body: Body) -> dict[str, Any]:
-    """Authenticate and run the handler of ``name`` (in a worker thread: it blocks)."""
+def _authenticate(request: Request, backend: Backend, name: str) -> Call | dict[str, Any]:
+    """The authenticated call to ``name`` (its body still unread), or the answer of a
+    login (blocking: the database)."""
     header = request.headers.get("authorization", "")
     scheme, _, credentials = header.strip().partition(" ")
     if name == "auth.login" and scheme.lower() == "basic":
-        return auth.login(backend, request, body)
+        return auth.login(backend, request, Body(dict(request.query_params)))
     if name not in HANDLERS and name != "auth.login":
         if name in NOT_YET:
             raise not_yet(name)
@@ -119,4 +143,4 @@ def _call(request: Request, backend: Backend, name: str, body: Body) -> dict[str
     store = backend.store_for(request, user, key, admin)
     if name == "auth.login":  # a token refreshing itself
         return {"token": tokens.issue(backend.token_key, user, key, admin=admin)}
-    return HANDLERS[name](Call(user=user, store=store, body=body))
+    return Call(user=user, store=store, body=Body({}))
