@@ -123,3 +123,44 @@ def test_training_script_recorded_as_a_tunehouse_task(server: ServerProcess, adm
         params = {(p.section, p.name): p.value for p in store.tasks.get_parameters(clone_id)}
         assert params == {("General", "lr"): "0.5", ("Args", "epochs"): "9"}
         assert store.tasks.get_script(clone_id).commit == commit
+
+
+LIFECYCLE = """
+import json
+from clearml import Task
+
+made = Task.create(project_name="clearml-life", task_name="made", task_type="testing")
+made.add_tags(["keep", "demo"])
+made.mark_started()
+made.mark_completed()
+print("MADE=" + made.id)
+print("TAGGED=" + json.dumps([t.id for t in Task.get_tasks(project_name="clearml-life",
+                                                           tags=["demo"])]))
+failed = Task.create(project_name="clearml-life", task_name="to fail")
+failed.mark_failed(status_reason="broken")
+print("FAILED=" + failed.id)
+stopped = Task.create(project_name="clearml-life", task_name="to stop")
+stopped.mark_started()
+stopped.mark_stopped()
+print("STOPPED=" + stopped.id)
+print("UNTAGGED=" + json.dumps(sorted(t.name for t in Task.get_tasks(
+    project_name="clearml-life", tags=["-demo"]))))
+"""
+
+
+def test_statuses_types_and_tags(server: ServerProcess, admin_key: Key, sdk_python: Path,
+                                 tmp_path: Path) -> None:
+    env = sdk_env(server.url, admin_key.access_key, admin_key.secret_key, tmp_path / "sdk")
+    run = run_sdk(sdk_python, LIFECYCLE, env, tmp_path / "work")
+    assert run.returncode == 0, run.stderr
+    made = run.value("MADE")
+    assert json.loads(run.value("TAGGED")) == [made]
+    assert json.loads(run.value("UNTAGGED")) == ["to fail", "to stop"]
+    with HttpStore(server.url, admin_key.access_key, admin_key.secret_key) as store:
+        task = store.tasks.get_task(made)
+        assert (task.type.value, task.status, sorted(task.tags)) == (
+            "testing", TaskStatus.completed, ["demo", "keep"])
+        failed = store.tasks.get_task(run.value("FAILED"))
+        assert (failed.status, failed.status_reason) == (TaskStatus.failed, "broken")
+        # ClearML's "stopped" is tunehouse's "aborted"
+        assert store.tasks.get_task(run.value("STOPPED")).status is TaskStatus.aborted
