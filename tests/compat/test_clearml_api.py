@@ -79,8 +79,11 @@ def test_unknown_and_unsupported_endpoints(server: ServerProcess, token: str) ->
     assert "tasks.enqueue is not supported by tunehouse yet" in later["meta"]["result_msg"]
     answer = httpx.get(f"{server.url}/clearml/not-an-endpoint")
     assert answer.status_code == 404 and answer.json()["meta"]["endpoint"]["name"]
-    files = httpx.post(f"{server.url}/clearml-files/a/b.bin", content=b"x")
-    assert files.status_code == 400 and "file server" in files.json()["error"]
+    for url in (f"{server.url}/clearml-files/a/b.bin", f"{server.url}/clearml-files"):
+        files = httpx.post(url, content=b"x")
+        assert files.status_code == 400 and "file server" in files.json()["error"]
+    bare = httpx.get(f"{server.url}/clearml")
+    assert bare.status_code == 404 and bare.json()["meta"]["result_code"] == 404
 
 
 def test_malformed_bodies_and_wrong_types(server: ServerProcess, token: str,

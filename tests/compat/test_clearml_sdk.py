@@ -28,6 +28,7 @@ args = parser.parse_args()
 task = Task.init(project_name="clearml-flow", task_name="train", reuse_last_task_id=False,
                  auto_resource_monitoring=False)
 params = task.connect({"lr": 0.01, "batch": 32})
+task.connect_configuration({"layers": 3, "activation": "relu"}, name="model")
 logger = task.get_logger()
 for epoch in range(args.epochs):
     logger.report_scalar("loss", "train", value=1.0 / (epoch + 1), iteration=epoch)
@@ -46,6 +47,7 @@ task = Task.get_task(task_id=sys.argv[1])
 print("STATUS=" + str(task.get_status()))
 print("PARAMS=" + json.dumps(task.get_parameters(), sort_keys=True))
 print("LAST=" + json.dumps(task.get_last_scalar_metrics(), sort_keys=True))
+print("CONFIG=" + json.dumps(task.get_configuration_object_as_dict("model"), sort_keys=True))
 found = Task.get_tasks(project_name="clearml-flow", task_name="^train$",
                        task_filter={"status": ["completed"]})
 print("FOUND=" + json.dumps(sorted(t.id for t in found)))
@@ -97,6 +99,8 @@ def test_training_script_recorded_as_a_tunehouse_task(server: ServerProcess, adm
         script = store.tasks.get_script(task_id)
         assert (script.commit, script.branch, script.entry_point) == (commit, "main", "train.py")
         assert "changed" in script.diff
+        configs = {c.name: c.text for c in store.tasks.get_configurations(task_id)}
+        assert "layers = 3" in configs["model"]
         env_record = store.tasks.get_environment(task_id)
         assert any(p.startswith("clearml") for p in env_record.packages)
     # audited like any write of the JSON API: made as the key's user, from its address
@@ -112,6 +116,7 @@ def test_training_script_recorded_as_a_tunehouse_task(server: ServerProcess, adm
                                                 "General/lr": "0.01"}
     last = json.loads(read.value("LAST"))
     assert last["loss"]["train"] == {"last": 0.25, "min": 0.25, "max": 1.0}
+    assert json.loads(read.value("CONFIG")) == {"activation": "relu", "layers": 3}
     assert json.loads(read.value("FOUND")) == [task_id]
     assert json.loads(read.value("NONE")) == []
     clone_id = read.value("CLONE")

@@ -40,6 +40,9 @@ def build_routes(backend: Backend) -> list[Route]:
             status_code=400)
 
     methods = ["GET", "POST", "PUT"]
-    return [Route(API_MOUNT + "/{path:path}", api, methods=methods, include_in_schema=False),
-            Route(FILES_MOUNT + "/{path:path}", files, methods=[*methods, "HEAD", "DELETE"],
-                  include_in_schema=False)]
+    file_methods = [*methods, "HEAD", "DELETE"]
+    # the mount points themselves too (the SDK posts uploads to the bare files host)
+    return [Route(mount + suffix, handler, methods=verbs, include_in_schema=False)
+            for mount, handler, verbs in ((API_MOUNT, api, methods),
+                                          (FILES_MOUNT, files, file_methods))
+            for suffix in ("", "/{path:path}")]
