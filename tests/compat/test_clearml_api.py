@@ -98,6 +98,12 @@ def test_malformed_bodies_and_wrong_types(server: ServerProcess, token: str,
     params = _call(server, token, "tasks.edit",
                    {"task": task_id, "hyperparams": {"General": {"lr": 3}}}, status=400)
     assert "hyperparams.General.lr" in params["meta"]["result_msg"]
+    # checked whole before anything is written: no task is left half made
+    _call(server, token, "tasks.create", {"name": "never", "type": "training",
+                                          "configuration": {"c": {"value": []}}}, status=400)
+    assert _call(server, token, "tasks.get_all", {"name": "^never$"})["data"]["tasks"] == []
+    by_id = _call(server, token, "tasks.get_all", {"id": [task_id], "status": ["completed"]})
+    assert by_id["data"]["tasks"] == []  # filters apply to tasks asked for by id too
     _call(server, token, "tasks.get_all", {"page_size": "many"}, status=400)
     _call(server, token, "tasks.get_all", {"bogus_filter": 1}, status=400)
     _call(server, token, "tasks.get_by_id", {"task": "0" * 32}, status=404)

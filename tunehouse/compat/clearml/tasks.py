@@ -3,6 +3,7 @@ through their statuses (listing is :mod:`.tasks_query`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from tunehouse.compat.clearml.body import Body, nested_dict, text_of
@@ -42,15 +43,17 @@ def _project_name(store: Store, project_id: str | None) -> str:
 
 
 def create(call: Call) -> dict[str, Any]:
-    """``tasks.create``: a new ``created`` task with what the call sets (as ``edit``)."""
+    """``tasks.create``: a new ``created`` task with what the call sets (as ``edit``);
+    the whole call is checked before anything is written."""
     body = call.body
     kind = body.req_text("type")
+    changes = _Edit.of(body)
     spec = TaskCreate(project=_project_name(call.store, body.text("project")),
                       name=body.req_text("name"), type=task_type(kind),
                       tags=body.texts("tags") or [], comment=body.text("comment") or "",
                       parent_id=body.text("parent"))
     task = call.store.tasks.create_task(spec)
-    _apply_edit(call.store, task.id, body)
+    changes.apply(call.store, task.id)
     return {"id": task.id}
 
 
@@ -62,65 +65,86 @@ def get_by_id(call: Call) -> dict[str, Any]:
 
 def edit(call: Call) -> dict[str, Any]:
     """``tasks.edit``: name, comment, tags, script, hyperparams (replaced whole),
-    configuration, runtime... of a ``created`` task (``force`` for others)."""
+    configuration, runtime... of a ``created`` task (``force`` for others); the whole
+    call is checked before anything is written."""
     body = call.body
     task = call.store.tasks.get_task(_task_id(body))
     if task.status is not S.created and not body.flag("force"):
         raise bad_request(f"tasks.edit: task {task.id} is {STATUS_TO_CLEARML[task.status]}; "
                           "only created tasks are edited (send force=true)")
+    kind = body.text("type")
+    if kind is not None and kind != task.type.value:
+        raise bad_request("tasks.edit: changing a task's type is not supported by tunehouse")
     update = TaskUpdate(name=body.text("name"), comment=body.text("comment"),
                         tags=body.texts("tags"))
+    changes = _Edit.of(body)
     if update.model_dump(exclude_none=True):
         call.store.tasks.update_task(task.id, update)
-    if body.has("type"):
-        raise bad_request("tasks.edit: changing a task's type is not supported by tunehouse")
-    _apply_edit(call.store, task.id, body)
+    changes.apply(call.store, task.id)
     return {"updated": 1, "fields": {}}
 
 
-def _apply_edit(store: Store, task_id: str, body: Body) -> None:
-    """Store what ``create`` and ``edit`` share: hyperparams, configuration, script and
-    what only ClearML has."""
-    hyper = body.obj("hyperparams")
-    if hyper is not None:
-        store.tasks.set_parameters(task_id, _parameters(hyper), replace=True)
-    configuration = body.obj("configuration")
-    types: dict[str, str] = {}
-    if configuration is not None:
-        for name, item in configuration.items():
+@dataclass
+class _Edit:
+    """What ``create`` and ``edit`` set beyond the task's own fields, checked: hyperparams,
+    configuration, script, and what only ClearML has (``Environment.extra``)."""
+
+    params: list[Parameter] | None = None
+    configs: list[Configuration] = field(default_factory=list)
+    config_types: dict[str, str] = field(default_factory=dict)
+    script: Script | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, body: Body) -> _Edit:
+        """The changes ``body`` asks for; 400 naming the first wrong field."""
+        found = cls()
+        hyper = body.obj("hyperparams")
+        if hyper is not None:
+            found.params = _parameters(hyper)
+        for name, item in (body.obj("configuration") or {}).items():
             where = f"configuration.{name}"
             if not isinstance(item, dict):
                 raise bad_request(f"{where} must be an object")
-            store.tasks.set_configuration(task_id, Configuration(
-                name=name, text=text_of(item, "value", where),
-                description=text_of(item, "description", where)))
-            types[name] = text_of(item, "type", where)
-    script = body.obj("script")
-    extra_changes: dict[str, Any] = {}
-    if script is not None:
-        store.tasks.set_script(task_id, _script(script))
-        extra_changes["script"] = {"binary": text_of(script, "binary", "script") or "python",
-                                   "tag": text_of(script, "tag", "script")}
-        requirements = nested_dict(script, "requirements", "script")
-        if requirements:
-            extra_changes["requirements"] = requirements
-    for name in ("runtime", "container"):
-        value = body.obj(name)
-        if value is not None:
-            extra_changes[name] = value
-    if body.has("system_tags"):
-        extra_changes["system_tags"] = body.texts("system_tags")
-    output = body.text("output_dest")
-    if output is not None:
-        extra_changes["output_destination"] = output
-    if types:
-        env = store.tasks.get_environment(task_id)
-        extra_changes["configuration_types"] = {
-            **(clearml_extra(env).get("configuration_types") or {}), **types}
-    if extra_changes:
-        _save_extra(store, task_id, extra_changes)
-        if "requirements" in extra_changes:
-            _save_packages(store, task_id, extra_changes["requirements"])
+            found.configs.append(Configuration(name=name, text=text_of(item, "value", where),
+                                               description=text_of(item, "description", where)))
+            found.config_types[name] = text_of(item, "type", where)
+        script = body.obj("script")
+        if script is not None:
+            found.script = _script(script)
+            found.extra["script"] = {"binary": text_of(script, "binary", "script") or "python",
+                                     "tag": text_of(script, "tag", "script")}
+            requirements = nested_dict(script, "requirements", "script")
+            if requirements:
+                found.extra["requirements"] = requirements
+        for name in ("runtime", "container"):
+            value = body.obj(name)
+            if value is not None:
+                found.extra[name] = value
+        if body.has("system_tags"):
+            found.extra["system_tags"] = body.texts("system_tags")
+        output = body.text("output_dest")
+        if output is not None:
+            found.extra["output_destination"] = output
+        return found
+
+    def apply(self, store: Store, task_id: str) -> None:
+        """Write the changes to task ``task_id``."""
+        if self.params is not None:
+            store.tasks.set_parameters(task_id, self.params, replace=True)
+        for config in self.configs:
+            store.tasks.set_configuration(task_id, config)
+        if self.script is not None:
+            store.tasks.set_script(task_id, self.script)
+        extra = dict(self.extra)
+        if self.config_types:
+            env = store.tasks.get_environment(task_id)
+            extra["configuration_types"] = {
+                **(clearml_extra(env).get("configuration_types") or {}), **self.config_types}
+        if extra:
+            _save_extra(store, task_id, extra)
+            if "requirements" in extra:
+                _save_packages(store, task_id, extra["requirements"])
 
 
 def _save_extra(store: Store, task_id: str, changes: dict[str, Any]) -> None:

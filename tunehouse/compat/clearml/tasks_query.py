@@ -70,13 +70,27 @@ def _matching(call: Call, body: Body, query: TaskQuery,
         tasks = []
         for task_id in ids:
             try:
-                tasks.append(call.store.tasks.get_task(task_id))
+                task = call.store.tasks.get_task(task_id)
             except (NotFound, PermissionDenied):  # ClearML lists what it may read
                 continue
+            if _in_query(task, query):
+                tasks.append(task)
         source: Iterator[Task] = iter(tasks)
     else:
         source = call.store.tasks.iter_tasks(query)
     return (task for task in source if all(check(task) for check in checks))
+
+
+def _in_query(task: Task, query: TaskQuery) -> bool:
+    """Whether ``task`` passes the store-side filters of ``query`` (for tasks fetched by
+    id, which the store's listing did not filter)."""
+    return ((query.project is None or query.project in (task.project_id, task.project))
+            and (not query.status or task.status in query.status)
+            and (not query.type or task.type in query.type)
+            and all(tag in task.tags for tag in query.tags or [])
+            and not any(tag in task.tags for tag in query.exclude_tags or [])
+            and (query.user is None or task.user == query.user)
+            and (query.parent_id is None or task.parent_id == query.parent_id))
 
 
 def _query(body: Body) -> tuple[TaskQuery, list[Callable[[Task], bool]]]:
