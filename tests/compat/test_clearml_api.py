@@ -79,9 +79,6 @@ def test_unknown_and_unsupported_endpoints(server: ServerProcess, token: str) ->
     assert "tasks.enqueue is not supported by tunehouse yet" in later["meta"]["result_msg"]
     answer = httpx.get(f"{server.url}/clearml/not-an-endpoint")
     assert answer.status_code == 404 and answer.json()["meta"]["endpoint"]["name"]
-    for url in (f"{server.url}/clearml-files/a/b.bin", f"{server.url}/clearml-files"):
-        files = httpx.post(url, content=b"x")
-        assert files.status_code == 400 and "file server" in files.json()["error"]
     bare = httpx.get(f"{server.url}/clearml")
     assert bare.status_code == 404 and bare.json()["meta"]["result_code"] == 404
 
@@ -181,3 +178,22 @@ def test_a_large_batch_is_stored(server: ServerProcess, token: str, task_id: str
         assert answer["data"]["added"] == 5000
     with server.store() as store:  # the same batch twice is stored once
         assert len(store.events.get_logs(task_id, limit=10_000)) == 5000
+
+
+def test_file_server_refusals(server: ServerProcess, token: str, other_key: Key,
+                              task_id: str) -> None:
+    files = f"{server.url}/clearml-files"
+    auth = {"Authorization": f"Bearer {token}"}
+    assert httpx.post(files, files={"a/b.bin": ("b.bin", b"x")}).status_code == 401
+    nowhere = httpx.post(files, headers=auth, files={"a/b.bin": ("b.bin", b"x")})
+    assert nowhere.status_code == 400 and "must name one" in nowhere.json()["error"]
+    path = f"api-checks/checked.{task_id}/artifacts/x/x.bin"
+    assert httpx.post(files, headers=auth, files={path: ("x.bin", b"xyz")}).status_code == 200
+    got = httpx.get(f"{files}/{path}", headers=auth)
+    assert (got.status_code, got.content) == (200, b"xyz")
+    assert httpx.get(f"{files}/{path}.missing", headers=auth).status_code == 404
+    assert httpx.delete(f"{files}/{path}", headers=auth).status_code == 400
+    other = {"Authorization": f"Bearer {_login(server, other_key)}"}
+    denied = httpx.post(files, headers=other, files={path: ("x.bin", b"mine")})
+    assert denied.status_code == 403
+    assert httpx.get(f"{files}/{path}", headers=auth).content == b"xyz"

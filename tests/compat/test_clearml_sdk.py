@@ -34,6 +34,7 @@ for epoch in range(args.epochs):
     logger.report_scalar("loss", "train", value=1.0 / (epoch + 1), iteration=epoch)
     logger.report_scalar("accuracy", "val", value=0.5 + epoch / 10, iteration=epoch)
 logger.report_text("a line by report_text")
+task.upload_artifact("stats", {"best": 0.25}, wait_on_upload=True)
 print("a console line")
 print(f"TASK_ID={task.id}")
 task.close()
@@ -47,6 +48,7 @@ task = Task.get_task(task_id=sys.argv[1])
 print("STATUS=" + str(task.get_status()))
 print("PARAMS=" + json.dumps(task.get_parameters(), sort_keys=True))
 print("LAST=" + json.dumps(task.get_last_scalar_metrics(), sort_keys=True))
+print("ARTIFACT=" + json.dumps(task.artifacts["stats"].get()))
 print("CONFIG=" + json.dumps(task.get_configuration_object_as_dict("model"), sort_keys=True))
 found = Task.get_tasks(project_name="clearml-flow", task_name="^train$",
                        task_filter={"status": ["completed"]})
@@ -99,6 +101,8 @@ def test_training_script_recorded_as_a_tunehouse_task(server: ServerProcess, adm
         script = store.tasks.get_script(task_id)
         assert (script.commit, script.branch, script.entry_point) == (commit, "main", "train.py")
         assert "changed" in script.diff
+        files = [a for a in store.artifacts.list_artifacts(task_id) if a.kind == "clearml-file"]
+        assert [a.name.rsplit("/", 2)[-2:] for a in files] == [["stats", "stats.json"]]
         configs = {c.name: c.text for c in store.tasks.get_configurations(task_id)}
         assert "layers = 3" in configs["model"]
         env_record = store.tasks.get_environment(task_id)
@@ -116,6 +120,7 @@ def test_training_script_recorded_as_a_tunehouse_task(server: ServerProcess, adm
                                                 "General/lr": "0.01"}
     last = json.loads(read.value("LAST"))
     assert last["loss"]["train"] == {"last": 0.25, "min": 0.25, "max": 1.0}
+    assert json.loads(read.value("ARTIFACT")) == {"best": 0.25}
     assert json.loads(read.value("CONFIG")) == {"activation": "relu", "layers": 3}
     assert json.loads(read.value("FOUND")) == [task_id]
     assert json.loads(read.value("NONE")) == []

@@ -3,7 +3,8 @@ runs unmodified against ``tunehouse server``.
 
 The server mounts :func:`build_routes` under ``/clearml`` (the API, ``CLEARML_API_HOST``)
 and ``/clearml-files`` (the file server, ``CLEARML_FILES_HOST``). One module per ClearML
-service (:mod:`.auth`, :mod:`.projects`, :mod:`.tasks`, :mod:`.events`), each a table
+service (:mod:`.auth`, :mod:`.projects`, :mod:`.tasks`, :mod:`.events`; the file
+server is :mod:`.files`), each a table
 ``ACTIONS`` of ``service.action`` → handler over the store's interfaces; the server
 hands in a :class:`~.call.Backend` that checks API keys and builds the guarded store of
 the key's user, so every call is checked and audited like the JSON API's.
@@ -13,11 +14,12 @@ docs/clearml.md maps ClearML's task model to tunehouse's.
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from tunehouse.compat.clearml.call import Backend
 from tunehouse.compat.clearml.dispatch import handle
+from tunehouse.compat.clearml.files import serve
 
 #: Where the server mounts the API and the file server.
 API_MOUNT, FILES_MOUNT = "/clearml", "/clearml-files"
@@ -33,11 +35,7 @@ def build_routes(backend: Backend) -> list[Route]:
         return await handle(request, backend, request.path_params.get("path", ""))
 
     async def files(request: Request) -> Response:
-        path = request.path_params.get("path", "")
-        return JSONResponse(
-            {"error": f"the ClearML file server is not supported by tunehouse yet "
-                      f"({request.method} {FILES_MOUNT}/{path}); see docs/clearml.md"},
-            status_code=400)
+        return await serve(request, backend, request.path_params.get("path", ""))
 
     methods = ["GET", "POST", "PUT"]
     file_methods = [*methods, "HEAD", "DELETE"]

@@ -44,11 +44,14 @@ class Backend(Protocol):
 
 @dataclass
 class Call:
-    """One authenticated call: the acting user, the store acting for it, the body."""
+    """One authenticated call: the acting user, the store acting for it, the body, and
+    the API key and admin rights its token was issued for."""
 
     user: str
     store: Store
     body: Body
+    key: str = ""
+    admin: bool = False
 
 
 Handler = Callable[[Call], dict[str, Any]]

@@ -124,8 +124,7 @@ async def _body(request: Request, name: str, limit: int) -> Body:
 def _authenticate(request: Request, backend: Backend, name: str) -> Call | dict[str, Any]:
     """The authenticated call to ``name`` (its body still unread), or the answer of a
     login (blocking: the database)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, credentials = header.strip().partition(" ")
+    scheme = request.headers.get("authorization", "").strip().partition(" ")[0]
     if name == "auth.login" and scheme.lower() == "basic":
         return auth.login(backend, request, Body(dict(request.query_params)))
     if name not in HANDLERS and name != "auth.login":
@@ -133,6 +132,16 @@ def _authenticate(request: Request, backend: Backend, name: str) -> Call | dict[
             raise not_yet(name)
         raise ApiError(404, f"unknown endpoint {name}: not part of ClearML's API as tunehouse "
                             "serves it (see docs/clearml.md)")
+    call = authenticate_token(request, backend)
+    if name == "auth.login":  # a token refreshing itself
+        return {"token": tokens.issue(backend.token_key, call.user, call.key, admin=call.admin)}
+    return call
+
+
+def authenticate_token(request: Request, backend: Backend) -> Call:
+    """The call of the request's ``Authorization: Bearer`` token, its body not read yet;
+    ApiError 401 without a valid one (blocking: the database)."""
+    scheme, _, credentials = request.headers.get("authorization", "").strip().partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
         raise ApiError(401, "authentication required: log in with auth.login (HTTP Basic with "
                             "a tunehouse API key) and send Authorization: Bearer <token>",
@@ -141,6 +150,4 @@ def _authenticate(request: Request, backend: Backend, name: str) -> Call | dict[
     user, key = claims["identity"]["user"], str(claims.get("key", ""))
     admin = claims["identity"].get("role") == "admin"
     store = backend.store_for(request, user, key, admin)
-    if name == "auth.login":  # a token refreshing itself
-        return {"token": tokens.issue(backend.token_key, user, key, admin=admin)}
-    return Call(user=user, store=store, body=Body({}))
+    return Call(user=user, store=store, body=Body({}), key=key, admin=admin)

@@ -146,7 +146,8 @@ def to_clearml(store: Store, task: Task, fields: Iterable[str] | None = None) ->
         "active_duration": None,
         "runtime": extra.get("runtime", {}), "container": extra.get("container", {}),
         "output": {"destination": extra.get("output_destination")},
-        "execution": {"queue": task.queue, "parameters": {}, "artifacts": [],
+        "execution": {"queue": task.queue, "parameters": {},
+                      "artifacts": extra.get("artifacts", []),
                       "docker_cmd": extra.get("docker_cmd")},
         "models": {"input": [], "output": []},
     }

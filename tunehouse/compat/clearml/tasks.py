@@ -311,6 +311,29 @@ def edit_hyper_params(call: Call) -> dict[str, Any]:
     return {"updated": 1}
 
 
+def add_or_update_artifacts(call: Call) -> dict[str, Any]:
+    """``tasks.add_or_update_artifacts``: the task's ClearML artifact entries (key, type,
+    uri, hash, preview...), upserted by key and mode and read back in
+    ``execution.artifacts``; their files are the file server's (:mod:`.files`)."""
+    body = call.body
+    task_id = _task_id(body)
+    entries = body.items("artifacts")
+    if entries is None:
+        raise bad_request("missing required field 'artifacts'")
+    for number, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("key"), str) \
+                or not isinstance(entry.get("type"), str):
+            raise bad_request(f"artifacts[{number}] must be an object with string key and type")
+    call.store.tasks.get_task(task_id)
+    env = call.store.tasks.get_environment(task_id)
+    kept = {(a["key"], a.get("mode", "output")): a
+            for a in clearml_extra(env).get("artifacts") or []}
+    for entry in entries:
+        kept[(entry["key"], entry.get("mode", "output"))] = entry
+    _save_extra(call.store, task_id, {"artifacts": list(kept.values())})
+    return {"updated": len(entries)}
+
+
 ACTIONS: dict[str, Handler] = {
     "tasks.create": create, "tasks.get_by_id": get_by_id, "tasks.get_all": get_all,
     "tasks.get_all_ex": get_all, "tasks.edit": edit, "tasks.update": update,
@@ -318,12 +341,13 @@ ACTIONS: dict[str, Handler] = {
     "tasks.completed": completed, "tasks.close": completed, "tasks.failed": failed,
     "tasks.stopped": stopped, "tasks.stop": stop, "tasks.reset": reset, "tasks.ping": ping,
     "tasks.clone": clone, "tasks.edit_hyper_params": edit_hyper_params,
+    "tasks.add_or_update_artifacts": add_or_update_artifacts,
 }
 
 #: ClearML's task endpoints not served yet (each answers a 400 naming itself).
 NOT_YET = frozenset({
     "tasks.enqueue", "tasks.dequeue", "tasks.publish", "tasks.archive", "tasks.delete",
-    "tasks.add_or_update_artifacts", "tasks.delete_artifacts", "tasks.add_or_update_model",
+    "tasks.delete_artifacts", "tasks.add_or_update_model",
     "tasks.delete_models", "tasks.move", "tasks.edit_configuration", "tasks.get_types",
     "tasks.validate", "tasks.delete_hyper_params", "tasks.get_hyper_params",
     "tasks.get_configurations", "tasks.delete_configuration", "tasks.update_batch",
