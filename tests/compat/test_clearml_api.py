@@ -90,6 +90,11 @@ def test_malformed_bodies_and_wrong_types(server: ServerProcess, token: str,
     _call(server, token, "tasks.get_by_id", content=b"[1, 2]", status=400)
     wrong = _call(server, token, "tasks.create", {"name": 5, "type": "training"}, status=400)
     assert "'name'" in wrong["meta"]["result_msg"]
+    long = _call(server, token, "tasks.create", {"name": "n" * 300, "type": "training"},
+                 status=400)
+    assert "name" in long["meta"]["result_msg"]
+    _call(server, token, "tasks.edit", {"task": task_id, "hyperparams": {
+        "": {"lr": {"value": "1"}}}}, status=400)
     kind = _call(server, token, "tasks.create", {"name": "n", "type": "qc"}, status=400)
     assert "'qc'" in kind["meta"]["result_msg"]
     params = _call(server, token, "tasks.edit",
@@ -185,6 +190,13 @@ def test_file_server_refusals(server: ServerProcess, token: str, other_key: Key,
     files = f"{server.url}/clearml-files"
     auth = {"Authorization": f"Bearer {token}"}
     assert httpx.post(files, files={"a/b.bin": ("b.bin", b"x")}).status_code == 401
+    for kind, body in (("multipart/form-data", b"--x\r\n"),
+                       ("multipart/form-data; boundary=x", b"garbage"),
+                       ("multipart/form-data; boundary=x", b"--x\r\nnot a part"),
+                       ("multipart/form-data; boundary=x",
+                        b"--x\r\nContent-Disposition: form-data\r\n\r\nv\r\n--x--\r\n")):
+        broken = httpx.post(files, headers={**auth, "Content-Type": kind}, content=body)
+        assert broken.status_code == 400 and "multipart" in broken.json()["error"], body
     nowhere = httpx.post(files, headers=auth, files={"a/b.bin": ("b.bin", b"x")})
     assert nowhere.status_code == 400 and "must name one" in nowhere.json()["error"]
     path = f"api-checks/checked.{task_id}/artifacts/x/x.bin"

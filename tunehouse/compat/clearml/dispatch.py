@@ -13,6 +13,7 @@ import logging
 import re
 from typing import Any
 
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -20,7 +21,13 @@ from starlette.responses import JSONResponse
 from tunehouse.compat.clearml import auth, events, projects, tasks, tokens
 from tunehouse.compat.clearml.body import Body
 from tunehouse.compat.clearml.call import Backend, Call, Handler
-from tunehouse.compat.clearml.envelope import ApiError, Endpoint, envelope, from_tunehouse
+from tunehouse.compat.clearml.envelope import (
+    ApiError,
+    Endpoint,
+    envelope,
+    from_tunehouse,
+    from_validation,
+)
 from tunehouse.errors import TunehouseError
 
 logger = logging.getLogger(__name__)
@@ -79,6 +86,8 @@ async def handle(request: Request, backend: Backend, path: str) -> JSONResponse:
         return _answer(endpoint, error=exc)
     except TunehouseError as exc:
         return _answer(endpoint, error=from_tunehouse(exc))
+    except ValidationError as exc:
+        return _answer(endpoint, error=from_validation(exc))
     except Exception:  # every failure answers in the envelope, never a bare 500
         logger.exception("ClearML API endpoint %s failed", endpoint.name)
         return _answer(endpoint, error=ApiError(500, f"internal error in {endpoint.name}"))

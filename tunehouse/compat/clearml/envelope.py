@@ -14,6 +14,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from tunehouse.errors import TunehouseError
 
 #: The API version the login token announces: ClearML server 2.x serves 2.31; the SDK
@@ -49,6 +51,13 @@ def from_tunehouse(exc: TunehouseError) -> ApiError:
     if status == 422:
         status = 400  # ClearML answers invalid input with 400
     return ApiError(status, str(exc))
+
+
+def from_validation(exc: ValidationError) -> ApiError:
+    """A 400 naming the fields a record refused (a name too long, an empty section...)."""
+    problems = "; ".join(f"{'.'.join(str(part) for part in error['loc']) or 'value'}: "
+                         f"{error['msg']}" for error in exc.errors()[:5])
+    return ApiError(400, f"invalid input: {problems}")
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,12 @@ same permissions as any artifact of the task. Deleting is not supported yet (400
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from typing import Any
 
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -21,9 +23,11 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from tunehouse.compat.clearml.call import Backend, Call
 from tunehouse.compat.clearml.dispatch import authenticate_token
-from tunehouse.compat.clearml.envelope import ApiError, from_tunehouse
+from tunehouse.compat.clearml.envelope import ApiError, from_tunehouse, from_validation
 from tunehouse.errors import NotFound, TunehouseError
 from tunehouse.store.records import NAME_MAX, ArtifactCreate
+
+logger = logging.getLogger(__name__)
 
 #: The artifact kind of a file uploaded to the ClearML file server.
 FILE_KIND = "clearml-file"
@@ -52,7 +56,14 @@ async def serve(request: Request, backend: Backend, path: str) -> Response:
     try:
         call = await run_in_threadpool(authenticate_token, request, backend)
         if request.method == "POST":
-            form = await request.form()
+            kind = request.headers.get("content-type", "")
+            if not kind.startswith("multipart/form-data") or "boundary=" not in kind:
+                raise ApiError(400, "malformed multipart upload: send multipart/form-data "
+                                    "with a boundary, the field name being the file's path")
+            try:
+                form = await request.form()
+            except Exception as exc:  # the parser's errors are no one class (KeyError too)
+                raise ApiError(400, f"malformed multipart upload: {exc!r}"[:300]) from None
             try:
                 uploads = [(str(key), value) for key, value in form.multi_items()
                            if isinstance(value, UploadFile)]
@@ -72,6 +83,11 @@ async def serve(request: Request, backend: Backend, path: str) -> Response:
         return _error(exc)
     except TunehouseError as exc:
         return _error(from_tunehouse(exc))
+    except ValidationError as exc:
+        return _error(from_validation(exc))
+    except Exception:  # a JSON answer naming the failure, never a traceback
+        logger.exception("ClearML file server %s %s failed", request.method, path)
+        return _error(ApiError(500, "internal error in the ClearML file server"))
 
 
 def _error(exc: ApiError) -> JSONResponse:
