@@ -27,6 +27,7 @@ from tunehouse.server.api import build_router
 from tunehouse.server.api._deps import EXTRA_SCHEMAS
 from tunehouse.server.auth import SessionSigner, load_session_secret
 from tunehouse.server.bodies import BodyLimitMiddleware, LargeBodySlots, chunk_parsed_paths
+from tunehouse.server.clearml import CLEARML_PREFIX, mount_clearml
 from tunehouse.server.errors import InternalErrorMiddleware, install_error_handlers
 from tunehouse.server.ldap_auth import LdapSignIn
 from tunehouse.server.permissions import Permissions
@@ -88,7 +89,8 @@ def create_app(settings: Settings, store: SqlStore | None = None,
     app.state.accounts = accounts
     app.state.ldap = LdapSignIn.from_settings(settings)  # checks the settings
     app.state.permissions = Permissions(accounts, settings.default_project_role)
-    app.state.session_signer = SessionSigner(load_session_secret(settings.home))
+    session_secret = load_session_secret(settings.home)
+    app.state.session_signer = SessionSigner(session_secret)
     app.state.sessions = Sessions(accounts.sessions, settings.session_max_s,
                                   settings.session_idle_s)
     app.state.throttle = Throttle.of(accounts, settings)
@@ -98,10 +100,12 @@ def create_app(settings: Settings, store: SqlStore | None = None,
     install_error_handlers(app, html_page=html_page)
     app.include_router(build_router(), prefix=API_PREFIX)
     app.include_router(build_ui_router())
+    max_bytes = settings.max_request_mb * 1024 * 1024
+    mount_clearml(app, session_secret, max_bytes)  # ClearML's API (tunehouse.compat)
     mount_static(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_mb * 1024 * 1024,
-                       streaming_prefixes=tuple(API_PREFIX + route(name).path
-                                                for name in STREAMING_OPERATIONS),
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_bytes,
+                       streaming_prefixes=(*(API_PREFIX + route(name).path
+                                             for name in STREAMING_OPERATIONS), CLEARML_PREFIX),
                        slots=app.state.large_bodies, chunk_parsed=chunk_parsed_paths(API_PREFIX))
     app.add_middleware(InternalErrorMiddleware)  # outermost of ours: sees every exception
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -1,0 +1,57 @@
+"""What a handler of a ClearML endpoint gets, and what the server provides."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from starlette.requests import Request
+
+from tunehouse.compat.clearml.body import Body
+from tunehouse.store.base import Store
+from tunehouse.store.records import User
+
+
+class Backend(Protocol):
+    """What the server hands the ClearML API: key checks and the guarded store.
+
+    Attributes:
+        token_key: The key signing login tokens (:func:`.tokens.signing_key`).
+        max_body_bytes: The largest body a call may send (the server's request limit).
+        large_body_bytes: A body larger than this (or of unknown length) is read only
+            within :meth:`large_body`.
+    """
+
+    token_key: bytes
+    max_body_bytes: int
+    large_body_bytes: int
+
+    def large_body(self) -> AbstractAsyncContextManager[None]:
+        """Hold one of the server's slots for large bodies (read, parsed, stored)."""
+
+    def login(self, request: Request) -> tuple[User, str]:
+        """The user and access key of the API key in the request's HTTP Basic header,
+        checked and throttled like any API key (blocking: the database)."""
+
+    def store_for(self, request: Request, user: str, access_key: str, admin: bool) -> Store:
+        """The store acting as ``user``, every call checked against the user's project
+        roles (with admin rights only if ``admin``: what the key had at login) and
+        audited, as for the JSON API; AuthenticationFailed when the user is disabled or
+        the key revoked since the token was issued (blocking)."""
+
+
+@dataclass
+class Call:
+    """One authenticated call: the acting user, the store acting for it, the body, and
+    the API key and admin rights its token was issued for."""
+
+    user: str
+    store: Store
+    body: Body
+    key: str = ""
+    admin: bool = False
+
+
+Handler = Callable[[Call], dict[str, Any]]

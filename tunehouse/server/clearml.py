@@ -1,0 +1,67 @@
+"""The server's side of the ClearML API (:mod:`tunehouse.compat.clearml`): API keys
+checked as :func:`tunehouse.server.auth.authenticate` checks them, and the guarded store
+of the key's user, as :func:`tunehouse.server.auth.principal` builds it."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+
+from fastapi import FastAPI, Request
+
+from tunehouse.compat.clearml import API_MOUNT, build_routes, tokens
+from tunehouse.errors import AuthenticationFailed, NotFound
+from tunehouse.server.auth import authenticate, client_address, parse_basic
+from tunehouse.server.bodies import LARGE_BODY_BYTES, LargeBodySlots
+from tunehouse.server.guarded import guarded_store
+from tunehouse.server.permissions import Permissions
+from tunehouse.store.accounts import AccountStore
+from tunehouse.store.base import Store
+from tunehouse.store.records import User
+
+
+class ClearmlBackend:
+    """:class:`tunehouse.compat.clearml.Backend` on the app's store and accounts."""
+
+    def __init__(self, app: FastAPI, session_secret: bytes, max_body_bytes: int) -> None:
+        self._app = app
+        self.token_key = tokens.signing_key(session_secret)
+        self.max_body_bytes = max_body_bytes
+        self.large_body_bytes = LARGE_BODY_BYTES
+
+    def large_body(self) -> AbstractAsyncContextManager[None]:
+        slots: LargeBodySlots = self._app.state.large_bodies
+        return slots.slot()
+
+    def login(self, request: Request) -> tuple[User, str]:
+        access_key, _ = parse_basic(request.headers.get("authorization", ""))
+        return authenticate(request), access_key  # checked and throttled
+
+    def store_for(self, request: Request, user: str, access_key: str, admin: bool) -> Store:
+        accounts: AccountStore = self._app.state.accounts
+        try:
+            found = accounts.users.get_user(user)
+        except NotFound:
+            raise AuthenticationFailed("the token's user no longer exists; log in again") \
+                from None
+        if found.disabled:
+            raise AuthenticationFailed(f"user {user!r} is disabled")
+        if not any(key.access_key == access_key and not key.revoked
+                   for key in accounts.keys.list_api_keys(user)):
+            raise AuthenticationFailed("the API key of this token was revoked; log in again")
+        checked = found if admin or not found.admin else found.model_copy(update={"admin": False})
+        store = self._app.state.store.with_user(user).with_context(None, client_address(request))
+        permissions: Permissions = self._app.state.permissions
+        return guarded_store(store, checked, permissions)
+
+
+#: The paths :class:`~tunehouse.server.bodies.BodyLimitMiddleware` leaves alone: the
+#: ClearML API checks its token, limits bodies and takes large-body slots itself (the
+#: middleware knows neither Bearer tokens nor newline-delimited JSON, and answers
+#: outside ClearML's envelope).
+CLEARML_PREFIX = API_MOUNT
+
+
+def mount_clearml(app: FastAPI, session_secret: bytes, max_body_bytes: int) -> None:
+    """Serve the ClearML API under ``/clearml`` and its file server under ``/clearml-files``."""
+    for route in build_routes(ClearmlBackend(app, session_secret, max_body_bytes)):
+        app.router.routes.append(route)
