@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager
 from fastapi import FastAPI, Request
 
 from tunehouse.compat.clearml import API_MOUNT, build_routes, tokens
-from tunehouse.errors import AuthenticationFailed, NotFound
+from tunehouse.errors import AuthenticationFailed
 from tunehouse.server.auth import authenticate, client_address, parse_basic
 from tunehouse.server.bodies import LARGE_BODY_BYTES, LargeBodySlots
 from tunehouse.server.guarded import guarded_store
@@ -39,15 +39,12 @@ class ClearmlBackend:
     def store_for(self, request: Request, user: str, access_key: str, admin: bool) -> Store:
         accounts: AccountStore = self._app.state.accounts
         try:
-            found = accounts.users.get_user(user)
-        except NotFound:
-            raise AuthenticationFailed("the token's user no longer exists; log in again") \
-                from None
-        if found.disabled:
-            raise AuthenticationFailed(f"user {user!r} is disabled")
-        if not any(key.access_key == access_key and not key.revoked
-                   for key in accounts.keys.list_api_keys(user)):
-            raise AuthenticationFailed("the API key of this token was revoked; log in again")
+            found = accounts.keys.check_key(access_key)  # one read: revoked, disabled, over
+        except AuthenticationFailed as exc:
+            raise AuthenticationFailed(f"the API key of this token no longer works "
+                                       f"({exc.message}); log in again") from None
+        if found.name != user:
+            raise AuthenticationFailed("the token does not match its API key; log in again")
         checked = found if admin or not found.admin else found.model_copy(update={"admin": False})
         store = self._app.state.store.with_user(user).with_context(None, client_address(request))
         permissions: Permissions = self._app.state.permissions

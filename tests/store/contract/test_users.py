@@ -167,10 +167,14 @@ def test_keys_are_checked_and_their_use_noted(db_accounts: SqlAccountStore,
         keys.authenticate_key(key.access_key, key.secret_key, on_wrong_secret)
     messages.add(refused.value.message)
     db_accounts.users.set_user_disabled("kim", False)
+    assert keys.check_key(key.access_key).name == "kim"
     keys.revoke_api_key(key.access_key)
     with pytest.raises(AuthenticationFailed) as refused:
         keys.authenticate_key(key.access_key, key.secret_key, on_wrong_secret)
     messages.add(refused.value.message)
+    for access in (key.access_key, "TH" + "D" * 20):  # revoked, unknown
+        with pytest.raises(AuthenticationFailed, match="invalid or revoked"):
+            keys.check_key(access)
     assert messages == {"invalid or revoked API key"} and len(wrong) == 2
 
 
@@ -201,14 +205,18 @@ def test_a_key_made_for_an_attempt_works_while_it_runs(db_accounts: SqlAccountSt
     [listed] = [k for k in keys.list_api_keys("tester") if k.access_key == key.access_key]
     assert (listed.task_id, listed.attempt) == (task.id, 1)
     assert keys.authenticate_key(key.access_key, key.secret_key).name == "tester"
+    assert keys.check_key(key.access_key).name == "tester"  # without its secret (tokens)
     ended = db_store.tasks.change_status(task.id, StatusChange(status=TaskStatus.completed))
     # the process's last words after its attempt ended still count, for a minute
     assert ended.completed is not None
     clock.advance((ended.completed - clock()).total_seconds() + ATTEMPT_KEY_GRACE_S - 1)
     assert keys.authenticate_key(key.access_key, key.secret_key).name == "tester"
     clock.advance(2)
-    with pytest.raises(AuthenticationFailed, match=f"attempt 1 of task {task.id}, which is over"):
-        keys.authenticate_key(key.access_key, key.secret_key)
+    for check in (lambda: keys.authenticate_key(key.access_key, key.secret_key),
+                  lambda: keys.check_key(key.access_key)):
+        with pytest.raises(AuthenticationFailed,
+                           match=f"attempt 1 of task {task.id}, which is over"):
+            check()
 
 
 def test_an_agents_key_for_an_admins_attempt_has_no_admin_rights(

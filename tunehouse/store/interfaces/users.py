@@ -139,5 +139,13 @@ class ApiKeyStore(ApiKeys):
         """
 
     @abc.abstractmethod
+    def check_key(self, access_key: str) -> User:
+        """Store-only. The user of ``access_key`` while the key still works (unrevoked, its
+        user enabled, its attempt not over), without its secret: for a token made from a
+        key checked with its secret before (the ClearML API's). AuthenticationFailed
+        else; a key an agent account made for an admin's attempt carries no admin rights,
+        as in :meth:`authenticate_key`."""
+
+    @abc.abstractmethod
     def key_created_by(self, access_key: str) -> str | None:
         """Store-only. Who created the key ``access_key`` (None: no such key)."""

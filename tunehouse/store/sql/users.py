@@ -196,13 +196,7 @@ class SqlApiKeyStore(SqlArea, ApiKeyStore):
 
     def authenticate_key(self, access_key: str, secret_key: str,
                          on_wrong_secret: Callable[[], None] | None = None) -> User:
-        query = (sa.select(t.api_keys.c.secret_hash, t.api_keys.c.revoked,
-                           t.api_keys.c.last_used, t.api_keys.c.task_id,
-                           t.api_keys.c.attempt, t.api_keys.c.created_by, t.users)
-                 .join(t.users, t.users.c.name == t.api_keys.c.user)
-                 .where(t.api_keys.c.access_key == access_key))
-        with self._read() as conn:
-            row = conn.execute(query).first()
+        row = self._key_row(access_key)
         expected = row.secret_hash if row is not None else secret_digest(secrets.token_hex(16))
         matches = hmac.compare_digest(expected, secret_digest(secret_key))
         if (row is None or not matches) and on_wrong_secret is not None:
@@ -210,6 +204,31 @@ class SqlApiKeyStore(SqlArea, ApiKeyStore):
         if row is None or not matches or row.revoked or row.disabled:
             raise AuthenticationFailed(BAD_KEY)
         now = self._clock()
+        user = self._key_user(row, now)
+        if row.last_used is None or now - row.last_used >= LAST_USED_RESOLUTION:
+            with self._write() as conn:
+                conn.execute(sa.update(t.api_keys).where(t.api_keys.c.access_key == access_key)
+                             .values(last_used=now))
+        return user
+
+    def check_key(self, access_key: str) -> User:
+        row = self._key_row(access_key)
+        if row is None or row.revoked or row.disabled:
+            raise AuthenticationFailed(BAD_KEY)
+        return self._key_user(row, self._clock())
+
+    def _key_row(self, access_key: str) -> DbRow | None:
+        query = (sa.select(t.api_keys.c.secret_hash, t.api_keys.c.revoked,
+                           t.api_keys.c.last_used, t.api_keys.c.task_id,
+                           t.api_keys.c.attempt, t.api_keys.c.created_by, t.users)
+                 .join(t.users, t.users.c.name == t.api_keys.c.user)
+                 .where(t.api_keys.c.access_key == access_key))
+        with self._read() as conn:
+            return conn.execute(query).first()
+
+    def _key_user(self, row: DbRow, now: datetime) -> User:
+        """The user of a key found valid so far; AuthenticationFailed when it was made
+        for an attempt that is over."""
         user = user_from_row(row)
         if row.task_id is not None:
             self._check_attempt_key(row.task_id, row.attempt, now)
@@ -217,10 +236,6 @@ class SqlApiKeyStore(SqlArea, ApiKeyStore):
                 # made by an agent account: the owner's roles, never admin rights the
                 # agent lacks (as when it acts for the owner)
                 user = user.model_copy(update={"admin": False})
-        if row.last_used is None or now - row.last_used >= LAST_USED_RESOLUTION:
-            with self._write() as conn:
-                conn.execute(sa.update(t.api_keys).where(t.api_keys.c.access_key == access_key)
-                             .values(last_used=now))
         return user
 
     def _is_admin(self, name: str) -> bool:
