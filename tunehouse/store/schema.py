@@ -271,6 +271,21 @@ models = sa.Table(
     sa.UniqueConstraint("name", "version"),
 )
 
+#: ClearML's model records (:mod:`tunehouse.compat.clearml.models`): a ClearML model is
+#: registered by URI before (or without) its weights, so it is not a tunehouse model
+#: version; one is made when its URI names a file the ClearML file server holds.
+clearml_models = sa.Table(
+    "clearml_models", metadata,
+    _id(),
+    sa.Column("task_id", sa.String(ID_LENGTH),
+              sa.ForeignKey("tasks.id", ondelete="SET NULL"), nullable=True, index=True),
+    sa.Column("name", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("data", Json, nullable=False),
+    _user(),
+    _created(),
+    sa.Column("updated", UtcDateTime(), nullable=False),
+)
+
 model_stages = sa.Table(
     "model_stages", metadata,
     sa.Column("model_name", sa.String(NAME_LENGTH), primary_key=True),

@@ -21,6 +21,7 @@ from tunehouse.store.blob_storage import BlobStorage, LocalBlobStorage
 from tunehouse.store.engine import dispose_engine, get_engine
 from tunehouse.store.migrate import ensure_schema
 from tunehouse.store.sql.artifacts import SqlArtifactStore
+from tunehouse.store.sql.clearml_models import SqlClearmlModelStore
 from tunehouse.store.sql.database import NO_CONTEXT, AuditContext, Database, Fence
 from tunehouse.store.sql.events import SqlEventStore
 from tunehouse.store.sql.models import SqlModelStore
@@ -60,6 +61,8 @@ class SqlStore(Store):
     events: SqlEventStore
     artifacts: SqlArtifactStore
     models: SqlModelStore
+    #: ClearML's model records (only the SQL store has them: the ClearML API's).
+    clearml_models: SqlClearmlModelStore
     queues: SqlQueueStore
 
     def __init__(self, engine_url: str, blobs: BlobStorage | Path | str,
@@ -80,6 +83,7 @@ class SqlStore(Store):
         self.events = SqlEventStore(db, user, fence, context)
         self.artifacts = SqlArtifactStore(db, user, fence, context)
         self.models = SqlModelStore(db, user, fence, context)
+        self.clearml_models = SqlClearmlModelStore(db, user, fence, context)
         self.queues = SqlQueueStore(db, user, fence, context)
 
     @classmethod
