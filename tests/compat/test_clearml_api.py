@@ -209,17 +209,3 @@ def test_file_server_refusals(server: ServerProcess, token: str, other_key: Key,
     denied = httpx.post(files, headers=other, files={path: ("x.bin", b"mine")})
     assert denied.status_code == 403
     assert httpx.get(f"{files}/{path}", headers=auth).content == b"xyz"
-
-
-def test_models_are_refused_clearly(server: ServerProcess, admin_key: Key, sdk_python: Path,
-                                    tmp_path: Path) -> None:
-    """Not served yet: ``OutputModel`` fails at once naming the endpoint, no retrying."""
-    weights = tmp_path / "w.bin"
-    weights.write_bytes(b"weights")
-    script = ("from clearml import Task, OutputModel\n"
-              "task = Task.init(project_name='models', task_name='m', reuse_last_task_id=False,"
-              " auto_resource_monitoring=False)\n"
-              f"OutputModel(task=task, name='net').update_weights(weights_filename={str(weights)!r})\n")
-    env = sdk_env(server.url, admin_key.access_key, admin_key.secret_key, tmp_path / "sdk")
-    run = run_sdk(sdk_python, script, env, tmp_path / "work", timeout=60)
-    assert "models.create is not supported by tunehouse yet" in run.stdout + run.stderr

@@ -16,7 +16,9 @@ from tunehouse.server.guarded import guarded_store
 from tunehouse.server.permissions import Permissions
 from tunehouse.store.accounts import AccountStore
 from tunehouse.store.base import Store
+from tunehouse.store.interfaces.clearml_models import ClearmlModelStore
 from tunehouse.store.records import User
+from tunehouse.store.sql import SqlStore
 
 
 class ClearmlBackend:
@@ -49,6 +51,10 @@ class ClearmlBackend:
         store = self._app.state.store.with_user(user).with_context(None, client_address(request))
         permissions: Permissions = self._app.state.permissions
         return guarded_store(store, checked, permissions)
+
+    def model_records(self, user: str) -> ClearmlModelStore:
+        store: SqlStore = self._app.state.store
+        return store.with_user(user).clearml_models
 
 
 #: The paths :class:`~tunehouse.server.bodies.BodyLimitMiddleware` leaves alone: the

@@ -20,9 +20,10 @@ from starlette.routing import Route
 from tunehouse.compat.clearml.call import Backend
 from tunehouse.compat.clearml.dispatch import handle
 from tunehouse.compat.clearml.files import serve
+from tunehouse.compat.clearml.paths import FILES_MOUNT
 
 #: Where the server mounts the API and the file server.
-API_MOUNT, FILES_MOUNT = "/clearml", "/clearml-files"
+API_MOUNT = "/clearml"
 
 __all__ = ["API_MOUNT", "FILES_MOUNT", "Backend", "build_routes"]
 

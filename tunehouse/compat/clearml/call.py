@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from tunehouse.compat.clearml.body import Body
 from tunehouse.store.base import Store
+from tunehouse.store.interfaces.clearml_models import ClearmlModelStore
 from tunehouse.store.records import User
 
 
@@ -41,17 +42,22 @@ class Backend(Protocol):
         audited, as for the JSON API; AuthenticationFailed when the user is disabled or
         the key revoked since the token was issued (blocking)."""
 
+    def model_records(self, user: str) -> ClearmlModelStore:
+        """ClearML's model records, written as ``user``; unchecked: the handlers check
+        each record against its task through the guarded store (:mod:`.models`)."""
+
 
 @dataclass
 class Call:
-    """One authenticated call: the acting user, the store acting for it, the body, and
-    the API key and admin rights its token was issued for."""
+    """One authenticated call: the acting user, the store acting for it, the body, the
+    API key and admin rights its token was issued for, and ClearML's model records."""
 
     user: str
     store: Store
     body: Body
     key: str = ""
     admin: bool = False
+    records: ClearmlModelStore | None = None
 
 
 Handler = Callable[[Call], dict[str, Any]]

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from tunehouse.compat.clearml import auth, events, projects, tasks, tokens
+from tunehouse.compat.clearml import auth, events, models, projects, tasks, tokens
 from tunehouse.compat.clearml.body import Body
 from tunehouse.compat.clearml.call import Backend, Call, Handler
 from tunehouse.compat.clearml.envelope import (
@@ -35,14 +35,13 @@ logger = logging.getLogger(__name__)
 _PATH = re.compile(r"^/*(?:v(?P<version>\d+\.\d+)/)?(?P<service>[a-z_]+)\.(?P<action>[a-z_]+)/?$")
 
 #: Every endpoint served, ``service.action`` → handler.
-HANDLERS: dict[str, Handler] = {**projects.ACTIONS, **tasks.ACTIONS, **events.ACTIONS}
+HANDLERS: dict[str, Handler] = {**projects.ACTIONS, **tasks.ACTIONS, **events.ACTIONS,
+                                **models.ACTIONS}
 
 #: Endpoints of ClearML's API that tunehouse does not serve yet, answered with a 400 that
 #: names them (docs/clearml.md lists them). Any other name is answered with a 404.
 NOT_YET: frozenset[str] = frozenset({
-    *tasks.NOT_YET, *events.NOT_YET, *projects.NOT_YET,
-    "models.get_all", "models.get_by_id", "models.create", "models.edit", "models.update",
-    "models.update_for_task", "models.set_ready", "models.delete", "models.add_or_update_metadata",
+    *tasks.NOT_YET, *events.NOT_YET, *projects.NOT_YET, *models.NOT_YET,
     "queues.get_all", "queues.get_by_id", "queues.get_default", "queues.create",
     "queues.get_next_task", "queues.add_task", "queues.remove_task",
     "workers.register", "workers.unregister", "workers.status_report", "workers.get_all",
@@ -159,4 +158,5 @@ def authenticate_token(request: Request, backend: Backend) -> Call:
     user, key = claims["identity"]["user"], str(claims.get("key", ""))
     admin = claims["identity"].get("role") == "admin"
     store = backend.store_for(request, user, key, admin)
-    return Call(user=user, store=store, body=Body({}), key=key, admin=admin)
+    return Call(user=user, store=store, body=Body({}), key=key, admin=admin,
+                records=backend.model_records(user))

@@ -11,7 +11,6 @@ same permissions as any artifact of the task. Deleting is not supported yet (400
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,32 +23,11 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from tunehouse.compat.clearml.call import Backend, Call
 from tunehouse.compat.clearml.dispatch import authenticate_token
 from tunehouse.compat.clearml.envelope import ApiError, from_tunehouse, from_validation
+from tunehouse.compat.clearml.paths import FILE_KIND, artifact_name
 from tunehouse.errors import NotFound, TunehouseError
-from tunehouse.store.records import NAME_MAX, ArtifactCreate
+from tunehouse.store.records import ArtifactCreate
 
 logger = logging.getLogger(__name__)
-
-#: The artifact kind of a file uploaded to the ClearML file server.
-FILE_KIND = "clearml-file"
-_TASK_SEGMENT = re.compile(r"\.([0-9a-f]{32})$")
-_PREFIX = "files/"
-
-
-def artifact_name(path: str) -> tuple[str, str]:
-    """``(task id, artifact name)`` of the file at ``path``; ApiError 400 when the path
-    names no task or is too long."""
-    clean = path.strip("/")
-    for segment in clean.split("/"):
-        match = _TASK_SEGMENT.search(segment)
-        if match:
-            name = _PREFIX + clean
-            if len(name) > NAME_MAX:
-                raise ApiError(400, f"file path too long for tunehouse ({len(name)} > "
-                                    f"{NAME_MAX} characters): {clean[:80]}...")
-            return match.group(1), name
-    raise ApiError(400, f"tunehouse's file server keeps the files of tasks: the path "
-                        f"{clean!r} must name one (a segment '<name>.<task id>')")
-
 
 async def serve(request: Request, backend: Backend, path: str) -> Response:
     """Answer one request to the file server at ``path`` (below its mount point)."""

@@ -50,7 +50,7 @@ FIELDS = ("id", "name", "user", "company", "type", "status", "comment", "created
           "status_reason", "last_worker", "last_update", "last_change", "last_iteration",
           "last_metrics", "hyperparams", "configuration", "runtime", "active_duration")
 _DETAIL_FIELDS = frozenset({"script", "execution", "output", "container", "hyperparams",
-                            "configuration", "runtime", "system_tags"})
+                            "configuration", "runtime", "system_tags", "models"})
 
 
 def task_type(name: str) -> TaskType:
@@ -149,7 +149,7 @@ def to_clearml(store: Store, task: Task, fields: Iterable[str] | None = None) ->
         "execution": {"queue": task.queue, "parameters": {},
                       "artifacts": extra.get("artifacts", []),
                       "docker_cmd": extra.get("docker_cmd")},
-        "models": {"input": [], "output": []},
+        "models": {"input": [], "output": [], **(extra.get("models") or {})},
     }
     if "script" in wanted:
         out["script"] = script_dict(store.tasks.get_script(task.id), env)

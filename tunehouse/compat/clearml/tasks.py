@@ -347,7 +347,7 @@ ACTIONS: dict[str, Handler] = {
 #: ClearML's task endpoints not served yet (each answers a 400 naming itself).
 NOT_YET = frozenset({
     "tasks.enqueue", "tasks.dequeue", "tasks.publish", "tasks.archive", "tasks.delete",
-    "tasks.delete_artifacts", "tasks.add_or_update_model",
+    "tasks.delete_artifacts",
     "tasks.delete_models", "tasks.move", "tasks.edit_configuration", "tasks.get_types",
     "tasks.validate", "tasks.delete_hyper_params", "tasks.get_hyper_params",
     "tasks.get_configurations", "tasks.delete_configuration", "tasks.update_batch",
