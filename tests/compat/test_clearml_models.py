@@ -25,6 +25,10 @@ task = Task.init(project_name="clearml-models", task_name="fit", reuse_last_task
                  auto_resource_monitoring=False, output_uri=True)
 model = OutputModel(task=task, name="net", framework="PyTorch", tags=["best"])
 uri = model.update_weights(weights_filename=sys.argv[1])
+with open(sys.argv[1] + ".2", "wb") as f:  # the next snapshot: a new version
+    f.write(b"second")
+again = model.update_weights(weights_filename=sys.argv[1] + ".2")
+print("AGAIN=" + again)
 print("TASK_ID=" + task.id)
 print("MODEL_ID=" + model.id)
 print("URI=" + uri)
@@ -60,15 +64,17 @@ def test_output_model_weights_become_a_tunehouse_model_version(
     with HttpStore(server.url, admin_key.access_key, admin_key.secret_key) as store:
         versions = [m for m in store.models.list_models() if m.task_id == task_id]
         assert [(m.name, m.version, m.framework, m.sha256, m.size) for m in versions] == [
-            ("net", 1, "PyTorch", hashlib.sha256(content).hexdigest(), len(content))]
+            ("net", 1, "PyTorch", hashlib.sha256(content).hexdigest(), len(content)),
+            ("net", 2, "PyTorch", hashlib.sha256(b"second").hexdigest(), 6)]
         assert versions[0].metadata["clearml_model_id"] == model_id
 
     load = run_sdk(sdk_python, LOAD, env, tmp_path / "reader", args=(model_id,))
     assert load.returncode == 0, load.stderr
     assert (load.value("NAME"), load.value("TASK"), load.value("FRAMEWORK")) == (
         "net", task_id, "PyTorch")
-    assert load.value("COPY") == hashlib.sha256(content).hexdigest()
-    assert load.value("INPUT") == run.value("URI")
+    # the model's weights are its latest snapshot's
+    assert load.value("COPY") == hashlib.sha256(b"second").hexdigest()
+    assert load.value("INPUT") == run.value("AGAIN") != run.value("URI")
     assert load.value("FOUND") == model_id
 
 
