@@ -46,6 +46,8 @@ print("TASK=" + str(model.task))
 print("FRAMEWORK=" + str(model.framework))
 print("COPY=" + hashlib.sha256(Path(model.get_local_copy()).read_bytes()).hexdigest())
 print("INPUT=" + InputModel(model_id=sys.argv[1]).url)
+Model(model_id=sys.argv[1]).publish()
+Model(model_id=sys.argv[1]).publish()  # twice: still fine
 print("FOUND=" + ",".join(m.id for m in Model.query_models(project_name="clearml-models",
                                                            model_name="net")))
 """
@@ -76,6 +78,9 @@ def test_output_model_weights_become_a_tunehouse_model_version(
     assert load.value("COPY") == hashlib.sha256(b"second").hexdigest()
     assert load.value("INPUT") == run.value("AGAIN") != run.value("URI")
     assert load.value("FOUND") == model_id
+    with HttpStore(server.url, admin_key.access_key, admin_key.secret_key) as store:
+        published = [m.version for m in store.models.list_models(task_id=task_id) if m.published]
+        assert published == [2]  # the version of the model's latest weights
 
 
 def test_model_endpoints_refuse_bad_input(server: ServerProcess, admin_key: Key,

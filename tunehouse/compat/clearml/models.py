@@ -148,7 +148,7 @@ def set_ready(call: Call) -> dict[str, Any]:
     data = {**record, "ready": True}
     _records(call).update_record(record["id"], record.get("task"), record["name"], data)
     version = record.get("tunehouse_model")
-    if version:
+    if version and not call.store.models.get_model(version).published:
         call.store.models.update_model(version, ModelUpdate(published=True))
     return {"updated": 1, "published_task": None}
 
