@@ -23,6 +23,9 @@ area             records
 ``sessions``     web sessions (store-only, all of it)
 ===============  =========================================================================
 
+``clearml_models`` (ClearML's model records) is an area of the SQL store only: the server
+hands it to the ClearML API (``tests/store/test_clearml_models.py`` tests it).
+
 An account area has two interfaces when part of it must never be reachable over HTTP:
 the part admins (or users, for their own keys and preferences) reach, which the HTTP
 client implements too (``Users``), and the database's (``UserStore``), which extends it
