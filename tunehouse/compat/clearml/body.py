@@ -5,6 +5,7 @@ A wrong type answers 400 naming the endpoint's field and what it should be, neve
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tunehouse.compat.clearml.envelope import bad_request
@@ -71,6 +72,17 @@ class Body:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise bad_request(f"field {name!r} must be a list of strings")
         return value
+
+    def pattern(self, name: str, where: str) -> re.Pattern[str] | None:
+        """The field ``name`` as a regular expression (None when absent or empty); 400
+        naming ``where`` when it is not one."""
+        text = self.text(name)
+        if not text:
+            return None
+        try:
+            return re.compile(text)
+        except re.error as exc:
+            raise bad_request(f"{where}: {name} is not a regular expression: {exc}") from None
 
     def obj(self, name: str) -> dict[str, Any] | None:
         """The object field ``name``."""

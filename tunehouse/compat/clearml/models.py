@@ -15,7 +15,6 @@ change its task (``editor``); a record without a task is changed by its creator 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -115,10 +114,7 @@ def edit(call: Call) -> dict[str, Any]:
     framework, task... of a record; a ready (published) one only with ``force``."""
     body = call.body
     record = _read(call, body.req_text("model"))
-    if not call.admin and record["user"] != call.user:
-        if not record.get("task"):
-            raise PermissionDenied(f"model {record['id']} is {record['user']}'s")
-        _may_edit_task(call, record["task"])
+    _may_change(call, record)
     changes = _fields(body, "models.edit")
     if record.get("ready") and not body.flag("force") and "uri" in changes \
             and changes["uri"] != record.get("uri"):
@@ -136,14 +132,20 @@ def edit(call: Call) -> dict[str, Any]:
     return {"updated": 1, "fields": fields}
 
 
-def set_ready(call: Call) -> dict[str, Any]:
-    """``models.set_ready``: the model is published (its tunehouse version too)."""
-    body = call.body
-    record = _read(call, body.req_text("model"))
+def _may_change(call: Call, record: dict[str, Any]) -> None:
+    """403 unless the user may change the model ``record``: its creator, an admin, or an
+    editor of its task."""
     if not call.admin and record["user"] != call.user:
         if not record.get("task"):
             raise PermissionDenied(f"model {record['id']} is {record['user']}'s")
         _may_edit_task(call, record["task"])
+
+
+def set_ready(call: Call) -> dict[str, Any]:
+    """``models.set_ready``: the model is published (its tunehouse version too)."""
+    body = call.body
+    record = _read(call, body.req_text("model"))
+    _may_change(call, record)
     body.flag("publish_task")
     data = {**record, "ready": True}
     _records(call).update_record(record["id"], record.get("task"), record["name"], data)
@@ -182,13 +184,8 @@ def get_all(call: Call) -> dict[str, Any]:
 
 def _checks(body: Body) -> list[Callable[[dict[str, Any]], bool]]:
     checks: list[Callable[[dict[str, Any]], bool]] = []
-    name = body.text("name")
-    if name:
-        try:
-            pattern = re.compile(name)
-        except re.error as exc:
-            raise bad_request(f"models.get_all: name is not a regular expression: {exc}") \
-                from None
+    pattern = body.pattern("name", "models.get_all")
+    if pattern is not None:
         checks.append(lambda r: pattern.search(r["name"]) is not None)
     for field in ("project", "uri", "framework", "user"):
         wanted = body.texts(field)

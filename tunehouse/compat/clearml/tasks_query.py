@@ -7,7 +7,6 @@ users, ids) are checked on each task as the store's pages stream by.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -132,13 +131,8 @@ def _query(body: Body) -> tuple[TaskQuery, list[Callable[[Task], bool]]]:
     parent = body.text("parent")
     if parent:
         fields["parent_id"] = parent
-    name = body.text("name")
-    if name:
-        try:
-            pattern = re.compile(name)
-        except re.error as exc:
-            raise bad_request(f"tasks.get_all: name is not a regular expression: {exc}") \
-                from None
+    pattern = body.pattern("name", "tasks.get_all")
+    if pattern is not None:
         checks.append(lambda task: pattern.search(task.name) is not None)
     fields.update(_order(body))
     return TaskQuery(**fields), checks
