@@ -24,10 +24,12 @@ from clearml import Task, OutputModel
 task = Task.init(project_name="clearml-models", task_name="fit", reuse_last_task_id=False,
                  auto_resource_monitoring=False, output_uri=True)
 model = OutputModel(task=task, name="net", framework="PyTorch", tags=["best"])
-uri = model.update_weights(weights_filename=sys.argv[1])
+# uploaded before the call returns: in the background (the SDK's default) two snapshots
+# may finish uploading in either order, and the SDK may skip the first
+uri = model.update_weights(weights_filename=sys.argv[1], async_enable=False)
 with open(sys.argv[1] + ".2", "wb") as f:  # the next snapshot: a new version
     f.write(b"second")
-again = model.update_weights(weights_filename=sys.argv[1] + ".2")
+again = model.update_weights(weights_filename=sys.argv[1] + ".2", async_enable=False)
 print("AGAIN=" + again)
 print("TASK_ID=" + task.id)
 print("MODEL_ID=" + model.id)
