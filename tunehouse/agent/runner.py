@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tunehouse.agent import python_env, workspace
 from tunehouse.agent.console import ConsoleStream
@@ -32,6 +33,9 @@ from tunehouse.errors import PermissionDenied, ServerUnavailable, StaleAttempt, 
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
 from tunehouse.store.records import NewApiKey, StatusChange, Task, TaskStatus
+
+if TYPE_CHECKING:
+    from tunehouse.client.accounts import HttpAccounts
 
 log = logging.getLogger("tunehouse.agent")
 
@@ -271,11 +275,7 @@ class Attempt:
         """A key of the task's owner that works for this attempt alone (the server ends it
         with the attempt; the agent also revokes it), so the task's code never holds the
         agent's own key. Retried while the server is away; TunehouseError else."""
-        from tunehouse.client.accounts import HttpAccounts
-
-        settings = self.config.settings
-        with HttpAccounts(settings.server or "", settings.access_key or "",
-                          settings.secret_key or "") as accounts:
+        with self._agent_accounts() as accounts:
             return retrying(
                 lambda: accounts.keys.create_api_key(
                     self.store.user, for_attempt=(self.task.id, self.task.attempt),
@@ -284,15 +284,19 @@ class Attempt:
                 time.monotonic() + STATUS_RETRY_S,
                 retry_on=lambda exc: isinstance(exc, ServerUnavailable))
 
-    def _revoke_key(self) -> None:
-        if self._key is None:
-            return
+    def _agent_accounts(self) -> HttpAccounts:
+        """The server's account areas as the agent itself (its key, not the owner's)."""
         from tunehouse.client.accounts import HttpAccounts
 
         settings = self.config.settings
+        return HttpAccounts(settings.server or "", settings.access_key or "",
+                            settings.secret_key or "")
+
+    def _revoke_key(self) -> None:
+        if self._key is None:
+            return
         try:
-            with HttpAccounts(settings.server or "", settings.access_key or "",
-                              settings.secret_key or "") as accounts:
+            with self._agent_accounts() as accounts:
                 accounts.keys.revoke_api_key(self._key.access_key)
         except TunehouseError as exc:
             log.error("could not revoke the key %s of task %s: %s", self._key.access_key,

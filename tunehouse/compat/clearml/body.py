@@ -6,9 +6,11 @@ A wrong type answers 400 naming the endpoint's field and what it should be, neve
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from tunehouse.compat.clearml.envelope import bad_request
+
+T = TypeVar("T")
 
 
 class Body:
@@ -55,12 +57,8 @@ class Body:
 
     def flag(self, name: str, default: bool = False) -> bool:
         """The boolean field ``name``."""
-        value = self.data.get(name)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise bad_request(f"field {name!r} must be a boolean, got {type(value).__name__}")
-        return value
+        value = self._typed(name, bool, "a boolean")
+        return default if value is None else value
 
     def texts(self, name: str) -> list[str] | None:
         """The list-of-strings field ``name`` (a single string counts as a list of one)."""
@@ -86,20 +84,20 @@ class Body:
 
     def obj(self, name: str) -> dict[str, Any] | None:
         """The object field ``name``."""
-        value = self.data.get(name)
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise bad_request(f"field {name!r} must be an object, got {type(value).__name__}")
-        return value
+        return self._typed(name, dict, "an object")
 
     def items(self, name: str) -> list[Any] | None:
         """The list field ``name``."""
+        return self._typed(name, list, "a list")
+
+    def _typed(self, name: str, kind: type[T], what: str) -> T | None:
+        """The field ``name`` when it is a ``kind`` (None when absent); 400 saying it must
+        be ``what`` else."""
         value = self.data.get(name)
         if value is None:
             return None
-        if not isinstance(value, list):
-            raise bad_request(f"field {name!r} must be a list, got {type(value).__name__}")
+        if not isinstance(value, kind):
+            raise bad_request(f"field {name!r} must be {what}, got {type(value).__name__}")
         return value
 
 

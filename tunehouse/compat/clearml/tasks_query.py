@@ -92,17 +92,24 @@ def _in_query(task: Task, query: TaskQuery) -> bool:
             and (query.parent_id is None or task.parent_id == query.parent_id))
 
 
+def _one_or_any(values: list[str] | None, field: str, attribute: str,
+                fields: dict[str, Any], checks: list[Callable[[Task], bool]]) -> None:
+    """One wanted value is the store query's ``field``; several are a check that the
+    task's ``attribute`` is one of them (the query takes one value)."""
+    if not values:
+        return
+    if len(values) == 1:
+        fields[field] = values[0]
+    else:
+        wanted = set(values)
+        checks.append(lambda task: getattr(task, attribute) in wanted)
+
+
 def _query(body: Body) -> tuple[TaskQuery, list[Callable[[Task], bool]]]:
     """The store query and the checks left for each task."""
     checks: list[Callable[[Task], bool]] = []
     fields: dict[str, Any] = {"limit": 200}
-    projects = body.texts("project")
-    if projects:
-        if len(projects) == 1:
-            fields["project"] = projects[0]
-        else:
-            wanted = set(projects)
-            checks.append(lambda task: task.project_id in wanted)
+    _one_or_any(body.texts("project"), "project", "project_id", fields, checks)
     statuses = body.texts("status")
     if statuses:
         unknown = [s for s in statuses if s not in STATUS_FROM_CLEARML]
@@ -121,13 +128,7 @@ def _query(body: Body) -> tuple[TaskQuery, list[Callable[[Task], bool]]]:
     fields["tags"] = [t for t in tags if not t.startswith("-")] or None
     fields["exclude_tags"] = [t[1:] for t in tags if t.startswith("-")] or None
     _system_tags(body, fields)
-    users = body.texts("user")
-    if users:
-        if len(users) == 1:
-            fields["user"] = users[0]
-        else:
-            wanted_users = set(users)
-            checks.append(lambda task: task.user in wanted_users)
+    _one_or_any(body.texts("user"), "user", "user", fields, checks)
     parent = body.text("parent")
     if parent:
         fields["parent_id"] = parent
