@@ -79,7 +79,20 @@ def test_start_a_search_from_a_task_see_its_trials_and_stop_it(
     page.wait_for_selector("#leaderboard tbody a[href^='/tasks/']", timeout=120_000)
     shot(page, "search-running")
     page.on("dialog", lambda dialog: dialog.accept())
+
+    def stop_requested() -> bool:
+        controller = store.tasks.get_task(search_id)
+        return controller.abort_requested or controller.status in TERMINAL
+
     page.click("#search-actions button[data-action=stop]")
+    try:
+        wait_until(stop_requested, 15, "the stop request")
+    except AssertionError:
+        # the page reloads itself when the search's status changes: a click at that moment
+        # lands on the page being replaced, as a user's would; they click again
+        page.wait_for_load_state("load")
+        page.click("#search-actions button[data-action=stop]")
+        wait_until(stop_requested, 15, "the stop request, clicked again")
     wait_until(lambda: store.tasks.get_task(search_id).status in TERMINAL, 90,
                "the search to stop", interval=0.5)
     children = list(store.tasks.iter_tasks(TaskQuery(parent_id=search_id, limit=100)))
