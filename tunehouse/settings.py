@@ -77,6 +77,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Seconds without a sign of life after which the server's watchdog fails a running task (not under an agent) as \"process lost\"."),
     SettingSpec("worker_lost_retries", "TUNEHOUSE_WORKER_LOST_RETRIES", 2,
                 "How many times the server's watchdog puts a task back in its queue when its agent is lost (lease expired) before failing it; a task's own max_retries counts when higher."),
+    SettingSpec("clearml_lease_s", "TUNEHOUSE_CLEARML_LEASE_S", 120,
+                "Seconds a task pulled by clearml-agent stays its own without a status report of that agent (it reports every 30 s by default) before the watchdog puts it back in its queue."),
     # web sessions and brute-force protection (tunehouse.server.sessions, .throttle)
     SettingSpec("session_max_s", "TUNEHOUSE_SESSION_MAX_S", 12 * 3600,
                 "Seconds a web session lasts at most after signing in (absolute timeout)."),
@@ -165,6 +167,7 @@ class Settings:
     login_lockout_after: int = 20
     login_lockout_s: int = 900
     default_project_role: str = "viewer"
+    clearml_lease_s: float = 120.0
     ldap_url: str | None = None
     ldap_bind_dn: str | None = None
     ldap_bind_password: str | None = field(default=None, repr=False)
@@ -213,6 +216,7 @@ class Settings:
             lost_after = float(pick("task_lost_after_s"))
             init_timeout = float(pick("init_timeout_s"))
             lost_retries = int(pick("worker_lost_retries"))
+            clearml_lease = float(pick("clearml_lease_s"))
             attempt = pick("task_attempt")
             attempt = None if attempt is None else int(attempt)
         except ValueError as exc:
@@ -236,6 +240,7 @@ class Settings:
             offline_spool=Path(pick("offline_spool")),
             **_sign_in_settings(pick),
             default_project_role=_project_role(pick("default_project_role")),
+            clearml_lease_s=clearml_lease,
             **_ldap_settings(pick),
         )
 

@@ -75,8 +75,8 @@ def test_versioned_and_bare_paths_and_every_method(server: ServerProcess, token:
 def test_unknown_and_unsupported_endpoints(server: ServerProcess, token: str) -> None:
     unknown = _call(server, token, "v2.23/tasks.frobnicate", {}, status=404)
     assert "tasks.frobnicate" in unknown["meta"]["result_msg"]
-    later = _call(server, token, "v2.23/tasks.enqueue", {"task": "x"}, status=400)
-    assert "tasks.enqueue is not supported by tunehouse yet" in later["meta"]["result_msg"]
+    later = _call(server, token, "v2.23/tasks.publish", {"task": "x"}, status=400)
+    assert "tasks.publish is not supported by tunehouse yet" in later["meta"]["result_msg"]
     answer = httpx.get(f"{server.url}/clearml/not-an-endpoint")
     assert answer.status_code == 404 and answer.json()["meta"]["endpoint"]["name"]
     bare = httpx.get(f"{server.url}/clearml")

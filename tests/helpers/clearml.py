@@ -1,12 +1,14 @@
-"""The real ClearML SDK, in a virtual environment of its own, driving a tunehouse server.
+"""The real ClearML SDK and agent, in a virtual environment of their own, driving a
+tunehouse server.
 
 :func:`clearml_python` builds ``<repo>/.cache/clearml-venv-<version>`` once (``uv venv``
 and ``uv pip install --compile-bytecode clearml==CLEARML_VERSION`` from PyPI, pip when uv
 is missing), under a file lock so parallel test workers build it once, and reuses it
 while its stamp names the pinned version. A failed install raises: the tests that need
-the SDK fail, they are never skipped. A ``.pth`` file in its site-packages names the
-project venv's site-packages, after its own: scripts of the SDK import TensorFlow/Keras
-from the project venv (installed once), while the SDK's own packages come first.
+the SDK fail, they are never skipped. A ``.pth`` file in its site-packages adds the
+project venv's site-packages after its own: scripts of the SDK import TensorFlow/Keras
+and tunehouse from the project venv (installed once), while the SDK's own packages come
+first.
 
 :func:`run_sdk` runs a script with that interpreter against a server, configured only by
 the environment (``CLEARML_API_HOST`` and friends, an API key), with a timeout: the SDK
@@ -18,17 +20,24 @@ proxy address that refuses it (the SDK asks PyPI whether it is up to date).
 from __future__ import annotations
 
 import fcntl
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.helpers.server import clean_env
 
-#: The clearml SDK the tests drive (pinned: the API it speaks is what we serve).
+#: The clearml SDK and agent the tests drive (pinned: the API they speak is what we serve).
 CLEARML_VERSION = "2.1.12"
+CLEARML_AGENT_VERSION = "3.0.3"
+_PACKAGES = (f"clearml=={CLEARML_VERSION}", f"clearml-agent=={CLEARML_AGENT_VERSION}")
+_STAMP_TEXT = " ".join(_PACKAGES)
 REPO = Path(__file__).resolve().parents[2]
 VENV = REPO / ".cache" / f"clearml-venv-{CLEARML_VERSION}"
 #: How long one SDK script may run before the test fails (it would rather retry forever).
@@ -47,23 +56,18 @@ def clearml_python() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         python = VENV / "bin" / "python"
         stamp = VENV / _STAMP
-        stamped = f"{CLEARML_VERSION}\n{_PROJECT_SITE}"
-        if stamp.exists() and python.exists():
-            if stamp.read_text() == stamped:
-                return python
-            if stamp.read_text().split("\n")[0] == CLEARML_VERSION:  # the SDK is there
-                _see_project_site(python)
-                stamp.write_text(stamped)
-                return python
+        stamped = f"{_STAMP_TEXT}\n{_PROJECT_SITE}"
+        if stamp.exists() and stamp.read_text() == stamped and python.exists():
+            return python
         shutil.rmtree(VENV, ignore_errors=True)
         uv = Path(sys.executable).parent / "uv"
         if uv.exists():
             commands = [[str(uv), "venv", "-q", "--python", sys.executable, str(VENV)],
                         [str(uv), "pip", "install", "-q", "--python", str(python),
-                         "--compile-bytecode", f"clearml=={CLEARML_VERSION}"]]
+                         "--compile-bytecode", *_PACKAGES]]
         else:
             commands = [[sys.executable, "-m", "venv", str(VENV)],
-                        [str(python), "-m", "pip", "install", "-q", f"clearml=={CLEARML_VERSION}"]]
+                        [str(python), "-m", "pip", "install", "-q", *_PACKAGES]]
         for command in commands:
             done = subprocess.run(command, capture_output=True, text=True, timeout=600,
                                   env=clean_env())
@@ -82,7 +86,10 @@ def _see_project_site(python: Path) -> None:
                            "print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, timeout=60, check=True,
                           env=clean_env())
-    (Path(done.stdout.strip()) / _PTH).write_text(_PROJECT_SITE + "\n")
+    # addsitedir, not a bare path: the project venv's own .pth files (the editable
+    # install of tunehouse) are processed too
+    (Path(done.stdout.strip()) / _PTH).write_text(
+        f"import site; site.addsitedir({_PROJECT_SITE!r})\n")
 
 
 def sdk_env(url: str, access_key: str, secret_key: str, home: Path) -> dict[str, str]:
@@ -137,4 +144,51 @@ def run_sdk(python: Path, script: str, env: dict[str, str], cwd: Path,
     return SdkRun(done.returncode, done.stdout, done.stderr)
 
 
-__all__ = ["CLEARML_VERSION", "SdkRun", "clearml_python", "run_sdk", "sdk_env"]
+
+
+@dataclass
+class ClearmlAgent:
+    """A running ``clearml-agent daemon`` (its own process group) and its log."""
+
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL the daemon and everything it started (a machine dying)."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+
+@contextmanager
+def clearml_agent(python: Path, url: str, access_key: str, secret_key: str, home: Path,
+                  queue: str, worker_id: str) -> Iterator[ClearmlAgent]:
+    """``clearml-agent daemon --queue QUEUE --create-queue --foreground`` with the SDK's
+    venv as the tasks' interpreter (no venv built per task, no network), status reports
+    and task pings every second; killed when the block ends."""
+    env = sdk_env(url, access_key, secret_key, home)
+    (home / "clearml.conf").write_text(
+        "sdk.development.suppress_update_message: true\n"
+        "sdk.development.report_use_subprocess: false\n"
+        "agent.task_ping_interval_sec: 1\n"
+        f"agent.venvs_dir: {home / 'venvs'}\n")
+    env.update(CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL="1",
+               CLEARML_AGENT_STATUS_REPORT_FREQ_SEC="1", CLEARML_WORKER_ID=worker_id)
+    log_path = home / "agent.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([str(python.parent / "clearml-agent"), "daemon", "--queue",
+                                 queue, "--create-queue", "--foreground"],
+                                env=env, cwd=home, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    agent = ClearmlAgent(proc, log_path)
+    try:
+        yield agent
+    finally:
+        agent.kill()
+
+
+__all__ = ["CLEARML_VERSION", "ClearmlAgent", "SdkRun", "clearml_agent", "clearml_python",
+           "run_sdk", "sdk_env"]

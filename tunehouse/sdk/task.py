@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from tunehouse.errors import InvalidInput
 from tunehouse.integrations import argparse_hook
 from tunehouse.sdk import artifacts, datasets, queries, remote
+from tunehouse.sdk.clearml_agent import clearml_agent_settings
 from tunehouse.sdk.connect import ParameterBinding
 from tunehouse.sdk.logger import Logger
 from tunehouse.sdk.run import TaskRun, capture_switches
@@ -111,7 +112,7 @@ class Task:
         current = cls.current_task()
         if current is not None:
             return current
-        settings = settings or Settings.from_env()
+        settings = settings or clearml_agent_settings(Settings.from_env(), os.environ)
         switches = capture_switches(auto_connect_arg_parser, auto_connect_frameworks,
                                     auto_resource_monitoring, auto_connect_streams, capture)
         store, record, offline = queries.open_record(

@@ -101,7 +101,8 @@ def create_app(settings: Settings, store: SqlStore | None = None,
     app.include_router(build_router(), prefix=API_PREFIX)
     app.include_router(build_ui_router())
     max_bytes = settings.max_request_mb * 1024 * 1024
-    mount_clearml(app, session_secret, max_bytes)  # ClearML's API (tunehouse.compat)
+    # ClearML's API (tunehouse.compat)
+    mount_clearml(app, session_secret, max_bytes, float(settings.clearml_lease_s))
     mount_static(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_bytes,
                        streaming_prefixes=(*(API_PREFIX + route(name).path

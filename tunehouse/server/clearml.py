@@ -9,26 +9,28 @@ from contextlib import AbstractAsyncContextManager
 from fastapi import FastAPI, Request
 
 from tunehouse.compat.clearml import API_MOUNT, build_routes, tokens
-from tunehouse.errors import AuthenticationFailed
+from tunehouse.errors import AuthenticationFailed, NotFound
 from tunehouse.server.auth import authenticate, client_address, parse_basic
 from tunehouse.server.bodies import LARGE_BODY_BYTES, LargeBodySlots
-from tunehouse.server.guarded import guarded_store
+from tunehouse.server.guarded import acting_for, guarded_store
 from tunehouse.server.permissions import Permissions
 from tunehouse.store.accounts import AccountStore
 from tunehouse.store.base import Store
 from tunehouse.store.interfaces.clearml_models import ClearmlModelStore
-from tunehouse.store.records import User
+from tunehouse.store.records import TaskStatus, User
 from tunehouse.store.sql import SqlStore
 
 
 class ClearmlBackend:
     """:class:`tunehouse.compat.clearml.Backend` on the app's store and accounts."""
 
-    def __init__(self, app: FastAPI, session_secret: bytes, max_body_bytes: int) -> None:
+    def __init__(self, app: FastAPI, session_secret: bytes, max_body_bytes: int,
+                 lease_s: float) -> None:
         self._app = app
         self.token_key = tokens.signing_key(session_secret)
         self.max_body_bytes = max_body_bytes
         self.large_body_bytes = LARGE_BODY_BYTES
+        self.lease_s = lease_s
 
     def large_body(self) -> AbstractAsyncContextManager[None]:
         slots: LargeBodySlots = self._app.state.large_bodies
@@ -52,6 +54,27 @@ class ClearmlBackend:
         permissions: Permissions = self._app.state.permissions
         return guarded_store(store, checked, permissions)
 
+    def runner_store(self, request: Request, user: str, task_id: str) -> Store | None:
+        store: SqlStore = self._app.state.store
+        accounts: AccountStore = self._app.state.accounts
+        try:
+            task = store.tasks.get_task(task_id)
+        except NotFound:
+            return None
+        if task.status is not TaskStatus.in_progress or task.runner != user \
+                or task.user == user:
+            return None
+        runner = accounts.users.get_user(user)
+        if not runner.agent:
+            return None
+        owner = accounts.users.get_user(task.user)
+        if owner.disabled:
+            return None
+        acting = store.with_user(owner.name).with_context(user, client_address(request))
+        permissions: Permissions = self._app.state.permissions
+        return guarded_store(acting.with_fence(task.id, task.attempt),
+                             acting_for(runner, owner), permissions)
+
     def model_records(self, user: str) -> ClearmlModelStore:
         store: SqlStore = self._app.state.store
         return store.with_user(user).clearml_models
@@ -64,7 +87,9 @@ class ClearmlBackend:
 CLEARML_PREFIX = API_MOUNT
 
 
-def mount_clearml(app: FastAPI, session_secret: bytes, max_body_bytes: int) -> None:
-    """Serve the ClearML API under ``/clearml`` and its file server under ``/clearml-files``."""
-    for route in build_routes(ClearmlBackend(app, session_secret, max_body_bytes)):
+def mount_clearml(app: FastAPI, session_secret: bytes, max_body_bytes: int,
+                  lease_s: float) -> None:
+    """Serve the ClearML API under ``/clearml`` and its file server under ``/clearml-files``
+    (``lease_s``: the lease of a task clearml-agent pulls)."""
+    for route in build_routes(ClearmlBackend(app, session_secret, max_body_bytes, lease_s)):
         app.router.routes.append(route)

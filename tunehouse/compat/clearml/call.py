@@ -23,11 +23,14 @@ class Backend(Protocol):
         max_body_bytes: The largest body a call may send (the server's request limit).
         large_body_bytes: A body larger than this (or of unknown length) is read only
             within :meth:`large_body`.
+        lease_s: The lease of a task ``clearml-agent`` pulls (renewed by its status
+            reports).
     """
 
     token_key: bytes
     max_body_bytes: int
     large_body_bytes: int
+    lease_s: float
 
     def large_body(self) -> AbstractAsyncContextManager[None]:
         """Hold one of the server's slots for large bodies (read, parsed, stored)."""
@@ -42,6 +45,12 @@ class Backend(Protocol):
         audited, as for the JSON API; AuthenticationFailed when the user is disabled or
         the key revoked since the token was issued (blocking)."""
 
+    def runner_store(self, request: Request, user: str, task_id: str) -> Store | None:
+        """The store acting as the owner of task ``task_id`` when ``user`` is an agent
+        account running it (it claimed the task, which is still in progress), fenced to
+        that attempt; None otherwise. ``clearml-agent`` and the task it runs call with the
+        agent's key, so this is how they write to the owner's task (blocking)."""
+
     def model_records(self, user: str) -> ClearmlModelStore:
         """ClearML's model records, written as ``user``; unchecked: the handlers check
         each record against its task through the guarded store (:mod:`.models`)."""
@@ -50,7 +59,8 @@ class Backend(Protocol):
 @dataclass
 class Call:
     """One authenticated call: the acting user, the store acting for it, the body, the
-    API key and admin rights its token was issued for, and ClearML's model records."""
+    API key and admin rights its token was issued for, ClearML's model records, the
+    worker the client names (``X-ClearML-Worker``) and the lease of a task it pulls."""
 
     user: str
     store: Store
@@ -58,6 +68,8 @@ class Call:
     key: str = ""
     admin: bool = False
     records: ClearmlModelStore | None = None
+    worker: str = ""
+    lease_s: float = 120.0
 
 
 Handler = Callable[[Call], dict[str, Any]]

@@ -18,7 +18,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from tunehouse.compat.clearml import auth, events, models, projects, tasks, tokens
+from tunehouse.compat.clearml import (
+    auth,
+    events,
+    models,
+    projects,
+    queues,
+    tasks,
+    tokens,
+    workers,
+)
 from tunehouse.compat.clearml.body import Body
 from tunehouse.compat.clearml.call import Backend, Call, Handler
 from tunehouse.compat.clearml.envelope import (
@@ -36,20 +45,21 @@ _PATH = re.compile(r"^/*(?:v(?P<version>\d+\.\d+)/)?(?P<service>[a-z_]+)\.(?P<ac
 
 #: Every endpoint served, ``service.action`` → handler.
 HANDLERS: dict[str, Handler] = {**projects.ACTIONS, **tasks.ACTIONS, **events.ACTIONS,
-                                **models.ACTIONS}
+                                **models.ACTIONS, **queues.ACTIONS, **workers.ACTIONS}
 
 #: Endpoints of ClearML's API that tunehouse does not serve yet, answered with a 400 that
 #: names them (docs/clearml.md lists them). Any other name is answered with a 404.
 NOT_YET: frozenset[str] = frozenset({
-    *tasks.NOT_YET, *events.NOT_YET, *projects.NOT_YET, *models.NOT_YET,
-    "queues.get_all", "queues.get_by_id", "queues.get_default", "queues.create",
-    "queues.get_next_task", "queues.add_task", "queues.remove_task",
-    "workers.register", "workers.unregister", "workers.status_report", "workers.get_all",
-    "workers.get_runtime_properties", "users.get_vaults", "users.get_current_user",
+    *tasks.NOT_YET, *events.NOT_YET, *projects.NOT_YET, *models.NOT_YET, *queues.NOT_YET,
+    *workers.NOT_YET, "users.get_vaults", "users.get_current_user",
     "users.get_preferences", "auth.create_credentials", "auth.get_credentials",
     "server.info",
 })
 
+
+#: Services whose calls about a task an agent account runs act as the task's owner
+#: (``workers.status_report`` names its task too, but reports the agent's own worker).
+OWNER_SERVICES = frozenset({"tasks", "events", "models"})
 
 #: Endpoints whose body is not one JSON object (newline-delimited JSON).
 RAW_BODIES = frozenset({"events.add_batch"})
@@ -99,7 +109,30 @@ async def _serve(request: Request, backend: Backend, name: str,
     if isinstance(caller, dict):
         return caller
     caller.body = await _body(request, name, backend.max_body_bytes)
-    return await run_in_threadpool(HANDLERS[name], caller)
+    return await run_in_threadpool(_run, name, caller, request, backend)
+
+
+def _run(name: str, call: Call, request: Request, backend: Backend) -> dict[str, Any]:
+    """Run endpoint ``name``; a call about a task that the caller (an agent account)
+    runs acts as the task's owner (:meth:`Backend.runner_store`)."""
+    task_id = task_of(call.body, batch=name in RAW_BODIES)
+    if task_id and name.split(".", 1)[0] in OWNER_SERVICES:
+        store = backend.runner_store(request, call.user, task_id)
+        if store is not None:
+            call.store = store
+    return HANDLERS[name](call)
+
+
+def task_of(body: Body, batch: bool = False) -> str | None:
+    """The task a call is about: its ``task`` field, or the first event's of a batch."""
+    found = body.data.get("task")
+    if found is None and batch and body.raw:
+        try:
+            first = json.loads(body.raw.lstrip().split(b"\n", 1)[0] or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            return None  # the handler answers the malformed batch
+        found = first.get("task") if isinstance(first, dict) else None
+    return found if isinstance(found, str) and found else None
 
 
 def _answer(endpoint: Endpoint, data: dict[str, Any] | None = None,
@@ -158,5 +191,7 @@ def authenticate_token(request: Request, backend: Backend) -> Call:
     user, key = claims["identity"]["user"], str(claims.get("key", ""))
     admin = claims["identity"].get("role") == "admin"
     store = backend.store_for(request, user, key, admin)
+    worker = request.headers.get("x-clearml-worker") or request.headers.get("x-trains-worker")
     return Call(user=user, store=store, body=Body({}), key=key, admin=admin,
-                records=backend.model_records(user))
+                records=backend.model_records(user), worker=(worker or "").strip(),
+                lease_s=backend.lease_s)

@@ -36,6 +36,8 @@ class _TaskEvents:
     logs: list[LogEvent] = field(default_factory=list)
     plots: list[dict[str, Any]] = field(default_factory=list)
     digest: Any = field(default_factory=hashlib.sha256)
+    #: How many of the batch's events these are (a log event may hold several lines).
+    count: int = 0
 
 
 def parse_lines(raw: bytes) -> list[dict[str, Any]]:
@@ -116,11 +118,12 @@ def _collect(event: dict[str, Any], number: int, per_task: dict[str, _TaskEvents
     else:
         return f"events of type {kind!r} are not supported by tunehouse yet"
     found.digest.update(json.dumps(event, sort_keys=True).encode())
+    found.count += 1
     return ""
 
 
 def _store(store: Store, task_id: str, found: _TaskEvents) -> int:
-    """Store one task's events; how many were added."""
+    """Store one task's events; how many events were added."""
     if found.scalars or found.logs:
         batch_id = "clearml-" + found.digest.hexdigest()[:48]
         store.events.add_events(EventBatch(batch_id=batch_id, task_id=task_id,
@@ -134,7 +137,7 @@ def _store(store: Store, task_id: str, found: _TaskEvents) -> int:
             content_type="application/json",
             metadata={"metric": plot["metric"], "variant": plot["variant"],
                       "iteration": plot["iter"]}))
-    return len(found.scalars) + len(found.logs) + len(found.plots)
+    return found.count
 
 
 ACTIONS: dict[str, Handler] = {"events.add_batch": add_batch}

@@ -114,7 +114,9 @@ def script_dict(script: Script, env: Environment) -> dict[str, Any]:
     return {"binary": kept.get("binary", "python"), "tag": kept.get("tag"),
             "repository": script.repository, "branch": script.branch,
             "version_num": script.commit, "entry_point": script.entry_point,
-            "working_dir": script.working_dir, "diff": script.diff,
+            "working_dir": script.working_dir,
+            # a script outside git travels as its whole text in ``diff`` (ClearML's way)
+            "diff": script.diff or ("" if script.repository else script.script_text),
             "requirements": requirements}
 
 
@@ -124,6 +126,13 @@ def configuration_dict(configs: Iterable[Configuration], env: Environment) -> di
     return {config.name: {"name": config.name, "value": config.text,
                           "type": types.get(config.name, ""),
                           "description": config.description} for config in configs}
+
+
+def _queue_id(store: Store, name: str | None) -> str | None:
+    """The id of the queue called ``name`` (ClearML names queues by id)."""
+    if not name:
+        return None
+    return next((q.id for q in store.queues.list_queues() if q.name == name), None)
 
 
 def to_clearml(store: Store, task: Task, fields: Iterable[str] | None = None) -> dict[str, Any]:
@@ -140,13 +149,16 @@ def to_clearml(store: Store, task: Task, fields: Iterable[str] | None = None) ->
         "started": _time(task.started), "completed": _time(task.completed),
         "parent": task.parent_id, "project": task.project_id, "tags": task.tags,
         "system_tags": extra.get("system_tags", []), "status_changed": _time(task.updated),
-        "status_message": task.status_message, "status_reason": task.status_reason,
+        # clearml-agent stops a running task whose status message says "stopping"
+        "status_message": "stopping" if task.abort_requested and
+        task.status is TaskStatus.in_progress else task.status_message,
+        "status_reason": task.status_reason,
         "last_worker": task.worker, "last_update": _time(task.updated),
         "last_change": _time(task.updated), "last_iteration": task.last_iteration or 0,
         "active_duration": None,
         "runtime": extra.get("runtime", {}), "container": extra.get("container", {}),
         "output": {"destination": extra.get("output_destination")},
-        "execution": {"queue": task.queue, "parameters": {},
+        "execution": {"queue": _queue_id(store, task.queue), "parameters": {},
                       "artifacts": extra.get("artifacts", []),
                       "docker_cmd": extra.get("docker_cmd")},
         "models": {"input": [], "output": [], **(extra.get("models") or {})},

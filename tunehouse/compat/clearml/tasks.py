@@ -9,6 +9,7 @@ from typing import Any
 from tunehouse.compat.clearml.body import Body, nested_dict, text_of
 from tunehouse.compat.clearml.call import Call, Handler
 from tunehouse.compat.clearml.envelope import bad_request
+from tunehouse.compat.clearml.queues import find_queue
 from tunehouse.compat.clearml.task_model import (
     STATUS_TO_CLEARML,
     TYPES,
@@ -19,6 +20,7 @@ from tunehouse.compat.clearml.task_model import (
 )
 from tunehouse.compat.clearml.tasks_query import get_all
 from tunehouse.store.base import Store
+from tunehouse.store.interfaces.queues import DEFAULT_QUEUE
 from tunehouse.store.records import (
     Configuration,
     Parameter,
@@ -251,6 +253,28 @@ def reset(call: Call) -> dict[str, Any]:
             "deleted_models": 0, "urls": {}}
 
 
+def enqueue(call: Call) -> dict[str, Any]:
+    """``tasks.enqueue``: put a ``created`` task in the queue ``queue`` (an id) or
+    ``queue_name`` (created when missing), or ``default``."""
+    body = call.body
+    task_id = _task_id(body)
+    queue_id, queue_name = body.text("queue"), body.text("queue_name")
+    if queue_id:
+        name = find_queue(call.store, queue_id, "tasks.enqueue").name
+    else:
+        name = call.store.queues.get_or_create_queue(queue_name or DEFAULT_QUEUE).name
+    task = call.store.queues.enqueue(task_id, name)
+    return {"updated": 1, "queued": 1,
+            "fields": {"status": STATUS_TO_CLEARML[task.status], "execution.queue": name}}
+
+
+def dequeue(call: Call) -> dict[str, Any]:
+    """``tasks.dequeue``: take a queued task back out of its queue (``created``)."""
+    task = call.store.queues.dequeue(_task_id(call.body))
+    return {"updated": 1, "dequeued": 1,
+            "fields": {"status": STATUS_TO_CLEARML[task.status]}}
+
+
 def ping(call: Call) -> dict[str, Any]:
     """``tasks.ping``: a sign of life of the task's process."""
     call.store.tasks.mark_alive(_task_id(call.body))
@@ -342,11 +366,12 @@ ACTIONS: dict[str, Handler] = {
     "tasks.stopped": stopped, "tasks.stop": stop, "tasks.reset": reset, "tasks.ping": ping,
     "tasks.clone": clone, "tasks.edit_hyper_params": edit_hyper_params,
     "tasks.add_or_update_artifacts": add_or_update_artifacts,
+    "tasks.enqueue": enqueue, "tasks.dequeue": dequeue,
 }
 
 #: ClearML's task endpoints not served yet (each answers a 400 naming itself).
 NOT_YET = frozenset({
-    "tasks.enqueue", "tasks.dequeue", "tasks.publish", "tasks.archive", "tasks.delete",
+    "tasks.publish", "tasks.archive", "tasks.delete",
     "tasks.delete_artifacts",
     "tasks.delete_models", "tasks.move", "tasks.edit_configuration", "tasks.get_types",
     "tasks.validate", "tasks.delete_hyper_params", "tasks.get_hyper_params",
