@@ -4,7 +4,9 @@
 and ``uv pip install --compile-bytecode clearml==CLEARML_VERSION`` from PyPI, pip when uv
 is missing), under a file lock so parallel test workers build it once, and reuses it
 while its stamp names the pinned version. A failed install raises: the tests that need
-the SDK fail, they are never skipped.
+the SDK fail, they are never skipped. A ``.pth`` file in its site-packages names the
+project venv's site-packages, after its own: scripts of the SDK import TensorFlow/Keras
+from the project venv (installed once), while the SDK's own packages come first.
 
 :func:`run_sdk` runs a script with that interpreter against a server, configured only by
 the environment (``CLEARML_API_HOST`` and friends, an API key), with a timeout: the SDK
@@ -19,6 +21,7 @@ import fcntl
 import shutil
 import subprocess
 import sys
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +34,10 @@ VENV = REPO / ".cache" / f"clearml-venv-{CLEARML_VERSION}"
 #: How long one SDK script may run before the test fails (it would rather retry forever).
 SCRIPT_TIMEOUT_S = 120.0
 _STAMP = ".clearml-installed"
+#: The project venv's site-packages (TensorFlow, Keras), seen by the SDK's venv after its
+#: own through ``_PTH``; the stamp names it too, so an older venv gains the file.
+_PROJECT_SITE = sysconfig.get_paths()["purelib"]
+_PTH = "tunehouse-project-site.pth"
 
 
 def clearml_python() -> Path:
@@ -40,8 +47,14 @@ def clearml_python() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         python = VENV / "bin" / "python"
         stamp = VENV / _STAMP
-        if stamp.exists() and stamp.read_text() == CLEARML_VERSION and python.exists():
-            return python
+        stamped = f"{CLEARML_VERSION}\n{_PROJECT_SITE}"
+        if stamp.exists() and python.exists():
+            if stamp.read_text() == stamped:
+                return python
+            if stamp.read_text().split("\n")[0] == CLEARML_VERSION:  # the SDK is there
+                _see_project_site(python)
+                stamp.write_text(stamped)
+                return python
         shutil.rmtree(VENV, ignore_errors=True)
         uv = Path(sys.executable).parent / "uv"
         if uv.exists():
@@ -57,8 +70,19 @@ def clearml_python() -> Path:
             if done.returncode != 0:
                 raise RuntimeError(f"installing the clearml SDK failed: {' '.join(command)}\n"
                                    f"{done.stdout}\n{done.stderr}")
-        stamp.write_text(CLEARML_VERSION)
+        _see_project_site(python)
+        stamp.write_text(stamped)
         return python
+
+
+def _see_project_site(python: Path) -> None:
+    """Write ``_PTH`` into the SDK venv's site-packages: the project venv's site-packages
+    are then on its ``sys.path``, after its own."""
+    done = subprocess.run([str(python), "-c", "import sysconfig; "
+                           "print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, timeout=60, check=True,
+                          env=clean_env())
+    (Path(done.stdout.strip()) / _PTH).write_text(_PROJECT_SITE + "\n")
 
 
 def sdk_env(url: str, access_key: str, secret_key: str, home: Path) -> dict[str, str]:
