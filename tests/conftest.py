@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.browser import anonymous_page, browser, watch
 from tests.helpers.databases import (
     PG_ADMIN_URL,
     SQLITE_FILE,
@@ -41,7 +42,8 @@ from tests.helpers.databases import (
 )
 from tests.helpers.server import ServerProcess, running_server
 
-__all__ = ["PG_ADMIN_URL"]
+# the browser fixtures serve every test group (one Chromium per test process)
+__all__ = ["PG_ADMIN_URL", "anonymous_page", "browser", "watch"]
 
 _SHARED_SCOPES = ("module", "class", "package")
 

@@ -118,11 +118,44 @@ def test_events_tunehouse_does_not_keep_are_counted_as_errors(server: ServerProc
                                                               token: str, task_id: str) -> None:
     batch = (b'{"type": "training_stats_scalar", "task": "%s", "iter": 1, "metric": "m", '
              b'"variant": "v", "value": 2.5, "timestamp": 1000}\n'
+             b'{"type": "training_stats_vector", "task": "%s", "iter": 1, "metric": "m", '
+             b'"variant": "v", "values": [1, 2]}\n'
              b'{"type": "training_debug_image", "task": "%s", "iter": 1, "metric": "m", '
-             b'"variant": "v", "url": "http://x/y.png"}\n') % (task_id.encode(), task_id.encode())
+             b'"variant": "v", "url": "http://x/y.png"}\n') % ((task_id.encode(),) * 3)
     answer = _call(server, token, "events.add_batch", content=batch, method="POST")
-    assert answer["data"]["added"] == 1 and answer["data"]["errors"] == 1
-    assert "training_debug_image" in next(iter(answer["data"]["errors_info"]))
+    assert answer["data"]["added"] == 1 and answer["data"]["errors"] == 2
+    assert sorted(answer["data"]["errors_info"]) == [
+        "events of type 'training_stats_vector' are not supported by tunehouse yet",
+        "training_debug_image events whose url is not a file of tunehouse's file server "
+        "are not supported by tunehouse yet"]
+
+
+def test_debug_images_name_their_file_on_the_file_server(server: ServerProcess, token: str,
+                                                         task_id: str) -> None:
+    files = f"{server.url}/clearml-files"
+    path = f"api-checks/checked.{task_id}/metrics/layer/kernel/layer_kernel_00000000.jpeg"
+    auth = {"Authorization": f"Bearer {token}"}
+    for content in (b"first image", b"second image"):  # the SDK reuses the file's name
+        assert httpx.post(files, headers=auth,
+                          files={path: ("x.jpeg", content, "image/jpeg")}).status_code == 200
+        iteration = 0 if content == b"first image" else 1
+        image = {"type": "training_debug_image", "task": task_id, "iter": iteration,
+                 "metric": "layer", "variant": "kernel", "url": f"{files}/{path}"}
+        missing = {**image, "url": f"{files}/{path}.missing"}
+        batch = "\n".join(json.dumps(event) for event in (image, missing)).encode()
+        answer = _call(server, token, "events.add_batch", content=batch, method="POST")
+        assert (answer["data"]["added"], answer["data"]["errors"]) == (1, 1)
+    bad = _call(server, token, "events.add_batch", status=400, content=json.dumps(
+        {**image, "url": 5}).encode())
+    assert "url" in bad["meta"]["result_msg"]
+    with server.store() as store:
+        kept = {a.name: a for a in store.artifacts.list_artifacts(task_id)
+                if a.kind == "clearml-debug-image"}
+        assert sorted(kept) == ["debug_image/layer/kernel/0", "debug_image/layer/kernel/1"]
+        # each iteration keeps its own image, though the file was replaced
+        assert [b"".join(store.artifacts.open_blob(kept[name].sha256)) for name in sorted(kept)] \
+            == [b"first image", b"second image"]
+        assert kept["debug_image/layer/kernel/1"].content_type == "image/jpeg"
 
 
 def test_tokens_missing_forged_and_expired(server: ServerProcess, admin_key: Key) -> None:

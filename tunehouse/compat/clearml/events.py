@@ -5,9 +5,12 @@ The body is newline-delimited JSON, one event an object per line (``type``, ``ta
 ``timestamp`` in ms, ``iter``, and per type ``metric``/``variant``/``value``,
 ``msg``/``level`` or ``plot_str``). Events are grouped by task and each task's share is
 one tunehouse batch, its id the hash of its lines: a batch the SDK sends again after a
-lost answer is stored once. Events tunehouse does not keep yet (debug images, vectors,
-model events) are counted in ``errors`` with the reason in ``errors_info``, never
-dropped silently.
+lost answer is stored once. A debug image (``training_debug_image``: the SDK uploads the
+image to the file server first, then sends its ``url``; TensorBoard's ``write_images``
+through the SDK's binding) becomes an artifact of its task naming the image file's blob,
+so the image of each iteration stays even when the SDK reuses the file's name. Events
+tunehouse does not keep (vectors, model events, images not on tunehouse's file server)
+are counted in ``errors`` with the reason in ``errors_info``, never dropped silently.
 """
 
 from __future__ import annotations
@@ -20,14 +23,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tunehouse.compat.clearml.call import Call, Handler
-from tunehouse.compat.clearml.envelope import bad_request
+from tunehouse.compat.clearml.envelope import ApiError, bad_request
+from tunehouse.compat.clearml.paths import artifact_name, file_path
+from tunehouse.errors import NotFound, PermissionDenied
 from tunehouse.store.base import Store
-from tunehouse.store.records import ArtifactCreate, EventBatch, LogEvent, ScalarEvent
+from tunehouse.store.records import (
+    NAME_MAX,
+    Artifact,
+    ArtifactCreate,
+    EventBatch,
+    LogEvent,
+    ScalarEvent,
+)
 
 #: Log levels whose lines are tunehouse's ``stderr`` stream.
 _STDERR_LEVELS = frozenset({"error", "critical", "fatal"})
 #: The artifact kind of a ClearML plot (its Plotly JSON).
 PLOT_KIND = "clearml-plot"
+#: The artifact kind of a ClearML debug image (the blob of its file on the file server).
+DEBUG_IMAGE_KIND = "clearml-debug-image"
+_NO_IMAGE_FILE = ("training_debug_image events whose url is not a file of tunehouse's file "
+                  "server are not supported by tunehouse yet")
 
 
 @dataclass
@@ -35,6 +51,7 @@ class _TaskEvents:
     scalars: list[ScalarEvent] = field(default_factory=list)
     logs: list[LogEvent] = field(default_factory=list)
     plots: list[dict[str, Any]] = field(default_factory=list)
+    images: list[dict[str, Any]] = field(default_factory=list)
     digest: Any = field(default_factory=hashlib.sha256)
     #: How many of the batch's events these are (a log event may hold several lines).
     count: int = 0
@@ -68,7 +85,7 @@ def add_batch(call: Call) -> dict[str, Any]:
             errors[reason] = errors.get(reason, 0) + 1
     added = 0
     for task_id, found in per_task.items():
-        added += _store(call.store, task_id, found)
+        added += _store(call.store, task_id, found, errors)
     return {"added": added, "errors": sum(errors.values()), "errors_info": errors}
 
 
@@ -115,6 +132,16 @@ def _collect(event: dict[str, Any], number: int, per_task: dict[str, _TaskEvents
         found.plots.append({"metric": str(event.get("metric", "")),
                             "variant": str(event.get("variant", "")),
                             "iter": iteration, "plot_str": plot})
+    elif kind == "training_debug_image":
+        metric, variant, url = event.get("metric"), event.get("variant"), event.get("url")
+        if not all(isinstance(text, str) for text in (metric, variant, url)):
+            raise bad_request(f"events.add_batch: event {number}: metric, variant and url "
+                              "must be strings")
+        path = file_path(str(url))
+        if path is None:
+            return _NO_IMAGE_FILE
+        found.images.append({"metric": metric, "variant": variant, "iter": iteration,
+                             "url": url, "path": path})
     else:
         return f"events of type {kind!r} are not supported by tunehouse yet"
     found.digest.update(json.dumps(event, sort_keys=True).encode())
@@ -122,8 +149,9 @@ def _collect(event: dict[str, Any], number: int, per_task: dict[str, _TaskEvents
     return ""
 
 
-def _store(store: Store, task_id: str, found: _TaskEvents) -> int:
-    """Store one task's events; how many events were added."""
+def _store(store: Store, task_id: str, found: _TaskEvents, errors: dict[str, int]) -> int:
+    """Store one task's events; how many were added (those not kept counted in
+    ``errors``)."""
     if found.scalars or found.logs:
         batch_id = "clearml-" + found.digest.hexdigest()[:48]
         store.events.add_events(EventBatch(batch_id=batch_id, task_id=task_id,
@@ -133,11 +161,40 @@ def _store(store: Store, task_id: str, found: _TaskEvents) -> int:
         blob = store.artifacts.put_blob(io.BytesIO(data))
         name = f"plot/{plot['metric']}/{plot['variant']}/{plot['iter']}"
         store.artifacts.add_artifact(task_id, ArtifactCreate(
-            name=name[:200], kind=PLOT_KIND, sha256=blob.sha256, size=blob.size,
+            name=name[:NAME_MAX], kind=PLOT_KIND, sha256=blob.sha256, size=blob.size,
             content_type="application/json",
             metadata={"metric": plot["metric"], "variant": plot["variant"],
                       "iteration": plot["iter"]}))
-    return found.count
+    images = _debug_images(store, task_id, found.images)
+    lost = len(found.images) - images
+    if lost:
+        errors[_NO_IMAGE_FILE] = errors.get(_NO_IMAGE_FILE, 0) + lost
+    return found.count - lost
+
+
+def _debug_images(store: Store, task_id: str, images: list[dict[str, Any]]) -> int:
+    """Keep each debug image as an artifact of ``task_id`` naming the blob of its file on
+    the file server (read with the caller's rights); how many were kept."""
+    files: dict[str, dict[str, Artifact]] = {}  # the file server's files, per task
+    kept = 0
+    for image in images:
+        try:
+            file_task, name = artifact_name(image["path"])
+            if file_task not in files:
+                files[file_task] = {a.name: a for a in store.artifacts.list_artifacts(file_task)}
+        except (ApiError, NotFound, PermissionDenied):
+            continue
+        stored = files[file_task].get(name)
+        if stored is None:
+            continue
+        label = f"debug_image/{image['metric']}/{image['variant']}/{image['iter']}"
+        store.artifacts.add_artifact(task_id, ArtifactCreate(
+            name=label[:NAME_MAX], kind=DEBUG_IMAGE_KIND, sha256=stored.sha256,
+            size=stored.size, content_type=stored.content_type,
+            metadata={"metric": image["metric"], "variant": image["variant"],
+                      "iteration": image["iter"], "url": image["url"]}))
+        kept += 1
+    return kept
 
 
 ACTIONS: dict[str, Handler] = {"events.add_batch": add_batch}
