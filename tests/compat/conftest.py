@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.agent.conftest import start_agent  # noqa: F401 - real agents (reverse direction)
 from tests.helpers.clearml import clearml_python
 from tests.helpers.server import ServerProcess, running_server
 from tunehouse.client.accounts import HttpAccounts

@@ -94,16 +94,24 @@ def _see_project_site(python: Path) -> None:
 
 def sdk_env(url: str, access_key: str, secret_key: str, home: Path) -> dict[str, str]:
     """The environment of an SDK process talking to the tunehouse server at ``url``."""
+    return clean_env(
+        CLEARML_API_HOST=f"{url}/clearml", CLEARML_WEB_HOST=url,
+        CLEARML_FILES_HOST=f"{url}/clearml-files",
+        CLEARML_API_ACCESS_KEY=access_key, CLEARML_API_SECRET_KEY=secret_key,
+        **sdk_settings_env(home))
+
+
+def sdk_settings_env(home: Path) -> dict[str, str]:
+    """The SDK's settings without a server nor a key (what ``tunehouse agent`` passes on
+    to the clearml tasks it runs, adding those): its configuration file and cache under
+    ``home``, and no connection but to 127.0.0.1."""
     home.mkdir(parents=True, exist_ok=True)
     config = home / "clearml.conf"
     # the reporter in a thread, not a forked process: forked, it shares the parent's
     # pooled connections and sometimes deadlocks in fork (seen with clearml 2.1.12)
     config.write_text("sdk.development.suppress_update_message: true\n"
                       "sdk.development.report_use_subprocess: false\n")
-    return clean_env(
-        CLEARML_API_HOST=f"{url}/clearml", CLEARML_WEB_HOST=url,
-        CLEARML_FILES_HOST=f"{url}/clearml-files",
-        CLEARML_API_ACCESS_KEY=access_key, CLEARML_API_SECRET_KEY=secret_key,
+    return dict(
         CLEARML_CONFIG_FILE=str(config), CLEARML_CACHE_DIR=str(home / "cache"),
         CLEARML_LOG_LEVEL="WARNING", HOME=str(home), PYTHONDONTWRITEBYTECODE="1",
         # nothing but the local server: a proxy that refuses, 127.0.0.1 exempt
@@ -191,4 +199,4 @@ def clearml_agent(python: Path, url: str, access_key: str, secret_key: str, home
 
 
 __all__ = ["CLEARML_VERSION", "ClearmlAgent", "SdkRun", "clearml_agent", "clearml_python",
-           "run_sdk", "sdk_env"]
+           "run_sdk", "sdk_env", "sdk_settings_env"]

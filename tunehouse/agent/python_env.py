@@ -1,6 +1,8 @@
 """The Python a task runs with.
 
-* ``current``: the agent's own interpreter (and its packages).
+* ``current``: the agent's own interpreter (and its packages), or the one the agent was
+  told to use (``tunehouse agent --python``: e.g. a venv with the clearml SDK, as
+  clearml-agent's ``CLEARML_AGENT_SKIP_PIP_VENV_INSTALL`` names one).
 * ``venv``: a virtual environment built from the task's recorded package list with
   ``uv`` (``python -m venv`` and pip when uv is not installed), cached under
   ``<agent home>/venvs`` by the hash of that list: a second task with the same list starts
@@ -44,24 +46,26 @@ def env_key(packages: list[str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def interpreter(kind: str, packages: list[str], cache: Path) -> tuple[str, bool]:
-    """``(python executable, reused)`` for a task; WorkspaceError when a venv cannot be
-    built (the message names the failing step)."""
+def interpreter(kind: str, packages: list[str], cache: Path,
+                python: str | None = None) -> tuple[str, bool]:
+    """``(python executable, reused)`` for a task (``python``: the interpreter of kind
+    ``current``, default the agent's own); WorkspaceError when a venv cannot be built
+    (the message names the failing step)."""
     if kind == "current":
-        return sys.executable, True
+        return python or sys.executable, True
     if kind != "venv":
         raise WorkspaceError(f"unknown environment kind {kind!r} (use one of {ENV_KINDS})")
     key = env_key(packages)
     folder = cache / key
-    python = folder / "bin" / "python"
+    built = folder / "bin" / "python"
     cache.mkdir(parents=True, exist_ok=True)
     with exclusive(cache / f"{key}.lock"):  # agents sharing the cache build it once
-        if (folder / ".complete").exists() and python.exists():
-            return str(python), True
+        if (folder / ".complete").exists() and built.exists():
+            return str(built), True
         shutil.rmtree(folder, ignore_errors=True)
         _build(folder, requirements(packages))
         (folder / ".complete").write_text("\n".join(requirements(packages)) + "\n")
-    return str(python), False
+    return str(built), False
 
 
 def _build(folder: Path, wanted: list[str]) -> None:

@@ -27,7 +27,8 @@ from tunehouse.agent.isolation import TaskUser
 from tunehouse.agent.machine import host_name
 from tunehouse.agent.slots import Slot
 from tunehouse.agent.workspace import WorkspaceError
-from tunehouse.common.environment_extra import CODE_ROOT_KEY
+from tunehouse.common.clearml import sdk_environment
+from tunehouse.common.environment_extra import CLEARML_KEY, CODE_ROOT_KEY
 from tunehouse.common.retry import retrying
 from tunehouse.errors import PermissionDenied, ServerUnavailable, StaleAttempt, TunehouseError
 from tunehouse.settings import Settings
@@ -59,6 +60,8 @@ class AgentConfig:
     queues: list[str]
     settings: Settings
     env_kind: str = "current"
+    #: With ``env_kind`` current: the interpreter tasks run with (None: the agent's own).
+    python: str | None = None
     retries: int = 0
     time_limit_s: float | None = None
     grace_s: float = 10.0
@@ -117,6 +120,8 @@ class Attempt:
         self._timed_out = False
         self._signalled = False
         self._key: NewApiKey | None = None
+        #: The task was recorded by the clearml SDK: it gets the SDK's variables too.
+        self._clearml = False
         #: Set once the attempt's outcome is being recorded: heartbeats leave it out.
         self.ending = threading.Event()
         self.finished = threading.Event()
@@ -173,6 +178,11 @@ class Attempt:
         started = time.monotonic()
         script = self.store.tasks.get_script(self.task.id)
         environment = self.store.tasks.get_environment(self.task.id)
+        self._clearml = CLEARML_KEY in environment.extra
+        if self._clearml and not self.config.settings.server:
+            raise WorkspaceError("the task was recorded by the clearml SDK, which talks to a "
+                                 "tunehouse server only: run the agent with a server "
+                                 "(TUNEHOUSE_SERVER), not on the database")
         folder = self.config.work / f"{self.task.id}.{self.task.attempt}"
         local_root = (environment.extra.get(CODE_ROOT_KEY)
                       if environment.hostname == host_name() else None)
@@ -182,7 +192,8 @@ class Attempt:
             self.config.task_user.own(space.root)
         try:
             python, reused = python_env.interpreter(self.config.env_kind,
-                                                    environment.packages, self.config.venvs)
+                                                    environment.packages, self.config.venvs,
+                                                    self.config.python)
         except WorkspaceError:
             workspace.remove(space)
             raise
@@ -233,12 +244,16 @@ class Attempt:
         self._finish(code, "", console)
 
     def _terminate(self) -> None:
-        """SIGTERM to the process group, SIGKILL after the grace period (in a thread)."""
+        """SIGTERM to the process group (SIGINT for a task of the clearml SDK, which
+        ignores SIGTERM), SIGKILL after the grace period (in a thread)."""
         self._signalled = True
         process = self.process
         if process is None:
             return
-        _signal_group(process, signal.SIGTERM)
+        # the clearml SDK's exit hook swallows SIGTERM when the script has no handler of
+        # its own (it returns when the original one is SIG_DFL); on SIGINT it lets
+        # KeyboardInterrupt end the script and sends its last reports at exit
+        _signal_group(process, signal.SIGINT if self._clearml else signal.SIGTERM)
 
         def kill_later() -> None:
             try:
@@ -252,7 +267,8 @@ class Attempt:
         """The task's environment: the agent's (its own credentials were wiped at start,
         and nothing named ``TUNEHOUSE_*`` passes), the slot's devices, the task and
         attempt, and the owner's key made for this attempt (with a server; the store's
-        location without one). Never the agent's own key."""
+        location without one), also as the clearml SDK's variables for a task that SDK
+        recorded (``CLEARML_TASK_ID``, hosts and keys). Never the agent's own key."""
         settings = self.config.settings
         env = {k: v for k, v in os.environ.items() if not k.startswith("TUNEHOUSE_")}
         env.update(self.slot.environment())
@@ -266,6 +282,9 @@ class Attempt:
             env.update(TUNEHOUSE_SERVER=settings.server or "",
                        TUNEHOUSE_ACCESS_KEY=self._key.access_key,
                        TUNEHOUSE_SECRET_KEY=self._key.secret_key)
+            if self._clearml:
+                env.update(sdk_environment(settings.server or "", self._key.access_key,
+                                           self._key.secret_key, self.task.id))
         elif not settings.server:
             env.update(TUNEHOUSE_DB=settings.db, TUNEHOUSE_ARTIFACTS=str(settings.artifacts),
                        TUNEHOUSE_ACT_AS=self.store.user)

@@ -39,6 +39,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--env", choices=("current", "venv"), default="current",
                         help="current: this agent's Python; venv: a cached virtualenv of the "
                              "task's recorded packages, built with uv (default current)")
+    parser.add_argument("--python", default=None, metavar="PATH",
+                        help="with --env current: run every task with this interpreter "
+                             "instead of the agent's own, as it is (e.g. a venv that has "
+                             "the clearml SDK for tasks it recorded)")
     parser.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
                         help="stop and fail a task running longer than this")
     parser.add_argument("--grace", type=float, default=10.0, metavar="SECONDS",
@@ -70,6 +74,7 @@ def run_agent(args: argparse.Namespace) -> int:
         raise InvalidInput("--retries and --grace must be >= 0 and --lease > 0")
     if args.time_limit is not None and args.time_limit <= 0:
         raise InvalidInput("--time-limit must be positive")
+    python = _task_python(args.python, args.env)
     if args.cpu_only:
         gpus: list[str] = []
     elif args.gpus:
@@ -105,6 +110,7 @@ def run_agent(args: argparse.Namespace) -> int:
         isolation.check_task_user_can_run(task_user, sys.executable)
     home = check_folder(settings.home / "agent")
     config = AgentConfig(name=name, queues=queues, settings=settings, env_kind=args.env,
+                         python=python,
                          retries=args.retries, time_limit_s=args.time_limit,
                          grace_s=args.grace, lease_s=args.lease, home=home,
                          task_user=task_user)
@@ -113,6 +119,20 @@ def run_agent(args: argparse.Namespace) -> int:
         agent = Agent(store, config, slots, gpus)
         agent.install_signal_handlers()
         return agent.run()
+
+
+def _task_python(python: str | None, env_kind: str) -> str | None:
+    """The absolute path of ``--python`` (None when not given); InvalidInput when it
+    is no executable file or comes with ``--env venv``."""
+    if python is None:
+        return None
+    if env_kind != "current":
+        raise InvalidInput("--python goes with --env current (a venv is built on the "
+                           "agent's own Python)")
+    path = os.path.abspath(os.path.expanduser(python))
+    if not os.path.isfile(path) or not os.access(path, os.X_OK):
+        raise InvalidInput(f"--python {python}: not an executable file")
+    return path
 
 
 def _detach(args: argparse.Namespace, folder: Any, name: str) -> int:

@@ -17,13 +17,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tunehouse.common.clearml import API_MOUNT, FILES_MOUNT
 from tunehouse.compat.clearml.call import Backend
 from tunehouse.compat.clearml.dispatch import handle
 from tunehouse.compat.clearml.files import serve
-from tunehouse.compat.clearml.paths import FILES_MOUNT
-
-#: Where the server mounts the API and the file server.
-API_MOUNT = "/clearml"
 
 __all__ = ["API_MOUNT", "FILES_MOUNT", "Backend", "build_routes"]
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote, urlsplit
 
+from tunehouse.common.clearml import FILES_MOUNT
 from tunehouse.compat.clearml.envelope import ApiError
 from tunehouse.store.records import NAME_MAX
 
-#: Where the server mounts the ClearML file server.
-FILES_MOUNT = "/clearml-files"
 #: The artifact kind of a file uploaded to the ClearML file server.
 FILE_KIND = "clearml-file"
 _TASK_SEGMENT = re.compile(r"\.([0-9a-f]{32})$")

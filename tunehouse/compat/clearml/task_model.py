@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from tunehouse.common.environment_extra import CLEARML_KEY
 from tunehouse.compat.clearml.envelope import bad_request
 from tunehouse.store.base import Store
 from tunehouse.store.records import (
@@ -42,7 +43,7 @@ STATUS_FROM_CLEARML: dict[str, TaskStatus] = {
 #: ClearML task types tunehouse has; the others are refused with a 400 naming them.
 TYPES = frozenset(t.value for t in TaskType)
 #: The key of ``Environment.extra`` holding what only ClearML has.
-EXTRA_KEY = "clearml"
+EXTRA_KEY = CLEARML_KEY
 #: Fields of a task the SDK may ask for (``only_fields`` first parts).
 FIELDS = ("id", "name", "user", "company", "type", "status", "comment", "created", "started",
           "completed", "parent", "project", "output", "execution", "container", "models",
