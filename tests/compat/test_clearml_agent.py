@@ -19,7 +19,7 @@ from tests.helpers.server import ServerProcess, running_server
 from tests.helpers.wait import wait_until
 from tunehouse.client.accounts import HttpAccounts
 from tunehouse.client.http import HttpStore
-from tunehouse.store.records import Parameter, Task, TaskStatus
+from tunehouse.store.records import Parameter, Task, TaskQuery, TaskStatus
 from tunehouse.store.status import TERMINAL
 
 pytestmark = pytest.mark.timeout(300)
@@ -202,3 +202,62 @@ def test_a_stop_request_stops_the_run(server: ServerProcess, admin_key: Key, run
         ended = _wait_ended(server, clone, timeout=60)
         assert ended.status is TaskStatus.aborted, agent.log()[-3000:]
         assert "epoch 199 done" not in _console(server, clone)
+
+
+OPTIMIZE = """
+import json, sys
+from clearml import Task
+from clearml.automation import (HyperParameterOptimizer, UniformParameterRange,
+                                DiscreteParameterRange)
+from clearml.automation.optuna import OptimizerOptuna
+
+task = Task.init(project_name="clearml-agent", task_name="optimizer",
+                 task_type=Task.TaskTypes.optimizer, reuse_last_task_id=False,
+                 auto_resource_monitoring=False)
+optimizer = HyperParameterOptimizer(
+    base_task_id=sys.argv[1],
+    hyper_parameters=[UniformParameterRange("General/lr", min_value=0.01, max_value=1.0),
+                      DiscreteParameterRange("Args/epochs", values=[2, 3])],
+    objective_metric_title="loss", objective_metric_series="train",
+    objective_metric_sign="min", optimizer_class=OptimizerOptuna,
+    execution_queue=sys.argv[2], max_number_of_concurrent_tasks=1, total_max_jobs=3,
+    pool_period_min=0.02, min_iteration_per_job=1, max_iteration_per_job=10,
+    optuna_sampler=None, save_top_k_tasks_only=None)
+# the progress report's period (5 min by default): stop() waits for its next report
+optimizer.set_report_period(0.05)
+optimizer.start()
+optimizer.wait()
+top = optimizer.get_top_experiments(top_k=3)
+print("TOP=" + json.dumps([t.id for t in top]))
+optimizer.stop()
+print("OPTIMIZER=" + task.id)
+"""
+
+
+def test_clearml_hyper_parameter_optimizer_with_optuna(server: ServerProcess, admin_key: Key,
+                                                       runner_key: Key, sdk_python: Path,
+                                                       tmp_path: Path) -> None:
+    with clearml_agent(sdk_python, server.url, runner_key.access_key, runner_key.secret_key,
+                       tmp_path / "agent", "optuna", "box-e:cpu:0") as agent:
+        _wait_queue(server, "optuna")
+        env = sdk_env(server.url, admin_key.access_key, admin_key.secret_key, tmp_path / "sdk")
+        recorded = run_sdk(sdk_python, RECORD, env, tmp_path / "record")
+        assert recorded.returncode == 0, recorded.stderr
+        base = recorded.value("TASK_ID")
+        search = run_sdk(sdk_python, OPTIMIZE, env, tmp_path / "optimize",
+                         args=(base, "optuna"), timeout=240)
+        assert search.returncode == 0, (search.stdout[-3000:], search.stderr[-3000:],
+                                        agent.log()[-2000:])
+        top = json.loads(search.value("TOP"))
+        optimizer = search.value("OPTIMIZER")
+    with _store(server) as store:
+        trials = list(store.tasks.iter_tasks(TaskQuery(parent_id=optimizer)))
+        assert len(trials) == 3 and all(t.status is TaskStatus.completed for t in trials)
+        assert sorted(top) == sorted(t.id for t in trials)
+        lrs = {t.id: float(next(p.value for p in store.tasks.get_parameters(t.id)
+                                if p.name == "lr")) for t in trials}
+        assert len(set(lrs.values())) == 3  # each trial its own sampled value
+        finals = {t.id: store.events.get_metric_summaries(t.id) for t in trials}
+    last = {tid: next(s.last for s in summaries if s.title == "loss") for tid, summaries
+            in finals.items()}
+    assert [last[tid] for tid in top] == sorted(last.values())  # best (lowest) first

@@ -197,12 +197,37 @@ def _debug_images(store: Store, task_id: str, images: list[dict[str, Any]]) -> i
     return kept
 
 
-ACTIONS: dict[str, Handler] = {"events.add_batch": add_batch}
+def scalar_metrics_iter_histogram(call: Call) -> dict[str, Any]:
+    """``events.scalar_metrics_iter_histogram``: every scalar series of a task,
+    ``{title: {series: {name, x, y}}}`` by iteration (``samples`` downsamples each series
+    to about that many points, first and last kept). Only ``key=iter`` is served."""
+    body = call.body
+    task_id = body.req_text("task")
+    key = body.text("key", "iter")
+    if key != "iter":
+        raise bad_request(f"events.scalar_metrics_iter_histogram: key {key!r} is not "
+                          "supported by tunehouse yet (only iter)")
+    samples = body.integer("samples")
+    if samples is not None and samples < 1:
+        raise bad_request("events.scalar_metrics_iter_histogram: samples must be >= 1")
+    found: dict[str, dict[str, Any]] = {}
+    for data in call.store.events.get_scalars(task_id, max_points=samples):
+        found.setdefault(data.title, {})[data.series] = {
+            "name": data.series, "x": data.x,
+            "y": data.y}  # a missing value (NaN, inf reported) is null
+    return found
+
+
+ACTIONS: dict[str, Handler] = {
+    "events.add_batch": add_batch,
+    "events.scalar_metrics_iter_histogram": scalar_metrics_iter_histogram,
+}
 
 #: ClearML's event endpoints not served yet.
 NOT_YET = frozenset({
-    "events.add", "events.get_task_log", "events.get_task_events", "events.get_scalar_metrics_and_variants",
-    "events.scalar_metrics_iter_histogram", "events.get_task_plots", "events.get_debug_images",
+    "events.add", "events.get_task_log", "events.get_task_events",
+    "events.get_scalar_metrics_and_variants", "events.get_task_plots",
+    "events.get_debug_images",
     "events.get_task_metrics", "events.get_multi_task_plots", "events.delete_for_task",
     "events.get_task_latest_scalar_values", "events.debug_images", "events.plots",
 })

@@ -7,13 +7,14 @@ users, ids) are checked on each task as the store's pages stream by.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from tunehouse.compat.clearml.body import Body
 from tunehouse.compat.clearml.call import Call
 from tunehouse.compat.clearml.envelope import bad_request
-from tunehouse.compat.clearml.task_model import STATUS_FROM_CLEARML, task_type, to_clearml
+from tunehouse.compat.clearml.task_model import STATUS_FROM_CLEARML, md5, task_type, to_clearml
 from tunehouse.errors import NotFound, PermissionDenied
 from tunehouse.store.records import Task, TaskQuery
 
@@ -23,6 +24,10 @@ PAGE_SIZE, MAX_PAGE_SIZE = 500, 5000
 _ORDER = {"created": "created", "last_update": "updated", "last_change": "updated",
           "status_changed": "updated", "name": "name", "status": "status", "type": "type",
           "started": "created", "id": "created"}
+#: ``last_metrics`` value fields → tunehouse's metric summary fields.
+_METRIC_FIELDS = {"value": "last", "min_value": "min", "max_value": "max"}
+#: The most tasks ``tasks.get_all`` orders by a metric.
+MAX_METRIC_ORDERED = 5000
 #: Fields ``tasks.get_all`` reads; others answer a 400 naming them.
 _KNOWN = frozenset({
     "id", "name", "project", "status", "type", "tags", "system_tags", "user", "parent",
@@ -52,7 +57,11 @@ def get_all(call: Call) -> dict[str, Any]:
     fields = body.texts("only_fields")
     found = []
     skip = page * size
-    for task in _matching(call, body, query, checks):
+    matching = _matching(call, body, query, checks)
+    metric_order = _metric_order(body)
+    if metric_order is not None:
+        matching = iter(_by_metric(call, matching, *metric_order))
+    for task in matching:
         if skip:
             skip -= 1
             continue
@@ -151,9 +160,46 @@ def _system_tags(body: Body, fields: dict[str, Any]) -> None:
         fields[key] = [*(fields.get(key) or []), "archived"]
 
 
+def _metric_order(body: Body) -> tuple[str, str, str, bool] | None:
+    """``(md5 title, md5 series, summary field, descending)`` of an order on
+    ``last_metrics.<title>.<series>.<value|min_value|max_value>``; None for other orders."""
+    order = body.texts("order_by") or []
+    if not order or not order[0].lstrip("-+").startswith("last_metrics."):
+        return None
+    spec = order[0]
+    parts = spec.lstrip("-+").split(".")
+    if len(parts) != 4 or parts[3] not in _METRIC_FIELDS:
+        raise bad_request(f"tasks.get_all: order_by {spec!r} must be last_metrics.<md5 of "
+                          "title>.<md5 of series>.<value|min_value|max_value>")
+    return parts[1], parts[2], _METRIC_FIELDS[parts[3]], spec.startswith("-")
+
+
+def _by_metric(call: Call, tasks: Iterator[Task], title: str, series: str, field: str,
+               descending: bool) -> list[Task]:
+    """``tasks`` ordered by a metric summary's value (read per task: an order of at most
+    MAX_METRIC_ORDERED tasks); tasks without the metric last, ties by id."""
+    found = list(itertools.islice(tasks, MAX_METRIC_ORDERED + 1))
+    if len(found) > MAX_METRIC_ORDERED:
+        raise bad_request(f"tasks.get_all: ordering by a metric reads each task's metrics: "
+                          f"narrow the filter to at most {MAX_METRIC_ORDERED} tasks")
+
+    def value(task: Task) -> float | None:
+        for summary in call.store.events.get_metric_summaries(task.id):
+            if md5(summary.title) == title and md5(summary.series) == series:
+                number = getattr(summary, field)
+                return None if number is None else float(number)
+        return None
+
+    keyed = [(value(task), task) for task in found]
+    present = sorted(((v, t) for v, t in keyed if v is not None),
+                     key=lambda item: (item[0], item[1].id), reverse=descending)
+    return [t for _, t in present] + sorted((t for v, t in keyed if v is None),
+                                            key=lambda t: t.id)
+
+
 def _order(body: Body) -> dict[str, Any]:
     order = body.texts("order_by") or []
-    if not order:
+    if not order or _metric_order(body) is not None:
         return {}
     if len(order) > 1:
         order = order[:1]  # tunehouse orders by one column, ties by id
