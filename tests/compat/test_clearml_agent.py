@@ -165,6 +165,34 @@ def test_clearml_agent_runs_tasks_of_both_sdks(server: ServerProcess, admin_key:
         assert series.y == [0.25]
 
 
+REMOTE = """
+from clearml import Task
+
+task = Task.init(project_name="clearml-agent", task_name="remote", reuse_last_task_id=False,
+                 auto_resource_monitoring=False)
+params = task.connect({"lr": 0.01})
+print(f"TASK_ID={task.id}", flush=True)
+task.execute_remotely(queue_name="remote")
+print(f"REMOTE LR={params['lr']}")
+"""
+
+
+def test_execute_remotely_hands_the_run_to_the_agent(server: ServerProcess, admin_key: Key,
+                                                     runner_key: Key, sdk_python: Path,
+                                                     tmp_path: Path) -> None:
+    with clearml_agent(sdk_python, server.url, runner_key.access_key, runner_key.secret_key,
+                       tmp_path / "agent", "remote", "box-f:cpu:0") as agent:
+        _wait_queue(server, "remote")
+        env = sdk_env(server.url, admin_key.access_key, admin_key.secret_key, tmp_path / "sdk")
+        local = run_sdk(sdk_python, REMOTE, env, tmp_path / "local")
+        assert local.returncode == 0, local.stderr
+        assert "REMOTE LR" not in local.stdout  # the local process ended at the call
+        task_id = local.value("TASK_ID")
+        ended = _wait_ended(server, task_id)
+        assert ended.status is TaskStatus.completed, agent.log()[-3000:]
+        assert ended.runner == "runner" and "REMOTE LR=0.01" in _console(server, task_id)
+
+
 def test_a_killed_agents_task_is_completed_by_another(server: ServerProcess, admin_key: Key,
                                                       runner_key: Key, sdk_python: Path,
                                                       tmp_path: Path) -> None:

@@ -242,3 +242,40 @@ def test_file_server_refusals(server: ServerProcess, token: str, other_key: Key,
     denied = httpx.post(files, headers=other, files={path: ("x.bin", b"mine")})
     assert denied.status_code == 403
     assert httpx.get(f"{files}/{path}", headers=auth).content == b"xyz"
+
+
+def test_queue_and_worker_endpoints_refuse_bad_input(server: ServerProcess, token: str,
+                                                     task_id: str) -> None:
+    missing = _call(server, token, "queues.get_next_task", {"queue": "no-such-queue"},
+                    status=404)
+    assert "no-such-queue" in missing["meta"]["result_msg"]
+    _call(server, token, "queues.get_by_id", {}, status=400)
+    _call(server, token, "queues.get_all", {"name": "(("}, status=400)
+    _call(server, token, "queues.add_task", {"queue": "x", "task": task_id}, status=400)
+    _call(server, token, "workers.register", {"worker": "bad\nname"}, status=400)
+    _call(server, token, "workers.register", {"worker": "w:cpu:0", "queues": ["nope"]},
+          status=404)
+    _call(server, token, "tasks.enqueue", {"task": task_id, "queue": "nope"}, status=404)
+    _call(server, token, "events.scalar_metrics_iter_histogram",
+          {"task": task_id, "key": "timestamp"}, status=400)
+    _call(server, token, "tasks.get_all", {"order_by": ["-last_metrics.a.b"]}, status=400)
+    # a queue entry and its status move together
+    queue = _call(server, token, "queues.create", {"name": "api-queue"})["data"]["id"]
+    _call(server, token, "tasks.enqueue", {"task": task_id, "queue": queue})
+    entries = _call(server, token, "queues.get_by_id", {"queue": queue})["data"]["queue"]
+    assert [e["task"] for e in entries["entries"]] == [task_id]
+    _call(server, token, "tasks.enqueue", {"task": task_id, "queue": queue}, status=409)
+    _call(server, token, "tasks.dequeue", {"task": task_id})
+    assert _call(server, token, "queues.get_by_id",
+                 {"queue": queue})["data"]["queue"]["entries"] == []
+
+
+def test_a_plain_users_key_cannot_pull_nor_write_for_others(server: ServerProcess,
+                                                            other_key: Key,
+                                                            task_id: str) -> None:
+    token = _login(server, other_key)
+    queue = _call(server, token, "queues.create", {"name": "mallory-queue"})["data"]["id"]
+    _call(server, token, "workers.register", {"worker": "m:cpu:0", "queues": [queue]},
+          status=403)
+    _call(server, token, "tasks.ping", {"task": task_id}, status=403)
+    _call(server, token, "tasks.started", {"task": task_id}, status=403)

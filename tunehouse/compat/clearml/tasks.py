@@ -255,9 +255,13 @@ def reset(call: Call) -> dict[str, Any]:
 
 def enqueue(call: Call) -> dict[str, Any]:
     """``tasks.enqueue``: put a ``created`` task in the queue ``queue`` (an id) or
-    ``queue_name`` (created when missing), or ``default``."""
+    ``queue_name`` (created when missing), or ``default``. A ``stopped`` (aborted) task
+    is reset first, as ``task.execute_remotely()`` expects: its scalars, console and
+    artifacts of the local start are dropped, its code and parameters kept."""
     body = call.body
     task_id = _task_id(body)
+    if call.store.tasks.get_task(task_id).status is S.aborted:
+        call.store.tasks.change_status(task_id, StatusChange(status=S.created, force=True))
     queue_id, queue_name = body.text("queue"), body.text("queue_name")
     if queue_id:
         name = find_queue(call.store, queue_id, "tasks.enqueue").name
