@@ -9,12 +9,13 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.compat.conftest import Key
-from tests.helpers.clearml import clearml_agent, run_sdk, sdk_env
+from tests.helpers.clearml import ClearmlAgent, clearml_agent, run_sdk, sdk_env
 from tests.helpers.server import ServerProcess, running_server
 from tests.helpers.wait import wait_until
 from tunehouse.client.accounts import HttpAccounts
@@ -87,6 +88,21 @@ def runner_key(server: ServerProcess) -> Key:
     return Key("runner", key.access_key, key.secret_key)
 
 
+@contextmanager
+def _agent(server: ServerProcess, key: Key, sdk_python: Path, home: Path, queue: str,
+           worker: str) -> Iterator[ClearmlAgent]:
+    """A clearml-agent of ``key`` serving ``queue`` (created by it: waited for)."""
+    with clearml_agent(sdk_python, server.url, key.access_key, key.secret_key, home, queue,
+                       worker) as agent:
+        _wait_queue(server, queue)
+        yield agent
+
+
+def _admin_env(server: ServerProcess, admin_key: Key, tmp: Path) -> dict[str, str]:
+    """The environment of an SDK script of the admin."""
+    return sdk_env(server.url, admin_key.access_key, admin_key.secret_key, tmp / "sdk")
+
+
 def _store(server: ServerProcess) -> HttpStore:
     return HttpStore(server.url, server.access_key, server.secret_key)
 
@@ -114,7 +130,7 @@ def _record_and_clone(sdk_python: Path, server: ServerProcess, admin_key: Key, t
                       queue: str, edits: dict[str, object], args: tuple[str, ...] = ()) -> str:
     """A task recorded by the clearml SDK, then a clone with ``edits`` queued in ``queue``
     (as the admin); the clone's id."""
-    env = sdk_env(server.url, admin_key.access_key, admin_key.secret_key, tmp / "sdk")
+    env = _admin_env(server, admin_key, tmp)
     recorded = run_sdk(sdk_python, RECORD, env, tmp / "record", args=args)
     assert recorded.returncode == 0, recorded.stderr
     source = recorded.value("TASK_ID")
@@ -127,9 +143,8 @@ def _record_and_clone(sdk_python: Path, server: ServerProcess, admin_key: Key, t
 def test_clearml_agent_runs_tasks_of_both_sdks(server: ServerProcess, admin_key: Key,
                                                runner_key: Key, sdk_python: Path,
                                                tmp_path: Path) -> None:
-    with clearml_agent(sdk_python, server.url, runner_key.access_key, runner_key.secret_key,
-                       tmp_path / "agent", "both", "box-a:cpu:0") as agent:
-        _wait_queue(server, "both")
+    with _agent(server, runner_key, sdk_python, tmp_path / "agent", "both",
+                "box-a:cpu:0") as agent:
         clearml_clone = _record_and_clone(sdk_python, server, admin_key, tmp_path, "both",
                                           {"General/lr": 0.5, "Args/epochs": 3})
         # a task recorded by tunehouse's own SDK, cloned and edited through tunehouse
@@ -180,10 +195,9 @@ print(f"REMOTE LR={params['lr']}")
 def test_execute_remotely_hands_the_run_to_the_agent(server: ServerProcess, admin_key: Key,
                                                      runner_key: Key, sdk_python: Path,
                                                      tmp_path: Path) -> None:
-    with clearml_agent(sdk_python, server.url, runner_key.access_key, runner_key.secret_key,
-                       tmp_path / "agent", "remote", "box-f:cpu:0") as agent:
-        _wait_queue(server, "remote")
-        env = sdk_env(server.url, admin_key.access_key, admin_key.secret_key, tmp_path / "sdk")
+    with _agent(server, runner_key, sdk_python, tmp_path / "agent", "remote",
+                "box-f:cpu:0") as agent:
+        env = _admin_env(server, admin_key, tmp_path)
         local = run_sdk(sdk_python, REMOTE, env, tmp_path / "local")
         assert local.returncode == 0, local.stderr
         assert "REMOTE LR" not in local.stdout  # the local process ended at the call
@@ -196,9 +210,8 @@ def test_execute_remotely_hands_the_run_to_the_agent(server: ServerProcess, admi
 def test_a_killed_agents_task_is_completed_by_another(server: ServerProcess, admin_key: Key,
                                                       runner_key: Key, sdk_python: Path,
                                                       tmp_path: Path) -> None:
-    with clearml_agent(sdk_python, server.url, runner_key.access_key, runner_key.secret_key,
-                       tmp_path / "agent-1", "killed", "box-b:cpu:0") as first:
-        _wait_queue(server, "killed")
+    with _agent(server, runner_key, sdk_python, tmp_path / "agent-1", "killed",
+                "box-b:cpu:0") as first:
         clone = _record_and_clone(sdk_python, server, admin_key, tmp_path, "killed",
                                   {"Args/epochs": 8, "Args/pause": 0.5})
         wait_until(lambda: "epoch 1 done" in _console(server, clone), timeout=120,
@@ -208,8 +221,8 @@ def test_a_killed_agents_task_is_completed_by_another(server: ServerProcess, adm
         assert store.tasks.get_task(clone).attempt == 1
         wait_until(lambda: store.tasks.get_task(clone).status is TaskStatus.queued,
                    timeout=LEASE_S + 30, what="the lost task never went back to its queue")
-    with clearml_agent(sdk_python, server.url, runner_key.access_key, runner_key.secret_key,
-                       tmp_path / "agent-2", "killed", "box-c:cpu:0") as second:
+    with _agent(server, runner_key, sdk_python, tmp_path / "agent-2", "killed",
+                "box-c:cpu:0") as second:
         ended = _wait_ended(server, clone)
         assert ended.status is TaskStatus.completed, second.log()[-3000:]
         assert ended.attempt == 2 and ended.worker == "box-c:cpu:0"
@@ -218,9 +231,8 @@ def test_a_killed_agents_task_is_completed_by_another(server: ServerProcess, adm
 
 def test_a_stop_request_stops_the_run(server: ServerProcess, admin_key: Key, runner_key: Key,
                                       sdk_python: Path, tmp_path: Path) -> None:
-    with clearml_agent(sdk_python, server.url, runner_key.access_key, runner_key.secret_key,
-                       tmp_path / "agent", "stopped", "box-d:cpu:0") as agent:
-        _wait_queue(server, "stopped")
+    with _agent(server, runner_key, sdk_python, tmp_path / "agent", "stopped",
+                "box-d:cpu:0") as agent:
         clone = _record_and_clone(sdk_python, server, admin_key, tmp_path, "stopped",
                                   {"Args/epochs": 200, "Args/pause": 0.5})
         wait_until(lambda: "epoch 1 done" in _console(server, clone), timeout=120,
@@ -265,10 +277,9 @@ print("OPTIMIZER=" + task.id)
 def test_clearml_hyper_parameter_optimizer_with_optuna(server: ServerProcess, admin_key: Key,
                                                        runner_key: Key, sdk_python: Path,
                                                        tmp_path: Path) -> None:
-    with clearml_agent(sdk_python, server.url, runner_key.access_key, runner_key.secret_key,
-                       tmp_path / "agent", "optuna", "box-e:cpu:0") as agent:
-        _wait_queue(server, "optuna")
-        env = sdk_env(server.url, admin_key.access_key, admin_key.secret_key, tmp_path / "sdk")
+    with _agent(server, runner_key, sdk_python, tmp_path / "agent", "optuna",
+                "box-e:cpu:0") as agent:
+        env = _admin_env(server, admin_key, tmp_path)
         recorded = run_sdk(sdk_python, RECORD, env, tmp_path / "record")
         assert recorded.returncode == 0, recorded.stderr
         base = recorded.value("TASK_ID")
@@ -288,4 +299,5 @@ def test_clearml_hyper_parameter_optimizer_with_optuna(server: ServerProcess, ad
         finals = {t.id: store.events.get_metric_summaries(t.id) for t in trials}
     last = {tid: next(s.last for s in summaries if s.title == "loss") for tid, summaries
             in finals.items()}
-    assert [last[tid] for tid in top] == sorted(last.values())  # best (lowest) first
+    values = [last[tid] for tid in top]
+    assert None not in values and values == sorted(v for v in values if v is not None)
