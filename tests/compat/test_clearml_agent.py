@@ -213,20 +213,22 @@ def test_a_killed_agents_task_is_completed_by_another(server: ServerProcess, adm
     with _agent(server, runner_key, sdk_python, tmp_path / "agent-1", "killed",
                 "box-b:cpu:0") as first:
         clone = _record_and_clone(sdk_python, server, admin_key, tmp_path, "killed",
-                                  {"Args/epochs": 8, "Args/pause": 0.5})
+                                  {"Args/epochs": 40, "Args/pause": 0.5})
         wait_until(lambda: "epoch 1 done" in _console(server, clone), timeout=120,
                    what="the first agent never ran the task")
         first.kill()  # the daemon and the task's process: the machine died
     with _store(server) as store:
         assert store.tasks.get_task(clone).attempt == 1
+        # 40 epochs of 0.5 s: the kill came long before the end (the console lags a little)
         wait_until(lambda: store.tasks.get_task(clone).status is TaskStatus.queued,
-                   timeout=LEASE_S + 30, what="the lost task never went back to its queue")
+                   timeout=LEASE_S + 30, what="the lost task never went back to its queue",
+                   seen=lambda: store.tasks.get_task(clone).status)
     with _agent(server, runner_key, sdk_python, tmp_path / "agent-2", "killed",
                 "box-c:cpu:0") as second:
         ended = _wait_ended(server, clone)
         assert ended.status is TaskStatus.completed, second.log()[-3000:]
         assert ended.attempt == 2 and ended.worker == "box-c:cpu:0"
-        assert "epoch 7 done" in _console(server, clone)
+        assert "epoch 39 done" in _console(server, clone)
 
 
 def test_a_stop_request_stops_the_run(server: ServerProcess, admin_key: Key, runner_key: Key,
