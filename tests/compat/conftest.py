@@ -3,6 +3,7 @@ clearml SDK in its own virtual environment, and a second user with an API key.""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,3 +51,29 @@ def other_key(server: ServerProcess) -> Key:
         accounts.users.create_user("mallory", "not-an-admin-1")
         key = accounts.keys.create_api_key("mallory")
     return Key("mallory", key.access_key, key.secret_key)
+
+
+#: The lease of a task a clearml-agent pulled, on :func:`agent_server`: the test agents
+#: report every second; a busy CI machine may delay a report by seconds, never by 15.
+AGENT_LEASE_S = 15
+
+
+@pytest.fixture(scope="module")
+def agent_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server of the module's own for the clearml-agent tests: a pulled task's lease runs
+    out after :data:`AGENT_LEASE_S` seconds."""
+    home = tmp_path_factory.mktemp("clearml-agent-server") / "home"
+    home.mkdir(parents=True)
+    (home / "config.json").write_text(json.dumps({"clearml_lease_s": AGENT_LEASE_S}))
+    with running_server(home) as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def runner_key(agent_server: ServerProcess) -> Key:
+    """The key of ``runner``, an agent account: what the clearml agents log in with."""
+    server = agent_server
+    with HttpAccounts(server.url, server.access_key, server.secret_key) as accounts:
+        accounts.users.create_user("runner", "runner-password-1", agent=True)
+        key = accounts.keys.create_api_key("runner")
+    return Key("runner", key.access_key, key.secret_key)
