@@ -124,6 +124,8 @@ LOST_AFTER_S = 300.0
 LEASE_S = 60.0
 #: Longest a claim may wait for a task to arrive (long poll), in seconds.
 CLAIM_WAIT_MAX_S = 30.0
+#: Longest a wait for a change of a task's children may last (long poll), in seconds.
+CHILDREN_WAIT_MAX_S = 30.0
 
 
 class TaskCreate(Input):
