@@ -50,7 +50,6 @@ from tunehouse.store.sql.status import REASON_MAX, StatusWriter, delete_outputs
 from tunehouse.store.sql.task_columns import numeric_value
 from tunehouse.store.status import ACTIVE, check_transition
 
-
 #: How often a wait for a change of a task's children looks for changes made by other
 #: processes (those made through this process's store wake it at once).
 CHILDREN_POLL_S = 0.05
