@@ -9,7 +9,9 @@ measured by ``benchmarks/hpo_wakeups.py``.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -18,6 +20,8 @@ from tests.hpo.helpers import Env
 from tunehouse.hpo import controller
 from tunehouse.hpo.optimizer import HyperParameterOptimizer
 from tunehouse.hpo.space import UniformParameterRange
+from tunehouse.hpo.trials import read_new_points
+from tunehouse.store.base import Store
 from tunehouse.store.records import EventBatch, StatusChange, Task, TaskStatus
 
 SPACE = [UniformParameterRange("x", 0.0, 1.0), UniformParameterRange("y", 0.0, 1.0)]
@@ -32,10 +36,11 @@ def slow_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(controller, "CHILDREN_POLL_S", SLOW_PASS_S)
 
 
-def start_search(env: Env, queue: str, **options: object) -> HyperParameterOptimizer:
+def start_search(env: Env, queue: str, concurrent: int = 1,
+                 **options: object) -> HyperParameterOptimizer:
     search = HyperParameterOptimizer(
         env.base_task(), SPACE, "objective", "value", strategy="random", seed=3,
-        execution_queue=queue, max_number_of_concurrent_tasks=1, store=env.store,
+        execution_queue=queue, max_number_of_concurrent_tasks=concurrent, store=env.store,
         settings=env.settings, **options)  # type: ignore[arg-type]
     search.start()
     return search
@@ -96,3 +101,33 @@ def test_a_report_is_judged_at_once(env: Env,
                                                          reason="aborted on request"))
     assert search.wait(timeout=WAKE_S)
     assert search.ending == ("completed", "1 trials: 1 completed, 0 pruned, 0 failed")
+
+
+def test_a_pass_woken_by_one_trial_reads_nothing_of_a_quiet_one(
+        env: Env, searches: list[HyperParameterOptimizer],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: Counter[str] = Counter()
+
+    def counted(store: Store, task_id: str, *args: Any) -> Any:
+        reads[task_id] += 1
+        return read_new_points(store, task_id, *args)
+
+    monkeypatch.setattr(controller, "read_new_points", counted)
+    search = start_search(env, "wake-quiet", total_max_jobs=2, max_iteration_per_job=3,
+                          concurrent=2)
+    searches.append(search)
+    busy, quiet = claim(env, "wake-quiet"), claim(env, "wake-quiet")
+    wait_until(lambda: reads[quiet.id], WAKE_S, f"the reports of {quiet.id} read")
+    before = reads[quiet.id]
+    for iteration in (1, 2, 3):  # the third reaches max_iteration_per_job
+        report(env, busy.id, iteration, 0.5)
+    wait_until(lambda: env.store.tasks.get_task(busy.id).abort_requested, WAKE_S,
+               f"the abort of {busy.id} requested")
+    assert reads[busy.id] >= 2  # read in the passes its reports woke
+    assert reads[quiet.id] == before  # nothing written to it since: not read again
+    env.store.tasks.change_status(busy.id, StatusChange(status=TaskStatus.aborted,
+                                                        reason="aborted on request"))
+    report(env, quiet.id, 1, 0.7)
+    env.store.tasks.change_status(quiet.id, StatusChange(status=TaskStatus.completed))
+    assert search.wait(timeout=WAKE_S)
+    assert search.ending == ("completed", "2 trials: 2 completed, 0 pruned, 0 failed")

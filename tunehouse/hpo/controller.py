@@ -11,11 +11,12 @@ wrote it), so a report is judged and a finished trial's slot refilled in a fract
 second, not at the next poll. The regular pass still runs for what no write announces:
 time limits, lost leases, the controller's own sign of life and abort requests.
 
-Watching reads, per running child, its metric summaries (one query) and the objective's
-series only when the summary changed; one listing query finds every active child. A
-prune decision is stored on the child (``hpo.outcome``) and its abort requested in the
-same poll that read the report, so it reaches the agent with its next heartbeat (every
-second).
+Watching reads, per running child whose row changed since its last read (storing events
+sets its ``updated``), its metric summaries (one query) and the objective's series only
+when the summary changed; one listing query finds every active child. So a pass woken by
+one child's report reads that child's reports, not every child's. A prune decision is
+stored on the child (``hpo.outcome``) and its abort requested in the same pass that read
+the report, so it reaches the agent with its next heartbeat (every second).
 
 Children nobody runs any more (their lease ran out, or the local agent that ran them
 is known to be gone: see :func:`tunehouse.hpo.execution.worker_gone`) are reset and
@@ -83,6 +84,10 @@ class Child:
     outcome: Outcome | None = None
     values: list[float] | None = None
     reason: str = ""
+    #: The child's ``updated`` when its reports were last read: while it stays the same,
+    #: nothing was reported since (storing events sets it), and a pass woken by another
+    #: child's write reads nothing of this one.
+    read_at: datetime | None = None
 
 
 @dataclass
@@ -254,8 +259,10 @@ class SearchRun:
 
     def _watch(self, child: Child, record: Task) -> None:
         config = self.config
-        for iteration, value, seen in read_new_points(self.store, record.id,
-                                                      config.objectives, child.watch):
+        points = ([] if record.updated == child.read_at else
+                  read_new_points(self.store, record.id, config.objectives, child.watch))
+        child.read_at = record.updated
+        for iteration, value, seen in points:
             child.watch.fed = iteration
             if child.outcome is not None:
                 continue
