@@ -6,7 +6,7 @@ trials while the budget allows.
 Between two passes the loop waits on the store's long poll of the children
 (:meth:`~tunehouse.store.interfaces.TaskStore.wait_for_children`): a report stored for a
 child, or a child's end, wakes it at once (within
-:data:`~tunehouse.store.sql.tasks.CHILDREN_POLL_S` of the SQL store when another process
+:data:`~tunehouse.store.sql.tasks.CHILDREN_CHANGE_POLL_S` of the SQL store when another process
 wrote it), so a report is judged and a finished trial's slot refilled in a fraction of a
 second, not at the next poll. The regular pass still runs for what no write announces:
 time limits, lost leases, the controller's own sign of life and abort requests.

@@ -52,7 +52,7 @@ from tunehouse.store.status import ACTIVE, check_transition
 
 #: How often a wait for a change of a task's children looks for changes made by other
 #: processes (those made through this process's store wake it at once).
-CHILDREN_POLL_S = 0.05
+CHILDREN_CHANGE_POLL_S = 0.05
 
 
 def _last_sign(row: DbRow) -> datetime | None:
@@ -239,9 +239,10 @@ class SqlTaskStore(StatusWriter, TaskStore):
 
     def wait_for_children(self, parent_id: str, since: str | None = None,
                           wait_s: float = 0.0) -> str:
-        """The children's version (their count and latest ``updated``: every write of a
-        task row sets it), read again whenever this process's store commits a write and
-        every :data:`CHILDREN_POLL_S` for the writes of other processes."""
+        """The children's version (their count and latest ``updated``, which status
+        changes, abort requests, stored events and updates set), read again whenever this
+        process's store commits a write and every :data:`CHILDREN_CHANGE_POLL_S` for the
+        writes of other processes."""
         with self._read() as conn:
             self._task_row(conn, parent_id)
         signal = self._db.write_signal
@@ -252,7 +253,7 @@ class SqlTaskStore(StatusWriter, TaskStore):
             left = deadline - time.monotonic()
             if version != since or left <= 0:
                 return version
-            signal.wait(seen, min(CHILDREN_POLL_S, left))
+            signal.wait(seen, min(CHILDREN_CHANGE_POLL_S, left))
 
     def _children_version(self, parent_id: str) -> str:
         tasks = t.tasks.c
