@@ -90,6 +90,7 @@ ROUTES: dict[str, Route] = {
     "tasks.request_abort": Route("POST", "/tasks/{task_id}/abort"),
     "tasks.clone_task": Route("POST", "/tasks/{task_id}/clone"),
     "tasks.mark_alive": Route("POST", "/tasks/{task_id}/alive"),
+    "tasks.wait_for_children": Route("GET", "/tasks/{task_id}/children/version"),
     "tasks.reap_lost_tasks": Route("POST", "/tasks/reap"),
     "tasks.set_parameters": Route("PUT", "/tasks/{task_id}/parameters"),
     "tasks.get_parameters": Route("GET", "/tasks/{task_id}/parameters"),

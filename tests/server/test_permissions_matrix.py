@@ -67,6 +67,7 @@ RULES: dict[str, str] = {
     "tasks.request_abort": "editor",
     "tasks.clone_task": "editor",
     "tasks.mark_alive": "editor",
+    "tasks.wait_for_children": "viewer",
     "tasks.reap_lost_tasks": "admin",
     "tasks.set_parameters": "editor",
     "tasks.get_parameters": "viewer",

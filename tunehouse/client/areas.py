@@ -95,6 +95,13 @@ class HttpTaskStore(_Area, TaskStore):
     def mark_alive(self, task_id: str) -> Task:
         return self._caller.call(Task, "tasks.mark_alive", path={"task_id": task_id})
 
+    def wait_for_children(self, parent_id: str, since: str | None = None,
+                          wait_s: float = 0.0) -> str:
+        answer = self._caller.call(dict[str, str], "tasks.wait_for_children",
+                                   path={"task_id": parent_id},
+                                   params={"since": since, "wait_s": wait_s})
+        return answer["version"]
+
     def reap_lost_tasks(self, lost_after_s: float = LOST_AFTER_S) -> list[Task]:
         return self._caller.call(list[Task], "tasks.reap_lost_tasks",
                                  body={"lost_after_s": lost_after_s})

@@ -1,12 +1,22 @@
-"""The search loop: rebuild the study from the trials the controller recorded, then every
-:data:`CHILDREN_POLL_S` watch the running children, feed their objective to Optuna, prune or stop
-them, record the finished ones, and start new trials while the budget allows.
+"""The search loop: rebuild the study from the trials the controller recorded, then, each
+time a child changes and at least every :data:`CHILDREN_POLL_S`, watch the running children,
+feed their objective to Optuna, prune or stop them, record the finished ones, and start new
+trials while the budget allows.
 
-Watching reads, per running child, its metric summaries (one query) and the objective's
-series only when the summary changed; one listing query finds every active child. A
-prune decision is stored on the child (``hpo.outcome``) and its abort requested in the
-same poll that read the report, so it reaches the agent with its next heartbeat (every
-second).
+Between two passes the loop waits on the store's long poll of the children
+(:meth:`~tunehouse.store.interfaces.TaskStore.wait_for_children`): a report stored for a
+child, or a child's end, wakes it at once (within
+:data:`~tunehouse.store.sql.tasks.CHILDREN_CHANGE_POLL_S` of the SQL store when another process
+wrote it), so a report is judged and a finished trial's slot refilled in a fraction of a
+second, not at the next poll. The regular pass still runs for what no write announces:
+time limits, lost leases, the controller's own sign of life and abort requests.
+
+Watching reads, per running child whose row changed since its last read (storing events
+sets its ``updated``), its metric summaries (one query) and the objective's series only
+when the summary changed; one listing query finds every active child. So a pass woken by
+one child's report reads that child's reports, not every child's. A prune decision is
+stored on the child (``hpo.outcome``) and its abort requested in the same pass that read
+the report, so it reaches the agent with its next heartbeat (every second).
 
 Children nobody runs any more (their lease ran out, or the local agent that ran them
 is known to be gone: see :func:`tunehouse.hpo.execution.worker_gone`) are reset and
@@ -74,6 +84,10 @@ class Child:
     outcome: Outcome | None = None
     values: list[float] | None = None
     reason: str = ""
+    #: The child's ``updated`` when its reports were last read: while it stays the same,
+    #: nothing was reported since (storing events sets it), and a pass woken by another
+    #: child's write reads nothing of this one.
+    read_at: datetime | None = None
 
 
 @dataclass
@@ -175,6 +189,7 @@ class SearchRun:
         self.progress = Progress(self.store, self.controller.id, self.config.objectives,
                                  self.started)
         errors = 0
+        version = self._wait_for_change(None, time.monotonic())
         while self.ending is None:
             started = time.monotonic()
             try:
@@ -185,9 +200,24 @@ class SearchRun:
                 log.warning("search %s: %s (retrying)", self.controller.id, exc.message)
                 if errors >= 60:
                     raise
-            time.sleep(max(0.0, CHILDREN_POLL_S - (time.monotonic() - started)))
+            if self.ending is None:
+                version = self._wait_for_change(version, started + CHILDREN_POLL_S)
         self._wind_down()
         return self.ending
+
+    def _wait_for_change(self, version: str | None, deadline: float) -> str | None:
+        """Wait until the children differ from ``version`` (what they were before the pass
+        that just ran: a change during it, the pass's own writes included, ends the wait
+        at once) or until ``deadline`` (``time.monotonic()``); returns their version then
+        (None when the store could not tell: the next wait then returns at once)."""
+        left = max(0.0, deadline - time.monotonic())
+        try:
+            return self.store.tasks.wait_for_children(self.controller.id, version, left)
+        except TunehouseError as exc:
+            log.warning("search %s: %s (waiting for the next pass)", self.controller.id,
+                        exc.message)
+            time.sleep(max(0.0, deadline - time.monotonic()))
+            return None
 
     def tick(self) -> None:
         """One poll: watch, finish, decide whether to end, launch."""
@@ -229,8 +259,10 @@ class SearchRun:
 
     def _watch(self, child: Child, record: Task) -> None:
         config = self.config
-        for iteration, value, seen in read_new_points(self.store, record.id,
-                                                      config.objectives, child.watch):
+        points = ([] if record.updated == child.read_at else
+                  read_new_points(self.store, record.id, config.objectives, child.watch))
+        child.read_at = record.updated
+        for iteration, value, seen in points:
             child.watch.fed = iteration
             if child.outcome is not None:
                 continue
@@ -408,7 +440,9 @@ class SearchRun:
                     self._decide(child, "stopped", why, child.watch.last_iteration,
                                  child.watch.last.get(self.config.objectives[0].label),
                                  time.time())
+        version: str | None = None
         while self._running() and time.monotonic() < deadline:
+            started = time.monotonic()
             try:
                 active = {task.id: task for task in self._children(_ACTIVE)}
                 with self.lock:
@@ -416,7 +450,8 @@ class SearchRun:
                         self._update(child, active.get(child.task.id))
             except TunehouseError as exc:
                 log.warning("search %s: %s (retrying)", self.controller.id, exc.message)
-            time.sleep(CHILDREN_POLL_S)
+            if self._running():
+                version = self._wait_for_change(version, started + CHILDREN_POLL_S)
         self._publish(force=True)
 
     # ------------------------------------------------------------ reading

@@ -37,6 +37,7 @@ from tunehouse.server.ui import build_ui_router, html_page
 from tunehouse.server.ui.assets import mount_static
 from tunehouse.server.watchdog import Watchdog
 from tunehouse.settings import Settings
+from tunehouse.store.records import build_schemas
 from tunehouse.store.sql import SqlStore
 from tunehouse.store.sql.accounts import SqlAccountStore
 from tunehouse.version import __version__
@@ -55,6 +56,7 @@ def create_app(settings: Settings, store: SqlStore | None = None,
     delays and lockouts (tests pass accounts on a fake clock). The store is closed when
     the app shuts down.
     """
+    build_schemas()  # before FastAPI makes its adapters of the routes' models
     if store is None:
         store = SqlStore.from_settings(settings, user="server")
     opened = store

@@ -113,6 +113,11 @@ class GuardedTaskStore(TaskStore):
         self._guard.task(task_id, E, "report life of")
         return self._inner.mark_alive(task_id)
 
+    def wait_for_children(self, parent_id: str, since: str | None = None,
+                          wait_s: float = 0.0) -> str:
+        self._guard.task(parent_id, V, "watch the children of")
+        return self._inner.wait_for_children(parent_id, since, wait_s)
+
     def reap_lost_tasks(self, lost_after_s: float = LOST_AFTER_S) -> list[Task]:
         self._guard.admin("fail lost tasks")
         return self._inner.reap_lost_tasks(lost_after_s)

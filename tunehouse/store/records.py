@@ -41,14 +41,17 @@ Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 Iteration = Annotated[Int64, Strict()]
 
 
+# Both bases defer building their models' validation schemas to the first use
+# (``defer_build``): a training script's Task.init builds the few it uses, not all of them
+# (docs/sdk.md); the server builds them all at start (:func:`build_schemas`).
 class Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Input(BaseModel):
     """Base of request bodies: unknown fields are an error naming the field."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class TaskStatus(enum.StrEnum):
@@ -121,6 +124,8 @@ LOST_AFTER_S = 300.0
 LEASE_S = 60.0
 #: Longest a claim may wait for a task to arrive (long poll), in seconds.
 CLAIM_WAIT_MAX_S = 30.0
+#: Longest a wait for a change of a task's children may last (long poll), in seconds.
+CHILDREN_WAIT_MAX_S = 30.0
 
 
 class TaskCreate(Input):
@@ -530,3 +535,17 @@ def validate_project_name(name: str) -> str:
     if any(not part.strip() for part in parts) or ".." in parts:
         raise ValueError(f"invalid project name {name!r}: parts separated by '/' must be non-empty")
     return "/".join(part.strip() for part in parts)
+
+
+def build_schemas() -> None:
+    """Build the validation schemas of every :class:`Record` and :class:`Input` model
+    defined so far (the server's request bodies among them), which the models otherwise
+    build at their first use, and stop deferring them: the pydantic adapters made of them
+    afterwards (FastAPI's, of each route's body and answer) are then built at once too,
+    as FastAPI's OpenAPI document needs. The server calls it before it adds its routes."""
+    pending: list[type[BaseModel]] = [Record, Input]
+    while pending:
+        model = pending.pop()
+        model.model_config["defer_build"] = False
+        model.model_rebuild(force=True)
+        pending.extend(model.__subclasses__())

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
 ID_LENGTH = 32
@@ -53,8 +52,28 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-#: JSON documents; JSONB on PostgreSQL (indexable, ``@>`` for tag filters).
-Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+class JsonDocument(sa.TypeDecorator[Any]):
+    """JSON documents; JSONB on PostgreSQL (indexable, ``@>`` for tag filters).
+
+    The PostgreSQL dialect is imported when a PostgreSQL connection first needs the type,
+    so that the embedded store (SQLite) never loads it: it is a sizeable share of
+    ``Task.init``'s import time (docs/sdk.md)."""
+
+    impl = sa.JSON
+    cache_ok = True
+    # as sa.JSON: None is stored as JSON null, values are not hashable
+    should_evaluate_none = True
+    hashable = False
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects import postgresql
+
+            return dialect.type_descriptor(postgresql.JSONB())
+        return dialect.type_descriptor(sa.JSON())
+
+
+Json = JsonDocument()
 
 
 class _SqliteExactDouble(sa.types.UserDefinedType[float]):

@@ -21,6 +21,7 @@ from tunehouse.server.bodies import LARGE_BODY_BYTES
 from tunehouse.server.json_stream import PARAMETER_LIST, parameter_chunks
 from tunehouse.store.base import Store
 from tunehouse.store.records import (
+    CHILDREN_WAIT_MAX_S,
     LOST_AFTER_S,
     Configuration,
     Environment,
@@ -28,6 +29,7 @@ from tunehouse.store.records import (
     Name,
     Parameter,
     Project,
+    Record,
     Script,
     StatusChange,
     Task,
@@ -118,6 +120,19 @@ class ReapRequest(Input):
 def mark_alive(task_id: TaskId, who: Acting) -> Task:
     """A sign of life of the task's process; the answer carries ``abort_requested``."""
     return who.store.tasks.mark_alive(task_id)
+
+
+class ChildrenVersion(Record):
+    version: str
+
+
+@operation(router, "tasks.wait_for_children", response_model=ChildrenVersion)
+def wait_for_children(task_id: TaskId, who: Acting, since: str | None = None,
+                      wait_s: Annotated[float, Query(ge=0, le=CHILDREN_WAIT_MAX_S)] = 0.0
+                      ) -> ChildrenVersion:
+    """The version of the task's children (changes when one is created, deleted or
+    written); waits up to ``wait_s`` for it to differ from ``since`` (long poll)."""
+    return ChildrenVersion(version=who.store.tasks.wait_for_children(task_id, since, wait_s))
 
 
 @operation(router, "tasks.reap_lost_tasks", response_model=list[Task])

@@ -104,6 +104,21 @@ class TaskStore(abc.ABC):
         answer carries ``abort_requested``."""
 
     @abc.abstractmethod
+    def wait_for_children(self, parent_id: str, since: str | None = None,
+                          wait_s: float = 0.0) -> str:
+        """The version of the children of ``parent_id``: an opaque string that changes
+        when a child is created or deleted, changes status, is asked to abort, is updated
+        or has events stored (a sign of life or a lease renewal leaves it alone).
+
+        Waits up to ``wait_s`` seconds (at most
+        :data:`~tunehouse.store.records.CHILDREN_WAIT_MAX_S`) for the version to differ
+        from ``since`` (a long poll: a search controller wakes on its trials' reports and
+        ends this way); returns the version then or at the end of the wait.
+        A change made through this process's store (the server's, for HTTP clients) is
+        seen at once, one made elsewhere within
+        :data:`~tunehouse.store.sql.tasks.CHILDREN_CHANGE_POLL_S`."""
+
+    @abc.abstractmethod
     def reap_lost_tasks(self, lost_after_s: float = LOST_AFTER_S) -> list[Task]:
         """The watchdog's pass: running tasks without an agent whose process showed no
         life for ``lost_after_s`` become ``failed`` ("process lost: no sign of life since

@@ -100,9 +100,10 @@ def project_from_row(row: DbRow) -> Project:
                    created=m["created"])
 
 
-class QueueSignal:
-    """Wakes claims waiting in this process when a task enters a queue (claims waiting in
-    other processes find it by polling)."""
+class ChangeSignal:
+    """Wakes the calls of this process that wait for a change (a claim waiting for a task
+    to enter a queue, a search controller waiting for its children) when this process's
+    store makes one; changes made by other processes are found by the waiters' polls."""
 
     def __init__(self) -> None:
         self._condition = threading.Condition()
@@ -162,7 +163,10 @@ class Database:
 
     engine: Engine
     blobs: BlobStorage
-    queue_signal: QueueSignal = field(default_factory=QueueSignal)
+    #: A task entered a queue (through this process's store).
+    queue_signal: ChangeSignal = field(default_factory=ChangeSignal)
+    #: A write transaction committed (through this process's store).
+    write_signal: ChangeSignal = field(default_factory=ChangeSignal)
 
     @property
     def is_postgres(self) -> bool:
@@ -216,6 +220,7 @@ class SqlArea:
                         yield conn
                     if conn.info.pop(QUEUE_CHANGED, False):
                         self._db.queue_signal.notify()
+                    self._db.write_signal.notify()
                 finally:
                     if single_use():  # a large write: keep nothing of it in the pool
                         conn.invalidate()

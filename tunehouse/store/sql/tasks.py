@@ -7,6 +7,7 @@ optimizer task), ``task.delete``, ``task.parameters`` (when a value changed) and
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from tunehouse.errors import Conflict, InvalidInput, NotFound
 from tunehouse.store import schema as t
 from tunehouse.store.interfaces.tasks import TaskStore
 from tunehouse.store.records import (
+    CHILDREN_WAIT_MAX_S,
     LOST_AFTER_S,
     QUIET_AFTER_S,
     Configuration,
@@ -47,6 +49,10 @@ from tunehouse.store.sql.database import (
 from tunehouse.store.sql.status import REASON_MAX, StatusWriter, delete_outputs
 from tunehouse.store.sql.task_columns import numeric_value
 from tunehouse.store.status import ACTIVE, check_transition
+
+#: How often a wait for a change of a task's children looks for changes made by other
+#: processes (those made through this process's store wake it at once).
+CHILDREN_CHANGE_POLL_S = 0.05
 
 
 def _last_sign(row: DbRow) -> datetime | None:
@@ -230,6 +236,32 @@ class SqlTaskStore(StatusWriter, TaskStore):
             conn.execute(sa.update(t.tasks).where(t.tasks.c.id == task_id)
                          .values(last_seen=utcnow()))
             return self._get_task(conn, task_id)
+
+    def wait_for_children(self, parent_id: str, since: str | None = None,
+                          wait_s: float = 0.0) -> str:
+        """The children's version (their count and latest ``updated``, which status
+        changes, abort requests, stored events and updates set), read again whenever this
+        process's store commits a write and every :data:`CHILDREN_CHANGE_POLL_S` for the
+        writes of other processes."""
+        with self._read() as conn:
+            self._task_row(conn, parent_id)
+        signal = self._db.write_signal
+        deadline = time.monotonic() + min(max(wait_s, 0.0), CHILDREN_WAIT_MAX_S)
+        while True:
+            seen = signal.generation
+            version = self._children_version(parent_id)
+            left = deadline - time.monotonic()
+            if version != since or left <= 0:
+                return version
+            signal.wait(seen, min(CHILDREN_CHANGE_POLL_S, left))
+
+    def _children_version(self, parent_id: str) -> str:
+        tasks = t.tasks.c
+        with self._read() as conn:
+            count, latest = conn.execute(
+                sa.select(sa.func.count(), sa.func.max(tasks.updated))
+                .where(tasks.parent_id == parent_id)).one()
+        return f"{count}:{latest.isoformat() if latest is not None else ''}"
 
     def reap_lost_tasks(self, lost_after_s: float = LOST_AFTER_S) -> list[Task]:
         """Fail running tasks without an agent that showed no life for ``lost_after_s``;
