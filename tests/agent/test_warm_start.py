@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -22,11 +23,19 @@ from tests.helpers.wait import wait_for_file, wait_until
 from tunehouse.agent.warm import COLD_START_TAG
 from tunehouse.common.environment_extra import WARM_IMPORTS_KEY
 from tunehouse.store.base import Store
-from tunehouse.store.records import Environment, Script, Task, TaskStatus, TaskUpdate
+from tunehouse.store.records import (
+    Environment,
+    Script,
+    Task,
+    TaskQuery,
+    TaskStatus,
+    TaskUpdate,
+)
 
 pytestmark = pytest.mark.timeout(240)
 
 IMPORTS = ["decimal", "json"]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: name -> (script, argv after it); each must end the same cold and warm.
 BATTERY: dict[str, tuple[str, list[str]]] = {
@@ -372,5 +381,43 @@ def test_waiting_interpreter_lacks_the_agent_key_and_dies_with_the_agent(
         agent.proc.send_signal(signal.SIGKILL)
         agent.wait(timeout=30)
         wait_until(lambda: _dead(warm_pid), 30, "the warm interpreter to die with its agent")
+    finally:
+        store.close()
+
+
+def test_clones_of_a_recorded_run_start_warm_with_its_imports(
+        tmp_path: Path, shared_server: ServerProcess, start_agent: StartAgent) -> None:
+    """The SDK records the run's imports (tunehouse, numpy); its clones inherit them, and
+    the second one runs in a warm interpreter where Task.init reports as the clone."""
+    project = unique("warm-sdk")
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent(f"""
+        import numpy as np
+        from tunehouse import Task
+        task = Task.init(project_name={project!r}, task_name="train")
+        task.get_logger().report_scalar("loss", "train", float(np.float64(0.25)), 0)
+        print("reported as", task.id)
+    """))
+    env = {**shared_server.client_env(home=tmp_path / "user"), "PYTHONPATH": str(REPO_ROOT)}
+    local = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert local.returncode == 0, local.stderr
+    store = shared_server.store()
+    try:
+        base = store.tasks.list_tasks(TaskQuery(project=project)).tasks[0]
+        assert {"numpy", "tunehouse"} <= set(
+            store.tasks.get_environment(base.id).extra[WARM_IMPORTS_KEY])
+        queue = unique("warm-clones")
+        clones = [store.tasks.clone_task(base.id, name=f"clone {i}").id for i in range(2)]
+        for clone in clones:
+            store.queues.enqueue(clone, queue)
+        start_agent(shared_server, "--queue", queue, "--cpu-only")
+        for clone in clones:
+            done = wait_for(store, clone, timeout=120)
+            assert done.status is TaskStatus.completed, (done.status_reason,
+                                                         done.status_message)
+            assert f"reported as {clone}" in console(store, clone)
+            assert [s.y for s in store.events.get_scalars(clone, "loss", "train")] == [[0.25]]
+        assert _start_line(store, clones[1]).startswith("tunehouse agent: warm start")
     finally:
         store.close()
