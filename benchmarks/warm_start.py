@@ -7,8 +7,9 @@ waiting and is left out), one slot each (embedded store, ``--cpu-only``). Each c
 reports the moment its training code is reached (after the imports and ``Task.init``);
 the figure is that moment minus the task's start (its claim by the agent). The warm
 clones hold their slot for ``--hold`` seconds, so that the next interpreter has imported
-TensorFlow before the next claim, as it has behind a real trial. Medians are printed,
-never asserted.
+TensorFlow before the next claim, as it has behind a real trial (behind a trial shorter
+than the imports, a warm start saves only the part of them done by its claim). Medians
+are printed, never asserted.
 
 Run: ``.venv/bin/python benchmarks/warm_start.py [--runs 4] [--hold 15]``.
 """
@@ -31,7 +32,7 @@ sys.path.insert(0, str(REPO))
 from tunehouse.client import open_store  # noqa: E402
 from tunehouse.settings import Settings  # noqa: E402
 from tunehouse.store.base import Store  # noqa: E402
-from tunehouse.store.records import TaskQuery, TaskStatus  # noqa: E402
+from tunehouse.store.records import Parameter, TaskQuery, TaskStatus  # noqa: E402
 from tunehouse.store.status import TERMINAL  # noqa: E402
 
 TRIAL = '''
@@ -105,9 +106,8 @@ def main() -> None:
                 for i in range(args.runs + (kind == "warm")):
                     clone = store.tasks.clone_task(base.id, name=f"{kind} {i}")
                     hold = args.hold if kind == "warm" else 0.0
-                    recorded = store.tasks.get_script(clone.id)
-                    store.tasks.set_script(clone.id, recorded.model_copy(
-                        update={"argv": ["trial.py", "--hold", str(hold)]}))
+                    store.tasks.set_parameters(clone.id, [Parameter(
+                        section="Args", name="hold", value=str(hold), type="float")])
                     kinds[kind].append(clone.id)
             for kind, ids in kinds.items():
                 run_agent(store, env, root, kind, ids,
