@@ -14,10 +14,18 @@ from pathlib import Path
 import pytest
 
 from tunehouse.client import open_store
+from tunehouse.common.environment_extra import WARM_IMPORTS_KEY
 from tunehouse.hpo.trials import OUTCOME_CONFIG, Outcome
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
-from tunehouse.store.records import Parameter, Script, Task, TaskCreate, TaskQuery
+from tunehouse.store.records import (
+    Environment,
+    Parameter,
+    Script,
+    Task,
+    TaskCreate,
+    TaskQuery,
+)
 
 #: The objective: ``value`` rises over the epochs towards a quality that peaks at
 #: x=0.3, y=0.6; ``cost`` (x + y) is a second objective against it. Each epoch is
@@ -63,8 +71,11 @@ class Env:
     store: Store
 
     def base_task(self, epochs: int = 3, sleep: float = 0.05, fail_above: float = 10.0,
-                  chatter: int = 0, project: str = "hpo-tests") -> str:
-        """A base task running :data:`OBJECTIVE` with these arguments (in ``Args``)."""
+                  chatter: int = 0, project: str = "hpo-tests",
+                  imports: list[str] | None = None) -> str:
+        """A base task running :data:`OBJECTIVE` with these arguments (in ``Args``);
+        ``imports``: its environment records them, as an SDK run records what it imported
+        (its trials then run in the local agent's warm interpreters)."""
         tasks = self.store.tasks
         task = tasks.create_task(TaskCreate(project=project, name="objective"))
         tasks.set_script(task.id, Script(entry_point="objective.py", script_text=OBJECTIVE,
@@ -77,6 +88,8 @@ class Env:
             Parameter(section="Args", name="fail_above", value=str(fail_above), type="float"),
             Parameter(section="Args", name="chatter", value=str(chatter), type="int"),
         ])
+        if imports is not None:
+            tasks.set_environment(task.id, Environment(extra={WARM_IMPORTS_KEY: imports}))
         return task.id
 
     def children(self, controller_id: str) -> list[Task]:

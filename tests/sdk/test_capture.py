@@ -11,13 +11,19 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import subprocess
+import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
 
 from tunehouse.sdk.capture import git
-from tunehouse.sdk.capture.environment import _name_and_version, installed_packages
+from tunehouse.sdk.capture.environment import (
+    _name_and_version,
+    imported_distribution_modules,
+    installed_packages,
+)
 
 
 def _parsed_by_email(dist: importlib.metadata.Distribution) -> str | None:
@@ -156,3 +162,18 @@ def test_a_git_that_hangs_is_given_up_on(slow_git: Path, tmp_path: Path,
     script = git.capture_code(tmp_path, ["-c"]).script
     assert time.monotonic() - started < 5
     assert (script.repository, script.commit, script.working_dir) == ("", "", str(tmp_path))
+
+
+@pytest.mark.timeout(30)
+def test_recorded_imports_leave_out_the_scripts_own_modules(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A module the script's folder provides is the user's even when a distribution has a
+    module of that name: a warm interpreter must not import the installed one."""
+    (tmp_path / "train.py").write_text("")
+    (tmp_path / "helpers.py").write_text("")
+    (tmp_path / "mypkg").mkdir()
+    monkeypatch.setattr(sys, "argv", [str(tmp_path / "train.py")])
+    for name in ("helpers", "mypkg", "installed_only"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    known = {"helpers", "mypkg", "installed_only", "pytest", "not_imported"}
+    assert imported_distribution_modules(known) == ["installed_only", "pytest"]

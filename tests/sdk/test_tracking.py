@@ -85,6 +85,11 @@ def test_basic_run_records_everything(backend: Backend) -> None:
     assert env.seed == 1337
     assert any(p.lower().startswith("numpy==") for p in env.packages)
     assert env.python and env.hostname and env.cpu_count > 0
+    # what an agent's warm interpreter imports ahead of a clone: installed distributions'
+    # top-level modules imported by the end of the run (no standard-library module)
+    imports = env.extra["warm_imports"]
+    assert {"numpy", "pandas", "tunehouse"} <= set(imports) and imports == sorted(imports)
+    assert "json" not in imports and "argparse" not in imports
 
 
 def test_export_task_holds_the_whole_record(backend: Backend) -> None:

@@ -7,6 +7,9 @@ streams their console (``tunehouse agent``; docs/agent.md).
 * :mod:`.slots` – how many tasks run at once and which GPUs each sees.
 * :mod:`.workspace` – the task's code back from git (cached mirrors) or the stored script.
 * :mod:`.python_env` – the agent's Python, or a cached venv of the recorded packages.
+* :mod:`.warm` – per slot, an interpreter started ahead that imported the task's recorded
+  imports and runs the next task as ``__main__`` (:mod:`.warm_boot`, run as a file).
+* :mod:`.launch` – the ``PR_SET_PDEATHSIG`` launcher that ties task processes to the agent.
 * :mod:`.console` – stdout/stderr to the task's console, batched, live.
 * :mod:`.machine` – host, GPUs (nvidia-ml-py) and CPU/memory/GPU use for heartbeats.
 * :mod:`.isolation` – the agent's key out of task code's reach: non-dumpable, wiped from

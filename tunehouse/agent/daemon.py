@@ -23,9 +23,11 @@ import signal
 import threading
 from types import FrameType
 
+from tunehouse.agent.launch import launch_prefix
 from tunehouse.agent.machine import MachineStats, host_name
 from tunehouse.agent.runner import AgentConfig, Attempt
 from tunehouse.agent.slots import Slot
+from tunehouse.agent.warm import WarmPool
 from tunehouse.errors import ServerUnavailable, StorageUnavailable, TunehouseError
 from tunehouse.store.base import Store
 from tunehouse.store.records import StatusChange, TaskStatus, WorkerHeartbeat
@@ -56,6 +58,7 @@ class Agent:
         self._stopping = threading.Event()
         self._abort_all = threading.Event()
         self._done = threading.Event()
+        self._warm: WarmPool | None = None
 
     # ------------------------------------------------------------ control
     def stop(self, abort_running: bool = False) -> None:
@@ -106,6 +109,11 @@ class Agent:
         self._beat()
         beats.start()
         backoff = 0.5
+        if self.config.warm:
+            self.config.work.mkdir(parents=True, exist_ok=True)
+            self._warm = WarmPool(launch_prefix(), self.config.work, self.config.task_user)
+        else:
+            log.info("warm interpreters are off (--no-warm): every task starts cold")
         try:
             while not self._stopping.is_set():
                 slot = self._free_slot()
@@ -129,9 +137,11 @@ class Agent:
                 if self._stopping.is_set():
                     self._give_back(task.id, task.attempt)
                     break
-                self._start(slot, Attempt(self.store, task, slot, self.config))
+                self._start(slot, Attempt(self.store, task, slot, self.config, self._warm))
             self._wait_for_running()
         finally:
+            if self._warm is not None:
+                self._warm.close()
             self._done.set()
             beats.join(timeout=5)
             self._machine.close()

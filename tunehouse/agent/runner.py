@@ -14,7 +14,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,16 +23,28 @@ from typing import TYPE_CHECKING
 from tunehouse.agent import python_env, workspace
 from tunehouse.agent.console import ConsoleStream
 from tunehouse.agent.isolation import TaskUser
+from tunehouse.agent.launch import launch_prefix
 from tunehouse.agent.machine import host_name
 from tunehouse.agent.slots import Slot
+from tunehouse.agent.warm import (
+    COLD_START_TAG,
+    WarmInterpreter,
+    WarmKey,
+    WarmPool,
+)
 from tunehouse.agent.workspace import WorkspaceError
 from tunehouse.common.clearml import sdk_environment
-from tunehouse.common.environment_extra import CLEARML_KEY, CODE_ROOT_KEY
+from tunehouse.common.environment_extra import (
+    CLEARML_KEY,
+    CODE_ROOT_KEY,
+    WARM_IMPORTS_KEY,
+    modules_in_folder,
+)
 from tunehouse.common.retry import retrying
 from tunehouse.errors import PermissionDenied, ServerUnavailable, StaleAttempt, TunehouseError
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
-from tunehouse.store.records import NewApiKey, StatusChange, Task, TaskStatus
+from tunehouse.store.records import Environment, NewApiKey, StatusChange, Task, TaskStatus
 
 if TYPE_CHECKING:
     from tunehouse.client.accounts import HttpAccounts
@@ -42,12 +53,6 @@ log = logging.getLogger("tunehouse.agent")
 
 #: How long the final status is retried while the server is unreachable.
 STATUS_RETRY_S = 120.0
-#: Linux: the task's process is killed when the agent dies (``PR_SET_PDEATHSIG``, kept
-#: across exec), so an agent killed outright leaves no orphan holding a GPU.
-_LAUNCH = ("import ctypes, os, sys\n"
-           "ctypes.CDLL(None).prctl(1, 9)\n"
-           "if os.getppid() != int(sys.argv[1]): sys.exit(137)\n"
-           "os.execv(sys.argv[2], sys.argv[2:])\n")
 _GPU_OOM = ("CUDA out of memory", "CUDA_ERROR_OUT_OF_MEMORY", "RESOURCE_EXHAUSTED",
             "OutOfMemoryError", "out of memory trying to allocate", "CUBLAS_STATUS_ALLOC_FAILED")
 
@@ -69,6 +74,8 @@ class AgentConfig:
     home: Path = field(default_factory=Path)
     #: The OS user task processes run as (None: the agent's own).
     task_user: TaskUser | None = None
+    #: Run tasks in warm interpreters (:mod:`tunehouse.agent.warm`) where they can.
+    warm: bool = True
 
     @property
     def repos(self) -> Path:
@@ -106,8 +113,11 @@ class AgentConfig:
 class Attempt:
     """A claimed task running in ``slot``; :meth:`run` does everything (in its thread)."""
 
-    def __init__(self, store: Store, task: Task, slot: Slot, config: AgentConfig) -> None:
+    def __init__(self, store: Store, task: Task, slot: Slot, config: AgentConfig,
+                 warm: WarmPool | None = None) -> None:
         self.task = task
+        self.warm = warm
+        self._recorded = Environment()
         self.slot = slot
         self.config = config
         self._agent_store = store
@@ -162,7 +172,7 @@ class Attempt:
                 console.close()
                 self._finish(None, str(exc), console, retry=False)
                 return
-            self._execute([python, str(space.entry), *argv], space, console)
+            self._execute(python, space, argv, console)
         except Exception as exc:  # never lose a claimed task to an agent bug
             log.exception("attempt %s of task %s failed in the agent", task.attempt, task.id)
             console.close(timeout=5)
@@ -178,6 +188,7 @@ class Attempt:
         started = time.monotonic()
         script = self.store.tasks.get_script(self.task.id)
         environment = self.store.tasks.get_environment(self.task.id)
+        self._recorded = environment
         self._clearml = CLEARML_KEY in environment.extra
         if self._clearml and not self.config.settings.server:
             raise WorkspaceError("the task was recorded by the clearml SDK, which talks to a "
@@ -204,9 +215,11 @@ class Attempt:
                            f"{time.monotonic() - started:.2f} s")
         return space, python, script.argv[1:]
 
-    def _execute(self, argv: list[str], space: workspace.Workspace,
+    def _execute(self, python: str, space: workspace.Workspace, argv: list[str],
                  console: ConsoleStream) -> None:
-        """Run ``argv`` (python, entry point, arguments) in the workspace until it ends."""
+        """Run the entry point with ``python`` and ``argv`` (after the script) in the
+        workspace until it ends: in the slot's warm interpreter when one fits, else in a
+        fresh process."""
         if self.config.settings.server:
             try:
                 self._key = self._owner_key()
@@ -215,33 +228,84 @@ class Attempt:
                 self._finish(None, f"the agent could not make a key of the task's owner "
                                    f"{self.store.user} for this attempt: {exc.message}", console)
                 return
-        if sys.platform == "linux":
-            argv = [sys.executable, "-S", "-c", _LAUNCH, str(os.getpid()), *argv]
-        user = self.config.task_user
-        self.process = subprocess.Popen(  # type: ignore[call-overload]
-            argv, cwd=space.cwd, env=self._environment(), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-            **(user.popen_options() if user is not None else {}))
+        deadline = (time.monotonic() + self.config.time_limit_s
+                    if self.config.time_limit_s else None)
+
+        def stopping() -> bool:
+            if deadline is not None and time.monotonic() > deadline and not self._stop.is_set():
+                self._timed_out = True
+                self._stop.set()
+            return self._stop.is_set()
+
+        env = self._environment()
+        warm = self._warm_interpreter(python, space, console)
+        if warm is not None:
+            state = warm.wait_ready(stopping)
+            if state == "stopped":  # aborted or out of time while it still imported
+                warm.discard()
+                console.close()
+                self._finish(None, "", console)
+                return
+            if state != "ready":
+                self._note_start(console, f"cold start: the warm interpreter cannot be "
+                                          f"used: {state}")
+                warm.discard()
+                warm = None
+        if warm is not None:
+            self._note_start(console, f"warm start: the slot's interpreter had imported "
+                                      f"{len(warm.key.imports)} module(s)")
+            self.process = warm.run_task(space.entry, argv, space.cwd, env)
+        else:
+            user = self.config.task_user
+            self.process = subprocess.Popen(  # type: ignore[call-overload]
+                [*launch_prefix(), python, str(space.entry), *argv], cwd=space.cwd, env=env,
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                start_new_session=True, **(user.popen_options() if user is not None else {}))
         assert self.process.stdout is not None and self.process.stderr is not None
         console.follow(self.process.stdout, "stdout")
         console.follow(self.process.stderr, "stderr")
-        deadline = (time.monotonic() + self.config.time_limit_s
-                    if self.config.time_limit_s else None)
         while True:
             try:
                 code = self.process.wait(timeout=0.1)
                 break
             except subprocess.TimeoutExpired:
                 pass
-            if deadline is not None and time.monotonic() > deadline and not self._stop.is_set():
-                self._timed_out = True
-                self._stop.set()
+            stopping()
             if console.stale.is_set():
                 self.revoke()
             if self._stop.is_set() and not self._signalled:
                 self._terminate()
         console.close()
         self._finish(code, "", console)
+
+    def _warm_interpreter(self, python: str, space: workspace.Workspace,
+                          console: ConsoleStream) -> WarmInterpreter | None:
+        """The slot's warm interpreter when it was made for this task (None: start cold,
+        and why is in the agent's log and the console; its imports may still run); the
+        slot's next one is started."""
+        if self.warm is None:
+            return None
+        recorded = self._recorded.extra.get(WARM_IMPORTS_KEY)
+        imports = tuple(name for name in recorded if isinstance(name, str)
+                        and name.isidentifier()) if isinstance(recorded, list) else ()
+        key = WarmKey(python, self.config.env_kind,
+                      python_env.env_key(self._recorded.packages), imports) if imports else None
+        cold = ""
+        if COLD_START_TAG in self.task.tags:
+            cold = f"the task has the tag {COLD_START_TAG}"
+        elif key is not None and (shadowed := modules_in_folder(imports, space.entry.parent)):
+            cold = (f"the script's folder has modules named as recorded imports "
+                    f"({', '.join(shadowed)})")
+            key = None
+        interpreter, reason = self.warm.take(
+            self.slot.index, key, base_environment(self.config, self.slot), cold)
+        if interpreter is None:
+            self._note_start(console, f"cold start: {reason}")
+        return interpreter
+
+    def _note_start(self, console: ConsoleStream, text: str) -> None:
+        log.info("task %s attempt %d: %s", self.task.id, self.task.attempt, text)
+        console.add("log", f"tunehouse agent: {text}")
 
     def _terminate(self) -> None:
         """SIGTERM to the process group (SIGINT for a task of the clearml SDK, which
@@ -264,20 +328,15 @@ class Attempt:
         threading.Thread(target=kill_later, daemon=True, name="agent-kill").start()
 
     def _environment(self) -> dict[str, str]:
-        """The task's environment: the agent's (its own credentials were wiped at start,
-        and nothing named ``TUNEHOUSE_*`` passes), the slot's devices, the task and
-        attempt, and the owner's key made for this attempt (with a server; the store's
-        location without one), also as the clearml SDK's variables for a task that SDK
-        recorded (``CLEARML_TASK_ID``, hosts and keys). Never the agent's own key."""
+        """The task's environment: :func:`base_environment`, the task and attempt, and the
+        owner's key made for this attempt (with a server; the store's location without
+        one), also as the clearml SDK's variables for a task that SDK recorded
+        (``CLEARML_TASK_ID``, hosts and keys). Never the agent's own key."""
         settings = self.config.settings
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TUNEHOUSE_")}
-        env.update(self.slot.environment())
-        home = settings.home
-        if self.config.task_user is not None:
-            home = self.config.task_home
-            env.update(self.config.task_user.environment(fallback_home=home))
+        env = base_environment(self.config, self.slot)
         env.update(TUNEHOUSE_TASK_ID=self.task.id, TUNEHOUSE_TASK_ATTEMPT=str(self.task.attempt),
-                   TUNEHOUSE_HOME=str(home), PYTHONUNBUFFERED="1")
+                   TUNEHOUSE_HOME=str(self.config.task_home if self.config.task_user is not None
+                                      else settings.home))
         if self._key is not None:  # the owner's key for this attempt: what its owner can do
             env.update(TUNEHOUSE_SERVER=settings.server or "",
                        TUNEHOUSE_ACCESS_KEY=self._key.access_key,
@@ -394,6 +453,18 @@ class Attempt:
         except TunehouseError as exc:
             log.error("task %s: could not record %s: %s", self.task.id, change.status.value,
                       exc)
+
+
+def base_environment(config: AgentConfig, slot: Slot) -> dict[str, str]:
+    """What every task process in ``slot`` starts with, warm interpreters included: the
+    agent's environment (its own credentials were wiped at start, and nothing named
+    ``TUNEHOUSE_*`` passes), the slot's devices, the task user's ``HOME`` and names."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNEHOUSE_")}
+    env.update(slot.environment())
+    if config.task_user is not None:
+        env.update(config.task_user.environment(fallback_home=config.task_home))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
 
 
 def _acting_store(store: Store, task: Task) -> Store:

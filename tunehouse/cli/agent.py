@@ -54,6 +54,10 @@ def register(subparsers: Any) -> None:
                         help="run every task process as this OS user (the agent runs as "
                              "root to switch to it): task code then cannot read the "
                              "agent's key, memory or files (see docs/security.md)")
+    parser.add_argument("--no-warm", dest="warm", action="store_false",
+                        help="start every task in a fresh Python instead of a warm "
+                             "interpreter that imported its packages ahead of time "
+                             "(see docs/agent.md)")
     parser.add_argument("--name", default=None,
                         help="worker name (default: HOST:gpuIDS or HOST:cpu)")
     parser.add_argument("--detach", action="store_true",
@@ -113,7 +117,7 @@ def run_agent(args: argparse.Namespace) -> int:
                          python=python,
                          retries=args.retries, time_limit_s=args.time_limit,
                          grace_s=args.grace, lease_s=args.lease, home=home,
-                         task_user=task_user)
+                         task_user=task_user, warm=args.warm)
     config.open_to_task_user()
     with open_store(settings) as store:
         agent = Agent(store, config, slots, gpus)

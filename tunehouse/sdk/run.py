@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tunehouse.common.environment_extra import CODE_ROOT_KEY
+from tunehouse.common.environment_extra import CODE_ROOT_KEY, WARM_IMPORTS_KEY
 from tunehouse.common.retry import retrying
 from tunehouse.errors import InvalidInput
 from tunehouse.integrations import argparse_hook
@@ -36,6 +36,7 @@ from tunehouse.sdk.logger import Logger
 from tunehouse.sdk.models import OutputModel
 from tunehouse.sdk.state import RUN_STATE, RunningTask
 from tunehouse.store.records import (
+    Environment,
     EventBatch,
     ScalarEvent,
     StatusChange,
@@ -152,6 +153,9 @@ class TaskRun:
         self._capture_thread: threading.Thread | None = None
         self._hooks: ExitHooks | None = None
         self._fork_child = False
+        #: The recorded environment and the distributions' module names (for its imports).
+        self._environment: Environment | None = None
+        self._distribution_modules: frozenset[str] = frozenset()
 
     @property
     def running(self) -> bool:
@@ -206,7 +210,7 @@ class TaskRun:
         argparse_hook.end_early_recording()
 
     def _capture_code_and_environment(self, switches: CaptureSwitches) -> None:
-        from tunehouse.sdk.capture.environment import capture_environment
+        from tunehouse.sdk.capture.environment import capture_environment, distribution_modules
         from tunehouse.sdk.capture.git import capture_code
 
         task_id = self.task.id
@@ -228,6 +232,8 @@ class TaskRun:
                     env = env.model_copy(update={"extra": {**env.extra,
                                                            CODE_ROOT_KEY: code.root}})
                 retrying(lambda: self._store.tasks.set_environment(task_id, env), deadline)
+                self._distribution_modules = distribution_modules()
+                self._environment = env
         except Exception as exc:
             self.warn(f"tunehouse: could not record the code/environment: {exc}")
 
@@ -292,6 +298,7 @@ class TaskRun:
             self._console.stop()
         if self._capture_thread is not None:
             self._capture_thread.join(max(0.1, deadline - time.monotonic()))
+        self._record_imports(deadline)
         complete = self.reporter.close(max(0.5, deadline - time.monotonic()))
         if self.logger is not None:
             self.logger.detach()
@@ -312,6 +319,19 @@ class TaskRun:
             self.offline.release()  # `tunehouse sync` may upload it now
         if not complete:
             self.warn(f"tunehouse: not every report of task {self.task.id} reached the store")
+
+    def _record_imports(self, deadline: float) -> None:
+        """Add the modules of installed distributions imported by now to the recorded
+        environment: what an agent's warm interpreter imports ahead of a clone."""
+        from tunehouse.sdk.capture.environment import imported_distribution_modules
+
+        env = self._environment
+        if env is None:
+            return
+        imports = imported_distribution_modules(self._distribution_modules)
+        env = env.model_copy(update={"extra": {**env.extra, WARM_IMPORTS_KEY: imports}})
+        self._try(lambda: self._store.tasks.set_environment(self.task.id, env), deadline,
+                  f"could not record the imports of task {self.task.id}")
 
     def _record_lost_reports(self, deadline: float) -> str:
         """When reports were dropped (spool unwritable and memory full), say so in the

@@ -8,8 +8,11 @@ import os
 import platform
 import socket
 import sys
+from collections.abc import Collection
+from pathlib import Path
 from typing import Any
 
+from tunehouse.common.environment_extra import modules_in_folder
 from tunehouse.store.records import Environment
 
 
@@ -132,3 +135,19 @@ def capture_environment(seed: int | None, packages: bool = True) -> Environment:
         seed=seed,
         extra=extra,
     )
+
+
+def distribution_modules() -> frozenset[str]:
+    """The top-level module names the installed distributions provide."""
+    return frozenset(importlib.metadata.packages_distributions())
+
+
+def imported_distribution_modules(known: Collection[str]) -> list[str]:
+    """The top-level modules this process has imported that belong to installed
+    distributions (``known``: :func:`distribution_modules`), less those the script's own
+    folder provides (the user's modules), sorted: what a warm interpreter imports ahead
+    of a clone (``Environment.extra[WARM_IMPORTS_KEY]``)."""
+    names = [name for name in list(sys.modules) if "." not in name and name in known]
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    folder = script.resolve().parent if script.is_file() else Path.cwd()
+    return sorted(set(names) - set(modules_in_folder(names, folder)))
