@@ -32,6 +32,7 @@ for epoch in range(args.epochs):
     task.get_logger().report_scalar("loss", "train", value=1.0 / (epoch + 1), iteration=epoch)
     print(f"epoch {epoch} done", flush=True)
     time.sleep(args.pause)
+task.upload_artifact("result", {"lr": params["lr"]}, wait_on_upload=True)
 print(f"TASK_ID={task.id}")
 """
 

@@ -65,7 +65,11 @@ def test_clearml_agent_runs_tasks_of_both_sdks(server: ServerProcess, admin_key:
         assert "LR=0.5 EPOCHS=3" in console and "epoch 2 done" in console
         with open_store(server) as store:
             [series] = store.events.get_scalars(clearml_clone, "loss", "train")
+            uploaded = [a.name for a in store.artifacts.list_artifacts(clearml_clone)
+                        if a.kind == "clearml-file"]
         assert series.x == [0, 1, 2]
+        # uploaded to the file server with the agent's key, kept as the owner's
+        assert uploaded and all("result" in name for name in uploaded)
 
         ended = wait_ended(server, native_clone)
         assert ended.status is TaskStatus.completed, agent.log()[-3000:]

@@ -40,7 +40,8 @@ class ClearmlBackend:
         access_key, _ = parse_basic(request.headers.get("authorization", ""))
         return authenticate(request), access_key  # checked and throttled
 
-    def store_for(self, request: Request, user: str, access_key: str, admin: bool) -> Store:
+    def store_for(self, request: Request, user: str, access_key: str,
+                  admin: bool) -> tuple[Store, User]:
         accounts: AccountStore = self._app.state.accounts
         try:
             found = accounts.keys.check_key(access_key)  # one read: revoked, disabled, over
@@ -52,7 +53,7 @@ class ClearmlBackend:
         checked = found if admin or not found.admin else found.model_copy(update={"admin": False})
         store = self._app.state.store.with_user(user).with_context(None, client_address(request))
         permissions: Permissions = self._app.state.permissions
-        return guarded_store(store, checked, permissions)
+        return guarded_store(store, checked, permissions), checked
 
     def runner_store(self, request: Request, user: str, task_id: str) -> Store | None:
         store: SqlStore = self._app.state.store

@@ -39,11 +39,13 @@ class Backend(Protocol):
         """The user and access key of the API key in the request's HTTP Basic header,
         checked and throttled like any API key (blocking: the database)."""
 
-    def store_for(self, request: Request, user: str, access_key: str, admin: bool) -> Store:
+    def store_for(self, request: Request, user: str, access_key: str,
+                  admin: bool) -> tuple[Store, User]:
         """The store acting as ``user``, every call checked against the user's project
         roles (with admin rights only if ``admin``: what the key had at login) and
-        audited, as for the JSON API; AuthenticationFailed when the user is disabled or
-        the key revoked since the token was issued (blocking)."""
+        audited, as for the JSON API, and the user as the key's check read it;
+        AuthenticationFailed when the user is disabled or the key revoked since the token
+        was issued (blocking)."""
 
     def runner_store(self, request: Request, user: str, task_id: str) -> Store | None:
         """The store acting as the owner of task ``task_id`` when ``user`` is an agent
@@ -70,6 +72,20 @@ class Call:
     records: ClearmlModelStore | None = None
     worker: str = ""
     lease_s: float = 120.0
+    #: The caller is an agent account (not an admin): its calls about a task it runs act
+    #: as the task's owner (:meth:`Backend.runner_store`).
+    runs_tasks: bool = False
+    #: :meth:`Backend.runner_store` for this call's request and user.
+    runner_store: Callable[[str], Store | None] | None = None
+
+    def for_task(self, task_id: str) -> Store:
+        """The store of a call about task ``task_id``: the owner's when the caller is an
+        agent account running that task (:meth:`Backend.runner_store`), else its own."""
+        if self.runs_tasks and self.runner_store is not None:
+            found = self.runner_store(task_id)
+            if found is not None:
+                return found
+        return self.store
 
 
 Handler = Callable[[Call], dict[str, Any]]

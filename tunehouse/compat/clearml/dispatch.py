@@ -109,17 +109,15 @@ async def _serve(request: Request, backend: Backend, name: str,
     if isinstance(caller, dict):
         return caller
     caller.body = await _body(request, name, backend.max_body_bytes)
-    return await run_in_threadpool(_run, name, caller, request, backend)
+    return await run_in_threadpool(_run, name, caller)
 
 
-def _run(name: str, call: Call, request: Request, backend: Backend) -> dict[str, Any]:
+def _run(name: str, call: Call) -> dict[str, Any]:
     """Run endpoint ``name``; a call about a task that the caller (an agent account)
     runs acts as the task's owner (:meth:`Backend.runner_store`)."""
     task_id = task_of(call.body, batch=name in RAW_BODIES)
     if task_id and name.split(".", 1)[0] in OWNER_SERVICES:
-        store = backend.runner_store(request, call.user, task_id)
-        if store is not None:
-            call.store = store
+        call.store = call.for_task(task_id)
     return HANDLERS[name](call)
 
 
@@ -190,8 +188,9 @@ def authenticate_token(request: Request, backend: Backend) -> Call:
     claims = tokens.verify(backend.token_key, credentials.strip())
     user, key = claims["identity"]["user"], str(claims.get("key", ""))
     admin = claims["identity"].get("role") == "admin"
-    store = backend.store_for(request, user, key, admin)
+    store, found = backend.store_for(request, user, key, admin)
     worker = request.headers.get("x-clearml-worker") or request.headers.get("x-trains-worker")
     return Call(user=user, store=store, body=Body({}), key=key, admin=admin,
                 records=backend.model_records(user), worker=(worker or "").strip(),
-                lease_s=backend.lease_s)
+                lease_s=backend.lease_s, runs_tasks=found.agent and not found.admin,
+                runner_store=lambda task_id: backend.runner_store(request, user, task_id))

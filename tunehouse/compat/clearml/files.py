@@ -76,9 +76,10 @@ def _store(call: Call, prefix: str, key: str, upload: UploadFile) -> dict[str, A
     """Keep one uploaded file as its task's artifact."""
     path = "/".join(part for part in (prefix.strip("/"), key.strip("/")) if part)
     task_id, name = artifact_name(path)
-    call.store.tasks.get_task(task_id)  # 404 before the bytes are stored
-    blob = call.store.artifacts.put_blob(upload.file)
-    call.store.artifacts.add_artifact(task_id, ArtifactCreate(
+    store = call.for_task(task_id)  # the owner's, for an agent account running the task
+    store.tasks.get_task(task_id)  # 404 before the bytes are stored
+    blob = store.artifacts.put_blob(upload.file)
+    store.artifacts.add_artifact(task_id, ArtifactCreate(
         name=name, kind=FILE_KIND, sha256=blob.sha256, size=blob.size,
         content_type=upload.content_type or "application/octet-stream",
         metadata={"path": path}))
