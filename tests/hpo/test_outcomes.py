@@ -99,8 +99,10 @@ def test_optimization_time_limit_and_stop_end_the_search(env: Env) -> None:
         base, SPACE, "objective", "value", strategy="random", local=2, total_max_jobs=50,
         store=env.store, settings=env.settings)
     stopped.start()
-    wait_until(lambda: any(r.iteration for r in stopped.results()), 30,
-               "a trial of the search to report an iteration", interval=0.2)
+    # both running trials have reported (one that has not would end "stopped": on a loaded
+    # machine the second one may start seconds after the first)
+    wait_until(lambda: len(rs := stopped.results()) == 2 and all(r.iteration for r in rs),
+               60, "both trials of the search to report an iteration", interval=0.2)
     stopped.stop()
     assert stopped.ending == ("aborted", "stopped by request")
     assert env.store.tasks.get_task(stopped.id or "").status is TaskStatus.aborted
