@@ -55,23 +55,21 @@ class ClearmlBackend:
         permissions: Permissions = self._app.state.permissions
         return guarded_store(store, checked, permissions), checked
 
-    def runner_store(self, request: Request, user: str, task_id: str) -> Store | None:
+    def runner_store(self, request: Request, runner: User, task_id: str) -> Store | None:
         store: SqlStore = self._app.state.store
         accounts: AccountStore = self._app.state.accounts
         try:
             task = store.tasks.get_task(task_id)
         except NotFound:
             return None
-        if task.status is not TaskStatus.in_progress or task.runner != user \
-                or task.user == user:
-            return None
-        runner = accounts.users.get_user(user)
-        if not runner.agent:
+        if not runner.agent or task.status is not TaskStatus.in_progress \
+                or task.runner != runner.name or task.user == runner.name:
             return None
         owner = accounts.users.get_user(task.user)
         if owner.disabled:
             return None
-        acting = store.with_user(owner.name).with_context(user, client_address(request))
+        acting = store.with_user(owner.name).with_context(runner.name,
+                                                          client_address(request))
         permissions: Permissions = self._app.state.permissions
         return guarded_store(acting.with_fence(task.id, task.attempt),
                              acting_for(runner, owner), permissions)

@@ -47,10 +47,10 @@ class Backend(Protocol):
         AuthenticationFailed when the user is disabled or the key revoked since the token
         was issued (blocking)."""
 
-    def runner_store(self, request: Request, user: str, task_id: str) -> Store | None:
-        """The store acting as the owner of task ``task_id`` when ``user`` is an agent
-        account running it (it claimed the task, which is still in progress), fenced to
-        that attempt; None otherwise. ``clearml-agent`` and the task it runs call with the
+    def runner_store(self, request: Request, runner: User, task_id: str) -> Store | None:
+        """The store acting as the owner of task ``task_id`` when ``runner`` (the caller,
+        as :meth:`store_for` read it) is an agent account running it (it claimed the task,
+        which is still in progress), fenced to that attempt; None otherwise. ``clearml-agent`` and the task it runs call with the
         agent's key, so this is how they write to the owner's task (blocking)."""
 
     def model_records(self, user: str) -> ClearmlModelStore:

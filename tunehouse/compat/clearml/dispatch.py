@@ -193,4 +193,4 @@ def authenticate_token(request: Request, backend: Backend) -> Call:
     return Call(user=user, store=store, body=Body({}), key=key, admin=admin,
                 records=backend.model_records(user), worker=(worker or "").strip(),
                 lease_s=backend.lease_s, runs_tasks=found.agent and not found.admin,
-                runner_store=lambda task_id: backend.runner_store(request, user, task_id))
+                runner_store=lambda task_id: backend.runner_store(request, found, task_id))

@@ -87,9 +87,8 @@ def _time(value: datetime) -> str:
     return value.isoformat()
 
 
-def worker_dict(store: Store, worker: Worker) -> dict[str, Any]:
-    """A tunehouse worker as ClearML's worker object."""
-    queues = {q.name: q.id for q in store.queues.list_queues()}
+def worker_dict(worker: Worker, queues: dict[str, str]) -> dict[str, Any]:
+    """A tunehouse worker as ClearML's worker object (``queues``: queue name → id)."""
     return {"id": worker.name, "user": {"id": worker.user, "name": worker.user},
             "company": {"id": "tunehouse", "name": "tunehouse"}, "ip": "",
             "register_time": _time(worker.registered),
@@ -104,7 +103,8 @@ def get_all(call: Call) -> dict[str, Any]:
     """``workers.get_all``: the workers seen within ``last_seen`` seconds (all by default)."""
     last_seen = call.body.integer("last_seen")
     workers = call.store.queues.list_workers(max_age_s=last_seen)
-    return {"workers": [worker_dict(call.store, worker) for worker in workers]}
+    queues = {q.name: q.id for q in call.store.queues.list_queues()}  # once for all
+    return {"workers": [worker_dict(worker, queues) for worker in workers]}
 
 
 def get_runtime_properties(call: Call) -> dict[str, Any]:
