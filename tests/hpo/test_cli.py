@@ -11,6 +11,7 @@ from pathlib import Path
 from tests.helpers.cli import CliResult, run_cli
 from tests.helpers.server import clean_env
 from tests.hpo.helpers import Env
+from tunehouse.hpo.optimizer import HyperParameterOptimizer
 from tunehouse.store.records import TaskQuery, TaskStatus, TaskType
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +29,7 @@ def test_start_show_export_list(env: Env) -> None:
     space.write_text("x: uniform(0.0, 1.0)\ny: choice([0.2, 0.6, 0.9])\n")
     done = _cli(env, "hpo", "start", "--base-task", base[:10], "--space", str(space),
                 "--objective", "objective/value:max", "--strategy", "tpe",
-                "--max-trials", "4", "--local", "2", "--seed", "3")
+                "--max-trials", "4", "--local", "2", "--seed", "3", "--no-warm")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "leaderboard (4 trials)" in done.stdout
     assert "best parameters: Args/x=" in done.stdout
@@ -36,6 +37,8 @@ def test_start_show_export_list(env: Env) -> None:
     searches = env.store.tasks.list_tasks(TaskQuery(type=[TaskType.optimizer])).tasks
     assert len(searches) == 1 and searches[0].status is TaskStatus.completed
     search = searches[0].id
+    assert HyperParameterOptimizer.resume(search, store=env.store,
+                                          settings=env.settings).config.warm is False
     shown = _cli(env, "hpo", "show", search[:10])
     assert shown.returncode == 0 and "leaderboard (4 trials)" in shown.stdout
     exported = _cli(env, "hpo", "export", search, "--format", "csv")

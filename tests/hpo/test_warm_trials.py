@@ -39,3 +39,23 @@ def test_local_trials_start_warm_and_end_as_cold_ones(env: Env) -> None:
     cold = [line for line in starts.values() if "cold start" in line]
     assert len(cold) <= 2, starts
     assert all(line.endswith("no interpreter was waiting in this slot yet") for line in cold)
+
+
+@pytest.mark.timeout(120)
+def test_warm_start_off_starts_every_trial_cold_and_is_recorded(env: Env) -> None:
+    base = env.base_task(epochs=1, sleep=0.1, imports=["argparse", "tunehouse"])
+    search = HyperParameterOptimizer(
+        base, [GridParameterRange("x", [0.1, 0.3, 0.5])], "objective", "value",
+        strategy="grid", local=2, warm_start=False, total_max_jobs=3, store=env.store,
+        settings=env.settings)
+    search.start()
+    assert search.wait(timeout=100)
+    children = env.children(search.id or "")
+    assert len(children) == 3
+    for child in children:
+        assert child.status is TaskStatus.completed, child.status_reason
+        lines = [line.text for line in env.store.events.get_logs(child.id, limit=1000)]
+        assert not any(line.startswith("tunehouse agent: warm start") for line in lines)
+    resumed = HyperParameterOptimizer.resume(search.id or "", store=env.store,
+                                             settings=env.settings)
+    assert resumed.config.warm is False  # kept with the search: a resume starts cold too

@@ -51,6 +51,9 @@ def register(subparsers: Any) -> None:
     where.add_argument("--queue", default=None, help="run the trials on agents of this queue")
     where.add_argument("--local", type=int, default=None, metavar="N",
                        help="run N trials at a time here (default: --concurrency)")
+    start.add_argument("--no-warm", dest="warm", action="store_false",
+                       help="with --local: start every trial in a fresh Python instead of "
+                            "a warm interpreter that imported the base task's packages")
     start.add_argument("--seed", type=int, default=None)
     start.add_argument("--min-iteration", type=int, default=None, metavar="N",
                        help="no trial is pruned before this iteration")
@@ -137,7 +140,8 @@ def run_start(args: argparse.Namespace) -> int:
         base.id, parse_space(text), [o[0] for o in objectives], [o[1] for o in objectives],
         [o[2] for o in objectives], strategy=args.strategy, early_stopping=args.early_stopping,
         max_number_of_concurrent_tasks=args.concurrency, execution_queue=args.queue,
-        local=local, total_max_jobs=args.max_trials, min_iteration_per_job=args.min_iteration,
+        local=local, warm_start=args.warm, total_max_jobs=args.max_trials,
+        min_iteration_per_job=args.min_iteration,
         max_iteration_per_job=args.max_iteration, time_limit_per_job=args.trial_time_limit,
         optimization_time_limit=args.time_limit, max_failed_jobs=args.max_failed,
         seed=args.seed, name=args.name, store=store, settings=settings)

@@ -102,6 +102,8 @@ class SearchConfig:
     max_concurrent: int = 2
     execution_queue: str | None = None
     local: int | None = None
+    #: With ``local``: run trials in warm interpreters (:mod:`tunehouse.agent.warm`).
+    warm: bool = True
     min_iteration_per_job: int | None = None
     max_iteration_per_job: int | None = None
     time_limit_per_job: float | None = None
@@ -138,7 +140,7 @@ class SearchConfig:
             "strategy": self.strategy, "early_stopping": self.early_stopping,
             "total_max_jobs": self.total_max_jobs, "max_concurrent": self.max_concurrent,
             "execution_queue": self.execution_queue, "local": self.local,
-            "min_iteration_per_job": self.min_iteration_per_job,
+            "warm": self.warm, "min_iteration_per_job": self.min_iteration_per_job,
             "max_iteration_per_job": self.max_iteration_per_job,
             "time_limit_per_job": self.time_limit_per_job,
             "optimization_time_limit": self.optimization_time_limit,
@@ -162,6 +164,7 @@ class SearchConfig:
                 "max_concurrent", "execution_queue", "local", "min_iteration_per_job",
                 "max_iteration_per_job", "time_limit_per_job", "optimization_time_limit",
                 "max_failed_jobs", "seed")}
+            fields["warm"] = bool(data.get("warm", True))  # absent before it existed
             objectives = tuple(Objective(o["title"], o["series"], o["sign"])
                                for o in data["objectives"])
         except (ValueError, KeyError, TypeError, AttributeError) as exc:

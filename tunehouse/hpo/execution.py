@@ -70,14 +70,14 @@ class LocalExecution(Execution):
     """``slots`` trials at a time in this process's own agent (see the module doc)."""
 
     def __init__(self, store: Store, settings: Settings, controller_id: str,
-                 slots: int) -> None:
+                 slots: int, warm: bool = True) -> None:
         self.queue = f"hpo-{controller_id[:12]}"
         self.worker = (f"{LOCAL_PREFIX}{controller_id[:12]}-{os.getpid()}.{next(_SERIAL)}"
                        f"@{host_name()}")
         self._store = store
         config = AgentConfig(name=self.worker, queues=[self.queue], settings=settings,
                              env_kind="current", lease_s=LOCAL_LEASE_S,
-                             grace_s=LOCAL_GRACE_S,
+                             grace_s=LOCAL_GRACE_S, warm=warm,
                              home=check_folder(settings.home / "agent"))
         self._agent = Agent(store, config, plan_slots([], cpu_slots=slots), [])
         self._thread: threading.Thread | None = None

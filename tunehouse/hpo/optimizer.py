@@ -102,6 +102,9 @@ class HyperParameterOptimizer:
         execution_queue: Queue the trials are put in for agents to run.
         local: Run N trials at a time here, with an agent inside this process.
             Give exactly one of ``execution_queue`` and ``local``.
+        warm_start: With ``local``: start each trial in an interpreter that imported the
+            base task's heavy packages ahead of time (default); False starts every trial
+            in a fresh Python.
         total_max_jobs: How many trials in all (a grid search runs at most its grid).
         min_iteration_per_job: The iteration before which no trial is pruned (the
             minimum resource of Hyperband and ASHA, the warm-up of the median rule).
@@ -134,8 +137,8 @@ class HyperParameterOptimizer:
                  objective_metric_sign: str | Sequence[str] = "max",
                  strategy: str = "bohb", early_stopping: str | None = None,
                  max_number_of_concurrent_tasks: int = 2, execution_queue: str | None = None,
-                 local: int | None = None, total_max_jobs: int = 20,
-                 min_iteration_per_job: int | None = None,
+                 local: int | None = None, warm_start: bool = True,
+                 total_max_jobs: int = 20, min_iteration_per_job: int | None = None,
                  max_iteration_per_job: int | None = None,
                  time_limit_per_job: float | None = None,
                  optimization_time_limit: float | None = None,
@@ -157,7 +160,7 @@ class HyperParameterOptimizer:
             early_stopping=(early_stopping if early_stopping is not None
                             else default_early_stopping(strategy, len(objectives) > 1)),
             total_max_jobs=total_max_jobs, max_concurrent=max_number_of_concurrent_tasks,
-            execution_queue=execution_queue, local=local,
+            execution_queue=execution_queue, local=local, warm=warm_start,
             min_iteration_per_job=min_iteration_per_job,
             max_iteration_per_job=max_iteration_per_job,
             time_limit_per_job=time_limit_per_job,
@@ -246,7 +249,8 @@ class HyperParameterOptimizer:
         base = store.tasks.get_task(self.config.base_task_id)
         controller = self.create_controller()
         execution: Execution = (
-            LocalExecution(store, self.settings, controller.id, self.config.local)
+            LocalExecution(store, self.settings, controller.id, self.config.local,
+                           warm=self.config.warm)
             if self.config.local is not None
             else QueueExecution(store, self.config.execution_queue or ""))
         run = SearchRun(store, controller, self.config, base,
