@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -100,6 +101,22 @@ BATTERY: dict[str, tuple[str, list[str]]] = {
         import atexit, sys
         atexit.register(lambda: sys.stderr.write("stderr written in atexit"))
         sys.stdout.write("no newline and no flush")
+    """), []),
+    "finalizers": (textwrap.dedent("""
+        import os, tempfile, time
+        from concurrent.futures import ThreadPoolExecutor
+
+        class Noisy:
+            def __del__(self):
+                print("finalized at exit", flush=True)
+
+        keep = Noisy()
+        unclosed = open(os.path.join(tempfile.gettempdir(), "tunehouse-battery-"
+                                     + os.environ["TUNEHOUSE_TASK_ID"]), "w")
+        unclosed.write("written, never flushed nor closed")
+        pool = ThreadPoolExecutor(1)
+        pool.submit(lambda: (time.sleep(0.3), print("pool work done", flush=True)))
+        print("main done", flush=True)
     """), []),
     "environment": (textwrap.dedent("""
         import os, sys
@@ -226,6 +243,11 @@ def test_battery_ends_the_same_cold_and_warm(tmp_path: Path, shared_server: Serv
         assert texts["chdir"] == ["moved into sub True"]
         assert texts["last-moment-output"] == ["no newline and no flush",
                                                "stderr written in atexit"]
+        assert texts["finalizers"] == ["main done", "pool work done", "finalized at exit"]
+        for task_id in pairs["finalizers"]:  # the file the script left open was flushed
+            left_open = Path(tempfile.gettempdir()) / f"tunehouse-battery-{task_id}"
+            assert left_open.read_text() == "written, never flushed nor closed"
+            left_open.unlink()
         assert texts["sibling-module"] == ["hi from the sibling module __main__"]
         assert texts["environment"][1:] == ["attempt 1 devices ''", "stdin is empty: True"]
         assert "'TUNEHOUSE_ACCESS_KEY'" in texts["environment"][0]
