@@ -34,6 +34,13 @@ from tunehouse.store.records import (
     refuse_control_characters,
     validate_project_name,
 )
+from tunehouse.store.sql.notifications import (
+    CHILDREN_CHANNEL,
+    QUEUE_CHANNEL,
+    SAFETY_POLL_S,
+    Listener,
+    announce,
+)
 
 _SIMPLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
 
@@ -103,7 +110,8 @@ def project_from_row(row: DbRow) -> Project:
 class ChangeSignal:
     """Wakes the calls of this process that wait for a change (a claim waiting for a task
     to enter a queue, a search controller waiting for its children) when this process's
-    store makes one; changes made by other processes are found by the waiters' polls."""
+    store makes one, or PostgreSQL announces one made elsewhere (:mod:`.notifications`);
+    other changes are found by the waiters' polls."""
 
     def __init__(self) -> None:
         self._condition = threading.Condition()
@@ -125,8 +133,17 @@ class ChangeSignal:
 
 
 #: Key of ``Connection.info`` set by a transaction that put a task in a queue: once it
-#: commits, waiting claims in this process are woken.
+#: commits, waiting claims are woken (in this process, and elsewhere on PostgreSQL).
 QUEUE_CHANGED = "tunehouse_queue_changed"
+#: Key of ``Connection.info``: the parents of the tasks a transaction changed (its
+#: commit wakes the search controllers waiting for those children on PostgreSQL).
+CHILDREN_CHANGED = "tunehouse_children_changed"
+
+
+def note_child_change(conn: Connection, parent_id: str | None) -> None:
+    """Record in ``conn`` that a child of ``parent_id`` changed (nothing without one)."""
+    if parent_id:
+        conn.info.setdefault(CHILDREN_CHANGED, set()).add(parent_id)
 
 #: A store view's fence: (task id, attempt) it may write for (see ``Store.with_fence``).
 Fence = tuple[str, int]
@@ -165,12 +182,37 @@ class Database:
     blobs: BlobStorage
     #: A task entered a queue (through this process's store).
     queue_signal: ChangeSignal = field(default_factory=ChangeSignal)
-    #: A write transaction committed (through this process's store).
+    #: A write transaction committed (through this process's store), or PostgreSQL
+    #: announced a change of some task's children.
     write_signal: ChangeSignal = field(default_factory=ChangeSignal)
+    #: PostgreSQL's notifications, started by the first wait that needs them.
+    _listener: list[Listener] = field(default_factory=list, compare=False, repr=False)
+    _listener_lock: threading.Lock = field(default_factory=threading.Lock, compare=False,
+                                           repr=False)
 
     @property
     def is_postgres(self) -> bool:
         return self.engine.dialect.name == "postgresql"
+
+    def poll_interval(self, without_notifications: float) -> float:
+        """How often a waiter reads the database: rarely on PostgreSQL while its
+        notifications arrive (started here on first use), else ``without_notifications``."""
+        if not self.is_postgres:
+            return without_notifications
+        with self._listener_lock:
+            if not self._listener:
+                self._listener.append(Listener(self.engine, {
+                    QUEUE_CHANNEL: self.queue_signal.notify,
+                    CHILDREN_CHANNEL: self.write_signal.notify}))
+            listener = self._listener[0]
+        return SAFETY_POLL_S if listener.start() else without_notifications
+
+    def close(self) -> None:
+        """Stop listening to PostgreSQL's notifications (when started)."""
+        with self._listener_lock:
+            listeners, self._listener[:] = list(self._listener), []
+        for listener in listeners:
+            listener.close()
 
 
 class SqlArea:
@@ -218,10 +260,15 @@ class SqlArea:
                     conn.execution_options(**write_options())
                     with conn.begin():
                         yield conn
-                    if conn.info.pop(QUEUE_CHANGED, False):
+                        if self._db.is_postgres:
+                            announce(conn, conn.info.get(QUEUE_CHANGED, False),
+                                     conn.info.get(CHILDREN_CHANGED, ()))
+                    if conn.info.get(QUEUE_CHANGED, False):
                         self._db.queue_signal.notify()
                     self._db.write_signal.notify()
                 finally:
+                    conn.info.pop(QUEUE_CHANGED, None)
+                    conn.info.pop(CHILDREN_CHANGED, None)
                     if single_use():  # a large write: keep nothing of it in the pool
                         conn.invalidate()
         except sa.exc.IntegrityError as exc:
@@ -262,7 +309,7 @@ class SqlArea:
         """The task row, locked ``FOR NO KEY UPDATE`` on PostgreSQL: writers of one task's
         events queue here, while rows referencing the task can still be inserted."""
         query = sa.select(t.tasks.c.id, t.tasks.c.last_iteration, t.tasks.c.attempt,
-                          t.tasks.c.status).where(t.tasks.c.id == task_id)
+                          t.tasks.c.status, t.tasks.c.parent_id).where(t.tasks.c.id == task_id)
         if self.is_postgres:
             query = query.with_for_update(key_share=True)
         row = conn.execute(query).first()

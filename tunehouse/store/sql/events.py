@@ -29,7 +29,7 @@ from tunehouse.store.records import (
     ScalarEvent,
     SeriesData,
 )
-from tunehouse.store.sql.database import SqlArea, utcnow
+from tunehouse.store.sql.database import SqlArea, note_child_change, utcnow
 
 LOG_STREAMS = frozenset({"stdout", "stderr", "log"})
 MAX_LOG_LIMIT = 100_000
@@ -147,6 +147,7 @@ class SqlEventStore(SqlArea, EventStore):
                                               or top_iteration > task.last_iteration):
                 values["last_iteration"] = top_iteration
             conn.execute(sa.update(t.tasks).where(t.tasks.c.id == task_id).values(**values))
+            note_child_change(conn, task.parent_id)
         return BatchResult(batch_id=batch_id, duplicate=False, scalars=scalars, logs=logs)
 
     def _store_scalars(self, conn: Connection, task_id: str,

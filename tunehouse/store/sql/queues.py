@@ -4,8 +4,9 @@ A claim is one transaction: the first entry of the first non-empty queue is lock
 (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite write transactions hold the database
 lock from ``BEGIN IMMEDIATE``), deleted, and its task moved to ``in_progress`` with a new
 attempt and a lease. A claim that waits (long poll) is woken at once by a task queued
-through this process's store, and polls every :data:`CLAIM_POLL_S` for tasks queued elsewhere;
-it takes the write lock only when a read saw an entry.
+through this process's store or, on PostgreSQL, by any process (:mod:`.notifications`);
+on SQLite it polls every :data:`CLAIM_POLL_S` for tasks queued elsewhere. It takes the
+write lock only when a read saw an entry.
 
 Audited: ``task.enqueue`` (queue, priority, the status before); a dequeue, a claim and a
 task a lost worker's lease gives back are ``task.status`` changes (:mod:`.status`).
@@ -152,7 +153,7 @@ class SqlQueueStore(StatusWriter, QueueStore):
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            signal.wait(seen, min(CLAIM_POLL_S, left))
+            signal.wait(seen, min(self._db.poll_interval(CLAIM_POLL_S), left))
 
     def _any_entry(self, queues: list[str]) -> bool:
         query = (sa.select(t.queue_entries.c.id)

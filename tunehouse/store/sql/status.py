@@ -25,6 +25,7 @@ from tunehouse.store.sql.database import (
     SqlArea,
     check_name,
     new_id,
+    note_child_change,
     utcnow,
 )
 from tunehouse.store.status import TERMINAL, check_transition
@@ -109,6 +110,7 @@ class StatusWriter(SqlArea):
                           abort_requested=False, completed=None)
             conn.info[QUEUE_CHANGED] = True
         conn.execute(sa.update(t.tasks).where(t.tasks.c.id == task.id).values(**values))
+        note_child_change(conn, task.parent_id)
         if audit:
             self._audit_task(conn, "task.status", task, status_details(task, values, force))
 

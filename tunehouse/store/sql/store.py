@@ -128,6 +128,7 @@ class SqlStore(Store):
         nothing, since the store it came from still uses them."""
         if not self._owner:
             return
+        self.db.close()
         with _checked_lock:
             _checked_engines.discard(self.db.engine)
         dispose_engine(self.db.engine)

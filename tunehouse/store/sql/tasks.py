@@ -41,6 +41,7 @@ from tunehouse.store.sql.database import (
     DbRow,
     check_name,
     new_id,
+    note_child_change,
     project_from_row,
     project_name,
     task_from_row,
@@ -162,6 +163,7 @@ class SqlTaskStore(StatusWriter, TaskStore):
                 worker=None, attempt=0, max_retries=spec.max_retries, last_iteration=None,
                 abort_requested=False,
             ))
+            note_child_change(conn, spec.parent_id)
             task = self._task_row(conn, task_id)
             self._audit_task(conn, "task.create", task, {
                 "project": task.project_name, "name": task.name, "type": task.type,
@@ -189,10 +191,11 @@ class SqlTaskStore(StatusWriter, TaskStore):
         if "tags" in values:
             values["tags"] = _check_tags(values["tags"])
         with self._write() as conn:
-            self._task_row(conn, task_id, lock=True)
+            row = self._task_row(conn, task_id, lock=True)
             if values:
                 values["updated"] = utcnow()
                 conn.execute(sa.update(t.tasks).where(t.tasks.c.id == task_id).values(**values))
+                note_child_change(conn, row.parent_id)
             return self._get_task(conn, task_id)
 
     def change_status(self, task_id: str, change: StatusChange) -> Task:
@@ -219,6 +222,7 @@ class SqlTaskStore(StatusWriter, TaskStore):
                 reason = reason or "abort requested"
                 conn.execute(sa.update(t.tasks).where(t.tasks.c.id == task_id).values(
                     abort_requested=True, status_reason=reason, updated=utcnow()))
+                note_child_change(conn, row.parent_id)
             else:
                 check_transition(status, TaskStatus.aborted)
             task = self._get_task(conn, task_id)
@@ -253,7 +257,7 @@ class SqlTaskStore(StatusWriter, TaskStore):
             left = deadline - time.monotonic()
             if version != since or left <= 0:
                 return version
-            signal.wait(seen, min(CHILDREN_CHANGE_POLL_S, left))
+            signal.wait(seen, min(self._db.poll_interval(CHILDREN_CHANGE_POLL_S), left))
 
     def _children_version(self, parent_id: str) -> str:
         tasks = t.tasks.c
@@ -313,6 +317,7 @@ class SqlTaskStore(StatusWriter, TaskStore):
                 queue_priority=0, worker=None, attempt=0, max_retries=source.max_retries,
                 last_iteration=None, abort_requested=False,
             ))
+            note_child_change(conn, parent_id)
             for table in (t.parameters, t.configurations, t.scripts, t.environments):
                 self._copy_rows(conn, table, task_id, clone_id)
             clone = self._task_row(conn, clone_id)
