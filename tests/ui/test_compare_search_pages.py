@@ -177,10 +177,21 @@ def test_dashboard_of_a_finished_search(web: httpx.Client, store: Store,
     assert importance["objective"] == "objective/value" and importance["complete"] == 3
     assert [name for name, _ in importance["importance"]] == ["Args/x"]
     assert importance["n_trials"] == 3 and importance["reliable"] is False
-    assert f'data-ids="{finished_search}"' in html  # the controller's own curves
     assert 'id="search-parcoords"' in html and 'data-live="no"' in html
     data = json.loads(re.search(r'id="search-data">(.*?)</script>', html, re.S).group(1))  # type: ignore[union-attr]
     assert len(data["trials"]) == 4 and data["objectives"][0]["label"] == "objective/value"
+    # the timeline: each trial on a slot of the search's local agent, after it was made
+    spans = data["timeline"]
+    assert sorted(s["state"] for s in spans) == ["completed"] * 3 + ["failed"]
+    assert all(s["lane"].startswith("hpo-local-") and " · slot " in s["lane"] for s in spans)
+    assert all(s["created"] <= s["started"] <= s["ended"] <= data["now"] for s in spans)
+    assert data["running"] is False and data["origin"] <= min(s["started"] for s in spans)
+    # its trials as the experiment table: the search's children, objective and parameters
+    link = re.search(r'href="([^"]+)" id="trials-table"', html).group(1)  # type: ignore[union-attr]
+    table = web.get(link.replace("&amp;", "&"))
+    assert table.status_code == 200 and 'id="parent-filter"' in table.text
+    assert table.text.count('<tr data-id="') == 4
+    assert 'title="metric:objective/value"' in table.text and 'title="param:Args/x"' in table.text
     assert 'action="/searches/' in html and 'data-action="stop"' not in html  # ended
 
 
@@ -358,9 +369,18 @@ def test_the_pages_draw_in_a_browser(page, shared_server: ServerProcess,  # type
                            timeout=60_000)
     assert "unreliable" in page.inner_text("#importance-basis")
     page.wait_for_selector("#search-parcoords[data-lines='3']")
-    page.wait_for_selector("#search-charts .chart svg.main-svg")
+    page.wait_for_selector("#search-timeline[data-bars='4'] svg.timeline")
+    assert page.locator("#search-timeline rect.tl-completed").count() == 3
+    assert page.locator("#search-timeline rect.tl-failed").count() == 1
+    page.wait_for_selector("#best-chart[data-points='3'] svg.main-svg")
     assert "WebGL" not in page.inner_text("#search-parcoords")
     shot(page, "search-dashboard")
+    page.select_option("#best-x", "time")
+    page.wait_for_selector("#best-chart .xtitle:has-text('minutes since')")
+    page.click("#trials-table")
+    page.wait_for_selector("#parent-filter")
+    assert page.locator("#tasks tbody tr[data-id]").count() == 4
+    shot(page, "search-trials-table")
     page.goto(f"{shared_server.url}/tasks/{base_task}/search")
     page.fill("#custom-objective", "loss/train")
     assert page.is_disabled("#objective")

@@ -4,7 +4,8 @@ multi-select actions (compare, archive, abort, enqueue, delete) done by ``table.
 through the JSON API.
 
 Everything the table shows is in the URL (``col``, ``filter``, ``status``, ``q``,
-``order``, ``asc``, ``cursor``), so a view can be bookmarked and shared.
+``order``, ``asc``, ``cursor``; ``parent`` keeps only the children of a task: the search
+page opens its trials so), so a view can be bookmarked and shared.
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ Many = Annotated[list[str] | None, Query()]
 def table_page(request: Request, project_id: str, who: Page, col: Many = None,
                filter: Many = None, status: Many = None, q: str = "", tag: str = "",
                archived: bool = False, order: str = "created", asc: bool = False,
-               cursor: str | None = None,
+               cursor: str | None = None, parent: str = "",
                limit: Annotated[int, Query(ge=1, le=500)] = PAGE_SIZE) -> Response:
     """One page of the project's tasks; archived ones (tagged ``archived``) only with
-    ``archived=1``."""
+    ``archived=1``; ``parent``: only the children of that task (a search's trials)."""
     store = who.store.tasks
     project = store.get_project(project_id)
     columns = [c.strip() for c in col or [] if c.strip()]
@@ -47,17 +48,17 @@ def table_page(request: Request, project_id: str, who: Page, col: Many = None,
     except ValueError as exc:
         raise InvalidInput(f"unknown status in {status}: {exc}") from None
     query = TaskQuery(project=project.id, columns=columns or None, filters=filters or None,
-                      status=statuses or None, name=q or None, tags=[tag] if tag else None,
+                      status=statuses or None, name=q or None, parent_id=parent or None, tags=[tag] if tag else None,
                       exclude_tags=None if archived or tag == ARCHIVED_TAG else [ARCHIVED_TAG],
                       order_by=order, descending=not asc, cursor=cursor, limit=limit)
     page = store.list_tasks(query)
     state = {"col": columns, "filter": filters, "status": [s.value for s in statuses],
              "q": q, "tag": tag, "archived": "1" if archived else "", "order": order,
-             "asc": "1" if asc else "", "limit": limit}
+             "asc": "1" if asc else "", "parent": parent, "limit": limit}
     next_url = (_url(project.id, state, cursor=page.next_cursor)
                 if page.next_cursor else None)
     return render(request, "table.html", title=f"{project.name} · tunehouse", user=who.user,
-                  project=project, page=page, columns=columns, filters=filters,
+                  project=project, page=page, parent=parent, columns=columns, filters=filters,
                   statuses=[s.value for s in TaskStatus], chosen_status=state["status"],
                   q=q, tag=tag, archived=archived, order=order, asc=asc, next_url=next_url,
                   first_url=_url(project.id, state) if cursor else None,
