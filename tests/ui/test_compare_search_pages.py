@@ -275,6 +275,47 @@ def test_start_form_offers_the_base_tasks_metrics(web: httpx.Client, base_task: 
         assert re.search(rf"<option ?(selected)?>{strategy}</option>", page.text)
 
 
+def _keras_like_task(store: Store) -> str:
+    """A task with the metrics the Keras integration records (train and validation)."""
+    task = store.tasks.create_task(TaskCreate(project=f"ui-start/{uuid.uuid4().hex[:8]}",
+                                              name="keras"))
+    store.tasks.set_parameters(task.id, [Parameter(section="Args", name="lr", value="0.01")])
+    now = time.time()
+    store.events.add_events(EventBatch(batch_id=uuid.uuid4().hex, task_id=task.id, scalars=[
+        ScalarEvent(title, series, 0, 0.5, now)
+        for title, series in (("accuracy", "train"), ("loss", "train"),
+                              ("loss", "validation"), ("accuracy", "validation"),
+                              ("speed", "epoch_seconds"))]))
+    return task.id
+
+
+@pytest.mark.browser
+def test_start_form_proposes_the_validation_metric(page, shared_server: ServerProcess,  # type: ignore[no-untyped-def]
+                                                   store: Store, shot) -> None:
+    """A base task with train and validation metrics: the form proposes to maximise
+    accuracy/validation (not accuracy/train, not a loss); choosing a loss minimises."""
+    task = _keras_like_task(store)
+    page.goto(f"{shared_server.url}/tasks/{task}/search")
+    chosen = page.locator("#objective option:checked").inner_text()
+    assert chosen == "accuracy/validation" and page.input_value("#sign") == "max"
+    assert "speed/epoch_seconds" not in page.inner_text("#objective")
+    shot(page, "search-start-validation-objective")
+    page.select_option("#objective", label="loss/validation")
+    assert page.input_value("#sign") == "min"
+
+
+def test_the_form_proposes_a_validation_loss_when_it_has_no_quality(store: Store) -> None:
+    from tunehouse.server.ui.views.search_start import default_form
+
+    summaries = [m for m in store.events.get_metric_summaries(_keras_like_task(store))
+                 if m.title != "accuracy"]
+    form = default_form(summaries)
+    assert json.loads(form.objective) == ["loss", "validation"] and form.sign == "min"
+    train_only = [m for m in summaries if m.series == "train"]
+    form = default_form(train_only)
+    assert json.loads(form.objective) == ["loss", "train"] and form.sign == "min"
+
+
 @pytest.mark.parametrize("space", ["learning_rate: uniform(0.01, 0.001)",
                                    "learning_rate uniform(0.1)",
                                    "momentum: uniform(0.1, 0.9)"])
