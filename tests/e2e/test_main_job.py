@@ -83,11 +83,14 @@ def _see_the_search_page(output: str, port: int, home: Path) -> None:
     assert sum(line.startswith("trial ") for line in output.splitlines()) == 4, output
     secrets = json.loads(credentials.read_text())
     assert secrets["password"] not in output
-    with sign_in(page.split("/searches/")[0], secrets["user"], secrets["password"],
-                 headers={"Accept": "text/html"}) as web:
+    web = sign_in(page.split("/searches/")[0], secrets["user"], secrets["password"],
+                  headers={"Accept": "text/html"})
+    try:
         shown = web.get(page)
-        assert shown.status_code == 200, shown.text[:2000]
-        assert "search: keras cnn on digits" in shown.text and 'id="search-timeline"' in shown.text
+    finally:
+        web.close()
+    assert shown.status_code == 200, shown.text[:2000]
+    assert "search: keras cnn on digits" in shown.text and 'id="search-timeline"' in shown.text
 
 
 def _untracked() -> set[str]:

@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from tunehouse.errors import InvalidInput
 from tunehouse.server.auth import Principal
+from tunehouse.server.ui.columns import RESOURCE_TITLES
 from tunehouse.server.ui.pages import Page, form_principal, redirect
 from tunehouse.server.ui.render import render
 from tunehouse.store.records import MetricSummary, Task
@@ -36,8 +37,6 @@ CONTROLLER_QUEUE = "services"
 TRIALS_QUEUE = "default"
 STRATEGIES = ("bohb", "tpe", "random", "grid")
 EARLY_STOPPING = ("", "hyperband", "asha", "median", "none")
-#: Metrics that are not objectives (speed and resource monitoring).
-RESOURCE_TITLES = ("speed", ":monitor:")
 #: Optional whole-number fields: form name -> label.
 LIMITS = {"min_iteration": "min iteration", "max_iteration": "max iteration",
           "max_failed": "max failed trials", "seed": "seed"}

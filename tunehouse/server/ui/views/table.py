@@ -3,6 +3,8 @@
 multi-select actions (compare, archive, abort, enqueue, delete) done by ``table.js``
 through the JSON API.
 
+Columns and filters are picked from what the project recorded
+(:func:`tunehouse.server.ui.columns.column_choices`, ``column_picker.js``) or typed.
 Everything the table shows is in the URL (``col``, ``filter``, ``status``, ``q``,
 ``order``, ``asc``, ``cursor``; ``parent`` keeps only the children of a task: the search
 page opens its trials so), so a view can be bookmarked and shared.
@@ -17,6 +19,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from tunehouse.errors import InvalidInput
+from tunehouse.server.ui.columns import column_choices
 from tunehouse.server.ui.pages import Page
 from tunehouse.server.ui.render import render
 from tunehouse.store.records import ARCHIVED_TAG, TaskQuery, TaskStatus
@@ -24,9 +27,6 @@ from tunehouse.store.records import ARCHIVED_TAG, TaskQuery, TaskStatus
 router = APIRouter()
 
 PAGE_SIZE = 50
-#: Columns offered in the chooser: taken from this many tasks of the page (a constant
-#: number of reads, whatever the page size).
-SUGGEST_FROM = 3
 
 Many = Annotated[list[str] | None, Query()]
 
@@ -62,7 +62,7 @@ def table_page(request: Request, project_id: str, who: Page, col: Many = None,
                   statuses=[s.value for s in TaskStatus], chosen_status=state["status"],
                   q=q, tag=tag, archived=archived, order=order, asc=asc, next_url=next_url,
                   first_url=_url(project.id, state) if cursor else None,
-                  suggestions=_suggestions(who, page.tasks[:SUGGEST_FROM], columns),
+                  choices=column_choices(who, project.id),
                   sort_url=lambda spec: _url(project.id, {
                       **state, "order": spec, "asc": "1" if order == spec and not asc else ""}),
                   queues=[queue.name for queue in who.store.queues.list_queues()])
@@ -78,16 +78,3 @@ def _url(project_id: str, state: dict[str, object], cursor: str | None = None) -
     if cursor:
         pairs.append(("cursor", cursor))
     return f"/projects/{project_id}/tasks?{urlencode(pairs)}"
-
-
-def _suggestions(who: Page, tasks: list, chosen: list[str]) -> list[str]:
-    """Column specs of a few tasks' parameters and metrics, not chosen yet."""
-    found: dict[str, None] = {}
-    for task in tasks:
-        for param in who.store.tasks.get_parameters(task.id):
-            found[f"param:{param.section}/{param.name}"] = None
-        for metric in who.store.events.get_metric_summaries(task.id):
-            base = f"metric:{metric.title}/{metric.series}"
-            for field in ("last", "min", "max"):
-                found[base if field == "last" else f"{base}:{field}"] = None
-    return [spec for spec in found if spec not in chosen][:200]
