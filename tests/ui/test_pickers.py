@@ -61,7 +61,7 @@ def test_table_columns_and_filters_are_picked(page, shared_server: ServerProcess
     assert offered["Parameters"] == ["param:General/lr"]
     page.select_option("#column-chooser select.picker-what", "metric:accuracy/validation")
     page.select_option("#column-chooser select.picker-field", ":max")
-    assert page.input_value("#column-chooser input[name=col]") == "metric:accuracy/validation:max"
+    assert page.input_value("#column-chooser input[data-picker=column]") == "metric:accuracy/validation:max"
     shot(page, "table-column-picker")
     page.click("#column-chooser button[type=submit]")
     page.wait_for_selector("#tasks th a[title='metric:accuracy/validation:max']")
