@@ -32,6 +32,12 @@ def test_start_show_export_list(env: Env) -> None:
                 "--max-trials", "4", "--local", "2", "--seed", "3", "--no-warm")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "leaderboard (4 trials)" in done.stdout
+    # not a terminal: one plain line per finished trial instead of the live line
+    finished = [line for line in done.stdout.splitlines() if line.startswith("trial ")]
+    assert sorted(line.split(":")[0] for line in finished) == [
+        f"trial {n} completed" for n in range(4)], done.stdout
+    assert all(" done | " in line for line in finished)
+    assert "\r" not in done.stdout
     assert "best parameters: Args/x=" in done.stdout
     assert f"rerun the best: tunehouse tasks clone {base}" in done.stdout
     searches = env.store.tasks.list_tasks(TaskQuery(type=[TaskType.optimizer])).tasks
@@ -50,6 +56,7 @@ def test_start_show_export_list(env: Env) -> None:
     assert sorted(t["number"] for t in as_json) == [0, 1, 2, 3]
     listed = _cli(env, "hpo", "list")
     assert search in listed.stdout
+    assert _cli(env, "hpo", "list", "--ids").stdout == f"{search}\n"
 
 
 def test_bad_input_is_one_line(env: Env) -> None:

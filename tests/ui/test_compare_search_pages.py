@@ -177,10 +177,21 @@ def test_dashboard_of_a_finished_search(web: httpx.Client, store: Store,
     assert importance["objective"] == "objective/value" and importance["complete"] == 3
     assert [name for name, _ in importance["importance"]] == ["Args/x"]
     assert importance["n_trials"] == 3 and importance["reliable"] is False
-    assert f'data-ids="{finished_search}"' in html  # the controller's own curves
     assert 'id="search-parcoords"' in html and 'data-live="no"' in html
     data = json.loads(re.search(r'id="search-data">(.*?)</script>', html, re.S).group(1))  # type: ignore[union-attr]
     assert len(data["trials"]) == 4 and data["objectives"][0]["label"] == "objective/value"
+    # the timeline: each trial on a slot of the search's local agent, after it was made
+    spans = data["timeline"]
+    assert sorted(s["state"] for s in spans) == ["completed"] * 3 + ["failed"]
+    assert all(s["lane"].startswith("hpo-local-") and " · slot " in s["lane"] for s in spans)
+    assert all(s["created"] <= s["started"] <= s["ended"] <= data["now"] for s in spans)
+    assert data["running"] is False and data["origin"] <= min(s["started"] for s in spans)
+    # its trials as the experiment table: the search's children, objective and parameters
+    link = re.search(r'href="([^"]+)" id="trials-table"', html).group(1)  # type: ignore[union-attr]
+    table = web.get(link.replace("&amp;", "&"))
+    assert table.status_code == 200 and 'id="parent-filter"' in table.text
+    assert table.text.count('<tr data-id="') == 4
+    assert 'title="metric:objective/value"' in table.text and 'title="param:Args/x"' in table.text
     assert 'action="/searches/' in html and 'data-action="stop"' not in html  # ended
 
 
@@ -262,6 +273,47 @@ def test_start_form_offers_the_base_tasks_metrics(web: httpx.Client, base_task: 
     assert re.search(r'<option value="min" selected>', page.text)  # a loss: minimised
     for strategy in ("grid", "random", "tpe", "bohb"):
         assert re.search(rf"<option ?(selected)?>{strategy}</option>", page.text)
+
+
+def _keras_like_task(store: Store) -> str:
+    """A task with the metrics the Keras integration records (train and validation)."""
+    task = store.tasks.create_task(TaskCreate(project=f"ui-start/{uuid.uuid4().hex[:8]}",
+                                              name="keras"))
+    store.tasks.set_parameters(task.id, [Parameter(section="Args", name="lr", value="0.01")])
+    now = time.time()
+    store.events.add_events(EventBatch(batch_id=uuid.uuid4().hex, task_id=task.id, scalars=[
+        ScalarEvent(title, series, 0, 0.5, now)
+        for title, series in (("accuracy", "train"), ("loss", "train"),
+                              ("loss", "validation"), ("accuracy", "validation"),
+                              ("speed", "epoch_seconds"))]))
+    return task.id
+
+
+@pytest.mark.browser
+def test_start_form_proposes_the_validation_metric(page, shared_server: ServerProcess,  # type: ignore[no-untyped-def]
+                                                   store: Store, shot) -> None:
+    """A base task with train and validation metrics: the form proposes to maximise
+    accuracy/validation (not accuracy/train, not a loss); choosing a loss minimises."""
+    task = _keras_like_task(store)
+    page.goto(f"{shared_server.url}/tasks/{task}/search")
+    chosen = page.locator("#objective option:checked").inner_text()
+    assert chosen == "accuracy/validation" and page.input_value("#sign") == "max"
+    assert "speed/epoch_seconds" not in page.inner_text("#objective")
+    shot(page, "search-start-validation-objective")
+    page.select_option("#objective", label="loss/validation")
+    assert page.input_value("#sign") == "min"
+
+
+def test_the_form_proposes_a_validation_loss_when_it_has_no_quality(store: Store) -> None:
+    from tunehouse.server.ui.views.search_start import default_form
+
+    summaries = [m for m in store.events.get_metric_summaries(_keras_like_task(store))
+                 if m.title != "accuracy"]
+    form = default_form(summaries)
+    assert json.loads(form.objective) == ["loss", "validation"] and form.sign == "min"
+    train_only = [m for m in summaries if m.series == "train"]
+    form = default_form(train_only)
+    assert json.loads(form.objective) == ["loss", "train"] and form.sign == "min"
 
 
 @pytest.mark.parametrize("space", ["learning_rate: uniform(0.01, 0.001)",
@@ -358,9 +410,18 @@ def test_the_pages_draw_in_a_browser(page, shared_server: ServerProcess,  # type
                            timeout=60_000)
     assert "unreliable" in page.inner_text("#importance-basis")
     page.wait_for_selector("#search-parcoords[data-lines='3']")
-    page.wait_for_selector("#search-charts .chart svg.main-svg")
+    page.wait_for_selector("#search-timeline[data-bars='4'] svg.timeline")
+    assert page.locator("#search-timeline rect.tl-completed").count() == 3
+    assert page.locator("#search-timeline rect.tl-failed").count() == 1
+    page.wait_for_selector("#best-chart[data-points='3'] svg.main-svg")
     assert "WebGL" not in page.inner_text("#search-parcoords")
     shot(page, "search-dashboard")
+    page.select_option("#best-x", "time")
+    page.wait_for_selector("#best-chart .xtitle:has-text('minutes since')")
+    page.click("#trials-table")
+    page.wait_for_selector("#parent-filter")
+    assert page.locator("#tasks tbody tr[data-id]").count() == 4
+    shot(page, "search-trials-table")
     page.goto(f"{shared_server.url}/tasks/{base_task}/search")
     page.fill("#custom-objective", "loss/train")
     assert page.is_disabled("#objective")

@@ -1,6 +1,7 @@
 """``tunehouse hpo``: start, watch, resume, stop and export hyperparameter searches.
 
-The search runs in this process (``start``/``resume``) with a live progress line, and ends
+The search runs in this process (``start``/``resume``) with a live progress line on a
+terminal (one plain line per finished trial when the output is a log or a pipe), and ends
 with the leaderboard, the best parameters, the parameters' importance and the command that
 reruns the best configuration. See docs/hpo.md.
 """
@@ -86,6 +87,8 @@ def register(subparsers: Any) -> None:
     listing = commands.add_parser("list", help="searches, newest first")
     listing.add_argument("--project", default=None)
     listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--ids", action="store_true",
+                         help="print only the ids, one a line (for scripts)")
     add_common_options(listing)
     listing.set_defaults(func=run_list)
     show = commands.add_parser("show", help="a search's progress, leaderboard and the "
@@ -194,6 +197,11 @@ def _run(search: Any, store: Store) -> int:
 
 
 def _follow(search: Any, out: Any) -> None:
+    """Show the search's progress until it ends: a live line on a terminal, else (a log,
+    CI) one plain line per trial as it finishes (:func:`trial_lines`)."""
+    if not out.is_terminal:
+        _follow_plain(search, out)
+        return
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -215,12 +223,51 @@ def _follow(search: Any, out: Any) -> None:
                    description=_describe(report))
 
 
-def _describe(report: SearchReport) -> str:
+def _follow_plain(search: Any, out: Any) -> None:
+    seen: set[int] = set()
+    while True:
+        ended = search.wait(timeout=0.5)
+        for line in trial_lines(search.report(), seen):
+            out.print(line, markup=False, highlight=False)
+        if ended:
+            return
+
+
+def trial_lines(report: SearchReport, seen: set[int]) -> list[str]:
+    """One line per trial of ``report`` that finished and is not in ``seen`` (which it is
+    then added to), by trial number: its outcome and objective value(s) or reason, the
+    best so far, the trials done of the budget and the time the search has run, e.g.
+    ``trial 3 completed: accuracy/validation 0.9512 | best 0.9512 (trial 3) | 4/20 done |
+    1m05s``."""
+    lines = []
+    budget = report.budget
+    elapsed = budget.elapsed_s or 0.0
+    clock = f"{int(elapsed // 60)}m{int(elapsed % 60):02d}s"
+    for trial in sorted(report.trials, key=lambda t: t.number):
+        if trial.number in seen or trial.state == "running":
+            continue
+        seen.add(trial.number)
+        if trial.state == "completed" and trial.values:
+            outcome = ", ".join(f"{o.label} {v:.4g}"
+                                for o, v in zip(report.objectives, trial.values, strict=False))
+        else:
+            outcome = trial.reason or "no objective value"
+        lines.append(f"trial {trial.number} {trial.state}: {outcome} | "
+                     f"{_best_text(report)} | "
+                     f"{budget.done}/{budget.total} done | {clock}")
+    return lines
+
+
+def _best_text(report: SearchReport) -> str:
+    """``best 0.9512 (trial 3)``, or ``best -`` before a trial completed."""
     best = report.best
-    best_text = (f"best {best.values[0]:.4g} (trial {best.number})"
-                 if best is not None and best.values else "best -")
+    return (f"best {best.values[0]:.4g} (trial {best.number})"
+            if best is not None and best.values else "best -")
+
+
+def _describe(report: SearchReport) -> str:
     counts = report.counts
-    return (f"{best_text} | running {counts.get('running', 0)} | pruned "
+    return (f"{_best_text(report)} | running {counts.get('running', 0)} | pruned "
             f"{counts.get('pruned', 0)} | failed {counts.get('failed', 0)}")
 
 
@@ -284,6 +331,10 @@ def run_list(args: argparse.Namespace) -> int:
         page = store.tasks.list_tasks(TaskQuery(project=args.project, type=[TaskType.optimizer],
                                                 order_by="created", descending=True,
                                                 limit=args.limit))
+    if args.ids:
+        for task in page.tasks:
+            print(task.id)
+        return 0
     table_out = console()
     from rich.table import Table
 

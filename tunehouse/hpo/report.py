@@ -40,6 +40,7 @@ from tunehouse.hpo.progress import (
     leaderboard_rows,
     rank,
 )
+from tunehouse.hpo.timeline import TrialSpan, trial_spans
 from tunehouse.hpo.trials import (
     PRUNED_TAG,
     TRIAL_PARAMETER,
@@ -110,6 +111,8 @@ class SearchReport:
             before the controller wrote its leaderboard).
         updated: When the leaderboard was written (``leaderboard`` only).
         names: The children's task names by task id (when read from the store).
+        tasks: The children's tasks by id (when read from the store): when each was
+            made, started and ended, and on which worker (:meth:`timeline`).
     """
 
     controller: Task
@@ -121,6 +124,7 @@ class SearchReport:
     source: str
     updated: datetime | None = None
     names: dict[str, str] = field(default_factory=dict)
+    tasks: dict[str, Task] = field(default_factory=dict)
 
     @property
     def objectives(self) -> tuple[Objective, ...]:
@@ -146,6 +150,11 @@ class SearchReport:
         """The leaderboard's rows (:func:`tunehouse.hpo.progress.leaderboard_rows`)."""
         return leaderboard_rows(list(self.trials), self.objectives)
 
+    def timeline(self) -> list[TrialSpan]:
+        """When and where each trial waited and ran (:mod:`tunehouse.hpo.timeline`; empty
+        without :attr:`tasks`)."""
+        return trial_spans(self.trials, self.tasks)
+
     def importance(self) -> Importance:
         """The parameters' importance for the first objective (computed once per state
         of the search: see :mod:`tunehouse.hpo.importance`)."""
@@ -155,7 +164,8 @@ class SearchReport:
 def build_report(controller: Task, config: SearchConfig, results: Sequence[TrialResult],
                  front: Sequence[int] | None = None, *, source: str = "controller",
                  updated: datetime | None = None,
-                 names: dict[str, str] | None = None) -> SearchReport:
+                 names: dict[str, str] | None = None,
+                 tasks: dict[str, Task] | None = None) -> SearchReport:
     """The report of ``results`` (any order); ``front`` None: computed from the values."""
     objectives = config.objectives
     numbers = list(front) if front is not None else pareto_front(results, objectives)
@@ -171,7 +181,8 @@ def build_report(controller: Task, config: SearchConfig, results: Sequence[Trial
                     time_limit_s=config.optimization_time_limit)
     return SearchReport(controller=controller, config=config, trials=tuple(ranked),
                         front=tuple(sorted(numbers)), counts=counts, budget=budget,
-                        source=source, updated=updated, names=dict(names or {}))
+                        source=source, updated=updated, names=dict(names or {}),
+                        tasks=dict(tasks or {}))
 
 
 def pareto_front(results: Sequence[TrialResult], objectives: tuple[Objective, ...]
@@ -242,7 +253,7 @@ def load_report(store: Store, task_id: str) -> SearchReport:
             result = replace(result, reason=child.status_reason)
         fresh.append(result)
     return build_report(controller, config, fresh, front, source=source, updated=updated,
-                        names={task.id: task.name for task in children.tasks})
+                        names={task.id: task.name for task in children.tasks}, tasks=by_id)
 
 
 def read_leaderboard(store: Store, task_id: str) -> dict[str, Any] | None:

@@ -5,7 +5,8 @@ a key of 1 to 255 characters (letters, digits, ``_ . : @ + -``, starting with a 
 digit). Keys with a known prefix must hold what that prefix says
 (:data:`PREFERENCE_CHECKS`): the web UI's dashboard of a project is
 ``dashboard:<project id>``, a list of at most :data:`DASHBOARD_MAX_PINS`
-:class:`DashboardPin`. Every implementation of
+:class:`DashboardPin`; its experiment table's columns and sort are
+``table:<project id>``, a :class:`TableView`. Every implementation of
 :class:`~tunehouse.store.interfaces.Preferences` applies :func:`check_preference`.
 """
 
@@ -28,6 +29,12 @@ _PREFERENCE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,254}$")
 #: Preference keys of the web UI's project dashboards: ``dashboard:<project id>``.
 DASHBOARD_PREFIX = "dashboard:"
 DASHBOARD_MAX_PINS = 50
+#: Preference keys of the web UI's experiment table of a project: ``table:<project id>``,
+#: the columns and sort the user chose there last (:class:`TableView`).
+TABLE_PREFIX = "table:"
+TABLE_MAX_COLUMNS = 100
+#: Sort orders of the task listing besides a column spec.
+TABLE_ORDERS = ("created", "updated", "name", "status", "type")
 #: Chart kinds of a dashboard pin: one point per task of the project (a summary value of
 #: a metric against the task's creation time), or the latest value per running task.
 PinKind = Literal["metric_over_time", "running_latest"]
@@ -54,6 +61,36 @@ class DashboardPin(Input):
         return spec.strip()
 
 
+class TableView(Input):
+    """The columns (column specs) and sort of a user's experiment table of a project."""
+
+    col: list[str] = Field(default_factory=list, max_length=TABLE_MAX_COLUMNS)
+    order: str = Field(default="created", max_length=600)
+    asc: bool = False
+
+    @field_validator("col")
+    @classmethod
+    def _columns(cls, specs: list[str]) -> list[str]:
+        for spec in specs:
+            _column(spec)
+        return [spec.strip() for spec in specs]
+
+    @field_validator("order")
+    @classmethod
+    def _order(cls, order: str) -> str:
+        if order not in TABLE_ORDERS:
+            _column(order)
+        return order.strip()
+
+
+def _column(spec: str) -> None:
+    """ValueError (a validation error of the model) when ``spec`` names no column."""
+    try:
+        parse_column(spec)
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from None
+
+
 DashboardPins = Annotated[list[DashboardPin], Field(max_length=DASHBOARD_MAX_PINS)]
 _DASHBOARD_PINS: TypeAdapter[list[DashboardPin]] = TypeAdapter(DashboardPins)
 
@@ -64,7 +101,10 @@ def _dashboard_value(value: Any) -> Any:
 
 
 #: What the value of a key with each prefix must be: a check returning the value to store.
-PREFERENCE_CHECKS: dict[str, Callable[[Any], Any]] = {DASHBOARD_PREFIX: _dashboard_value}
+PREFERENCE_CHECKS: dict[str, Callable[[Any], Any]] = {
+    DASHBOARD_PREFIX: _dashboard_value,
+    TABLE_PREFIX: lambda value: TableView.model_validate(value).model_dump(),
+}
 
 
 def check_preference_key(key: str) -> str:

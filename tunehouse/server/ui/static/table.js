@@ -1,4 +1,6 @@
-// The experiment table: multi-select and the actions on the selected tasks.
+// The experiment table: multi-select and the actions on the selected tasks, and the
+// columns and sort the user chose, remembered for this project (the preference
+// table:<project id>, which the server applies to a URL without col and order).
 "use strict";
 (() => {
   const table = document.getElementById("tasks");
@@ -71,4 +73,10 @@
     });
   }
   refresh();
+
+  const view = document.getElementById("table-view");
+  if (view && view.dataset.remember === "yes") {
+    TH.attempt(() => TH.api("PUT", "/preferences/" + encodeURIComponent(view.dataset.key),
+      {value: JSON.parse(view.textContent)}));
+  }
 })();

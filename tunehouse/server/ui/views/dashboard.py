@@ -11,7 +11,9 @@ spec ``metric:<title>/<series>[:last|:min|:max]``:
 * ``running_latest``: a bar per running task with the latest value, e.g. the resource
   monitor's ``metric::monitor:/gpu0_utilization``.
 
-``dashboard.js`` reads the values with one call of the task listing per kind (the read
+The form offers the project's recorded metrics and resource series to pick
+(:func:`tunehouse.server.ui.columns.column_choices`, ``column_picker.js``); the spec may
+still be typed. ``dashboard.js`` reads the values with one call of the task listing per kind (the read
 model's ``columns``) and adds or removes pins through ``PUT /preferences/{key}``.
 """
 
@@ -23,6 +25,7 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from tunehouse.server.ui.columns import column_choices
 from tunehouse.server.ui.pages import Page
 from tunehouse.server.ui.render import render
 from tunehouse.store.preferences import (
@@ -31,15 +34,11 @@ from tunehouse.store.preferences import (
     PIN_KINDS,
     DashboardPin,
 )
-from tunehouse.store.records import TaskQuery, TaskStatus
 
 router = APIRouter()
 
 KIND_LABELS = {"metric_over_time": "Metric per task over time",
                "running_latest": "Latest value of running tasks"}
-#: Metric specs suggested in the form come from this many recent and running tasks.
-SUGGEST_FROM = 3
-MONITOR_TITLE = ":monitor:"
 
 
 @router.get("/projects/{project_id}/dashboard")
@@ -52,7 +51,7 @@ def dashboard_page(request: Request, project_id: str, who: Page) -> Response:
                   user=who.user, project=project, key=key, pins=pins,
                   kinds=[(kind, KIND_LABELS.get(kind, kind)) for kind in PIN_KINDS],
                   kind_labels=KIND_LABELS, max_pins=DASHBOARD_MAX_PINS,
-                  suggestions=_suggestions(who, project.id))
+                  choices=column_choices(who, project.id, params=False))
 
 
 def _pins(stored: Any) -> list[dict[str, Any]]:
@@ -64,27 +63,3 @@ def _pins(stored: Any) -> list[dict[str, Any]]:
         except ValidationError:
             continue
     return pins
-
-
-def _suggestions(who: Page, project_id: str) -> list[str]:
-    """Metric specs of a few recent and running tasks of the project (resource monitor
-    series as their latest value, the others as last, min and max)."""
-    tasks = who.store.tasks
-    recent = tasks.list_tasks(TaskQuery(project=project_id, order_by="updated",
-                                        limit=SUGGEST_FROM)).tasks
-    running = tasks.list_tasks(TaskQuery(project=project_id, status=[TaskStatus.in_progress],
-                                         limit=SUGGEST_FROM)).tasks
-    found: dict[str, None] = {}
-    seen: set[str] = set()
-    for task in [*running, *recent]:
-        if task.id in seen:
-            continue
-        seen.add(task.id)
-        for metric in who.store.events.get_metric_summaries(task.id):
-            base = f"metric:{metric.title}/{metric.series}"
-            if metric.title.startswith(MONITOR_TITLE):
-                found[base] = None
-                continue
-            for suffix in ("", ":min", ":max"):
-                found[base + suffix] = None
-    return list(found)[:300]

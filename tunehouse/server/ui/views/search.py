@@ -26,7 +26,11 @@ The search package (and Optuna with it) is imported inside the views only.
 
 from __future__ import annotations
 
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
@@ -61,13 +65,37 @@ def dashboard(store: Store, task_id: str) -> dict[str, Any]:
         "param_names": sorted({name for row in rows for name in row["parameters"]}),
         "problems": [by_number[t.number] for t in report.ended_trials],
         "running": controller.status in (TaskStatus.queued, TaskStatus.in_progress),
+        "trials_url": trials_table_url(report),
         "data": {"objectives": [{"label": o.label, "sign": o.sign}
                                 for o in report.objectives],
                  "complete": report.counts["completed"],
+                 "running": controller.status in (TaskStatus.queued, TaskStatus.in_progress),
+                 "now": time.time(), "origin": _seconds(controller.started),
+                 "timeline": [asdict(span) for span in report.timeline()],
                  "trials": [{key: row[key] for key in (
                      "number", "task_id", "state", "objectives", "parameters", "rank")}
                      for row in rows]},
     }
+
+
+def trials_table_url(report: SearchReport) -> str:
+    """The experiment table of the search's project filtered to its trials (the
+    controller's children), with the objectives and the searched parameters as columns,
+    best first by the first objective."""
+    first = report.objectives[0]
+    columns = [f"metric:{o.label}" for o in report.objectives] + [
+        f"param:{key}" for key in report.config.space.task_keys()]
+    pairs = [("parent", report.controller.id), *[("col", c) for c in columns],
+             ("order", f"metric:{first.label}")]
+    if first.sign == "min":
+        pairs.append(("asc", "1"))
+    return f"/projects/{report.controller.project_id}/tasks?{urlencode(pairs)}"
+
+
+def _seconds(moment: datetime | None) -> float | None:
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 @router.get("/searches/{task_id}")

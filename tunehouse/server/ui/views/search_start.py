@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from tunehouse.errors import InvalidInput
 from tunehouse.server.auth import Principal
+from tunehouse.server.ui.columns import RESOURCE_TITLES
 from tunehouse.server.ui.pages import Page, form_principal, redirect
 from tunehouse.server.ui.render import render
 from tunehouse.store.records import MetricSummary, Task
@@ -36,8 +37,6 @@ CONTROLLER_QUEUE = "services"
 TRIALS_QUEUE = "default"
 STRATEGIES = ("bohb", "tpe", "random", "grid")
 EARLY_STOPPING = ("", "hyperband", "asha", "median", "none")
-#: Metrics that are not objectives (speed and resource monitoring).
-RESOURCE_TITLES = ("speed", ":monitor:")
 #: Optional whole-number fields: form name -> label.
 LIMITS = {"min_iteration": "min iteration", "max_iteration": "max iteration",
           "max_failed": "max failed trials", "seed": "seed"}
@@ -140,14 +139,41 @@ def objective_options(metrics: list[MetricSummary]) -> list[tuple[str, str]]:
             if not m.title.startswith(RESOURCE_TITLES)]
 
 
+#: Words of a series measured on held-out data (``validation``, ``val_accuracy``, ``test``).
+HELD_OUT = ("validation", "val", "valid", "test", "eval")
+
+
+def held_out(metric: MetricSummary) -> bool:
+    """Whether the metric is measured on held-out data: its series (or title) is
+    ``validation``/``val``/..., or starts with ``val_``/``validation_`` (Keras's
+    ``val_accuracy``)."""
+    for name in (metric.series.lower(), metric.title.lower()):
+        words = name.replace("-", "_").replace("/", "_").split("_")
+        if words[0] in HELD_OUT:
+            return True
+    return False
+
+
+def minimised(label: str) -> bool:
+    """Whether an objective named ``label`` is minimised: it names a loss or an error."""
+    return any(word in label.lower() for word in ("loss", "error"))
+
+
 def default_form(metrics: list[MetricSummary]) -> SearchForm:
-    """The form's first values: the first objective-like metric, minimised when it looks
-    like a loss or an error."""
+    """The form's first values: the first metric measured on held-out data
+    (:func:`held_out`; else the first objective-like metric), minimised when it looks
+    like a loss or an error (:func:`minimised`), else maximised."""
     options = objective_options(metrics)
     form = SearchForm()
     if options:
-        form.objective, label = options[0]
-        form.sign = "min" if any(w in label.lower() for w in ("loss", "error")) else "max"
+        candidates = [m for m in metrics if not m.title.startswith(RESOURCE_TITLES)]
+        validation = [m for m in candidates if held_out(m)]
+        # a quality (accuracy, ...) measured on held-out data before its loss: the
+        # objective a researcher means; a loss when it is all there is
+        chosen = next((m for m in validation if not minimised(f"{m.title}/{m.series}")),
+                      next(iter(validation), candidates[0]))
+        form.objective = json.dumps([chosen.title, chosen.series])
+        form.sign = "min" if minimised(f"{chosen.title}/{chosen.series}") else "max"
     return form
 
 
