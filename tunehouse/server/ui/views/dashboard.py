@@ -23,6 +23,7 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from tunehouse.common.series import is_system_title
 from tunehouse.server.ui.pages import Page
 from tunehouse.server.ui.render import render
 from tunehouse.store.preferences import (
@@ -39,7 +40,6 @@ KIND_LABELS = {"metric_over_time": "Metric per task over time",
                "running_latest": "Latest value of running tasks"}
 #: Metric specs suggested in the form come from this many recent and running tasks.
 SUGGEST_FROM = 3
-MONITOR_TITLE = ":monitor:"
 
 
 @router.get("/projects/{project_id}/dashboard")
@@ -82,7 +82,7 @@ def _suggestions(who: Page, project_id: str) -> list[str]:
         seen.add(task.id)
         for metric in who.store.events.get_metric_summaries(task.id):
             base = f"metric:{metric.title}/{metric.series}"
-            if metric.title.startswith(MONITOR_TITLE):
+            if is_system_title(metric.title):
                 found[base] = None
                 continue
             for suffix in ("", ":min", ":max"):

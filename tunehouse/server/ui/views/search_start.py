@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from tunehouse.common.series import is_resource_title
 from tunehouse.errors import InvalidInput
 from tunehouse.server.auth import Principal
 from tunehouse.server.ui.pages import Page, form_principal, redirect
@@ -36,8 +37,6 @@ CONTROLLER_QUEUE = "services"
 TRIALS_QUEUE = "default"
 STRATEGIES = ("bohb", "tpe", "random", "grid")
 EARLY_STOPPING = ("", "hyperband", "asha", "median", "none")
-#: Metrics that are not objectives (speed and resource monitoring).
-RESOURCE_TITLES = ("speed", ":monitor:")
 #: Optional whole-number fields: form name -> label.
 LIMITS = {"min_iteration": "min iteration", "max_iteration": "max iteration",
           "max_failed": "max failed trials", "seed": "seed"}
@@ -137,7 +136,7 @@ class SearchForm:
 def objective_options(metrics: list[MetricSummary]) -> list[tuple[str, str]]:
     """``(value, label)`` of each metric that may be an objective."""
     return [(json.dumps([m.title, m.series]), f"{m.title}/{m.series}") for m in metrics
-            if not m.title.startswith(RESOURCE_TITLES)]
+            if not is_resource_title(m.title)]
 
 
 def default_form(metrics: list[MetricSummary]) -> SearchForm:
