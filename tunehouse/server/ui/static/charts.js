@@ -190,9 +190,11 @@ TH.charts = (() => {
         const range = constantRange(traces, settings.log);
         const yaxis = {type: settings.log ? "log" : "linear", title: {text: group.unit}};
         if (range) Object.assign(yaxis, {range, autorange: false});
+        // wall-time ticks take two lines (time, then date): the legend goes further down
+        const wall = axis === "wall";
         const layout = {
-          title: {text: label, font: {size: 14}}, margin: {l: 60, r: 10, t: 36, b: 40},
-          height: 300, legend: {orientation: "h"}, showlegend: true,
+          title: {text: label, font: {size: 14}}, margin: {l: 60, r: 10, t: 36, b: wall ? 60 : 40},
+          height: 300, legend: wall ? {orientation: "h", y: -0.35} : {orientation: "h"}, showlegend: true,
           xaxis: {title: {text: axisTitle(axis)}}, yaxis,
         };
         Plotly.react(box, traces, layout, {displaylogo: false, responsive: true});
