@@ -59,7 +59,7 @@ def check_recorded(store: Any, task_id: str, accuracy: float) -> None:
 
     models = store.models.list_models(task_id=task_id)
     assert [(m.name, m.framework, m.format) for m in models] == [
-        ("keras_cnn", "tensorflow", "saved_model")]
+        ("keras cnn", "tensorflow", "saved_model")]  # the task's name
     assert models[0].size > 10_000
 
 

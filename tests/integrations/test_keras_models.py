@@ -26,7 +26,7 @@ MODELS_SCRIPT = """
                               keras.layers.Dense(2, activation="softmax")])
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, y, epochs=1, verbose=0)
-    model.save("digits.keras")                       # version 1
+    model.save("digits.keras")                       # version 1 of "models" (the task)
     model.fit(x, y, epochs=1, verbose=0)
     model.save("digits.keras")                       # version 2
     expected = model.predict(x, verbose=0)
@@ -39,11 +39,11 @@ MODELS_SCRIPT = """
     checkpoint = keras.callbacks.ModelCheckpoint("ckpt.weights.h5", save_weights_only=True)
     model.fit(x, y, epochs=2, verbose=0, callbacks=[checkpoint])
 
-    reloaded = keras.models.load_model(InputModel(name="digits", version=2).get_local_copy())
+    reloaded = keras.models.load_model(InputModel(name="models", version=2).get_local_copy())
     keras_diff = float(np.abs(reloaded.predict(x, verbose=0) - expected).max())
-    served = tf.saved_model.load(InputModel(name="digits", version=3).get_local_copy())
+    served = tf.saved_model.load(InputModel(name="models", version=3).get_local_copy())
     export_diff = float(np.abs(served.serve(x).numpy() - expected).max())
-    doubled = tf.saved_model.load(InputModel(name="plain_module").get_local_copy())
+    doubled = tf.saved_model.load(InputModel(name="models", version=4).get_local_copy())
     module_value = doubled.double(tf.constant([1.5])).numpy().tolist()
     task.close()
     print("RESULT " + json.dumps({"task": task.id, "keras_diff": keras_diff,
@@ -62,19 +62,20 @@ def test_saves_exports_and_checkpoints_register_versions(
     try:
         models = store.models.list_models(task_id=result["task"])
         found = [(m.name, m.version, m.framework, m.format) for m in models]
-        assert found == [
-            ("ckpt", 1, "keras", "weights.h5"),
-            ("ckpt", 2, "keras", "weights.h5"),
-            ("digits", 1, "keras", "keras"),
-            ("digits", 2, "keras", "keras"),
-            ("digits", 3, "tensorflow", "saved_model"),
-            ("plain_module", 1, "tensorflow", "saved_model"),
+        assert found == [  # every save a version of the model named after the task
+            ("models", 1, "keras", "keras"),
+            ("models", 2, "keras", "keras"),
+            ("models", 3, "tensorflow", "saved_model"),
+            ("models", 4, "tensorflow", "saved_model"),
+            ("models", 5, "keras", "weights.h5"),
+            ("models", 6, "keras", "weights.h5"),
         ]
         for model in models:
             assert len(model.sha256) == 64 and model.size > 0
             assert model.project_id is not None
-        export = models[4]
+        export = models[2]
         assert export.metadata["archive"] == "tar.gz" and export.metadata["filename"] == "1"
-        assert models[2].metadata["filename"] == "digits.keras"
+        assert models[0].metadata["filename"] == "digits.keras"
+        assert models[4].metadata["filename"] == "ckpt.weights.h5"
     finally:
         store.close()

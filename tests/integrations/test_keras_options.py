@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tunehouse.errors import InvalidInput
-from tunehouse.integrations.keras import KerasOptions, default_model_name, model_format
+from tunehouse.integrations.keras import KerasOptions, model_format
 from tunehouse.integrations.tensorboard import ScalarDedup, map_summary
 
 
@@ -33,14 +33,11 @@ def test_bad_options_name_the_problem(value: object, fragment: str) -> None:
         KerasOptions.from_value(value)
 
 
-def test_default_model_names(tmp_path: Path) -> None:
+def test_model_formats(tmp_path: Path) -> None:
     serving = tmp_path / "models" / "cnn" / "3"
     serving.mkdir(parents=True)
     (serving / "saved_model.pb").write_bytes(b"")
-    assert default_model_name(str(serving)) == "cnn"
     assert model_format(str(serving)) == "saved_model"
-    assert default_model_name(str(tmp_path / "best.weights.h5")) == "best"
-    assert default_model_name(str(tmp_path / "mnist.keras")) == "mnist"
     assert model_format(str(tmp_path / "best.weights.h5")) == "weights.h5"
     assert model_format(str(tmp_path / "mnist.keras")) == "keras"
 

@@ -235,3 +235,35 @@ def test_upgrading_records_the_trials_of_existing_searches(db_url: str, tmp_path
         assert "hpo.trials" not in {c.name for c in store.tasks.get_configurations("none")}
     finally:
         store.close()
+
+
+def test_upgrading_leaves_monitor_samples_out_of_the_last_iteration(
+        db_url: str, tmp_path: Path) -> None:
+    assert upgrade(db_url, "0011") == "0011"
+    engine = get_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO projects VALUES ('p1', 'old', '', 'u', '2026-01-01 00:00:00')"))
+        conn.execute(sa.text(
+            'INSERT INTO tasks (id, project_id, name, type, status, status_reason, '
+            'status_message, tags, comment, "user", created, updated, queue_priority, '
+            "attempt, max_retries, abort_requested, last_iteration) VALUES (:id, 'p1', :id, "
+            "'training', 'completed', '', '', '[]', '', 'u', '2026-01-01 00:00:00', "
+            "'2026-01-01 00:00:00', 0, 1, 0, false, :last)"),
+            [{"id": "trained", "last": 40}, {"id": "monitored", "last": 12},
+             {"id": "plain", "last": 9}])
+        conn.execute(sa.text(
+            "INSERT INTO metrics (task_id, title, series, count, last, min, max, "
+            "last_iteration, in_order) VALUES (:task, :title, 'x', 1, 1.0, 1.0, 1.0, :it, true)"),
+            [{"task": "trained", "title": "loss", "it": 5},
+             {"task": "trained", "title": ":monitor:", "it": 40},
+             {"task": "monitored", "title": ":monitor:machine", "it": 12},
+             {"task": "plain", "title": "loss", "it": 9}])
+    engine.dispose()
+    assert upgrade(db_url) == head_revision()
+    store = SqlStore(db_url, tmp_path / "artifacts", user="u")
+    try:
+        last = {i: store.tasks.get_task(i).last_iteration for i in ("trained", "monitored", "plain")}
+        assert last == {"trained": 5, "monitored": None, "plain": 9}
+    finally:
+        store.close()

@@ -76,13 +76,13 @@ def _warm_up(status_fd: int, modules: list[str]) -> None:
     except KeyboardInterrupt:
         raise  # as in a fresh process: death by SIGINT, after Python's own teardown
     except SystemExit as exc:
-        status = _exit_status(exc.code)
+        exit_status = _exit_status(exc.code)
     except BaseException as exc:  # noqa: BLE001 - reported as Python reports it
         _report_uncaught(exc, entry)
-        status = 1
+        exit_status = 1
     else:
-        status = 0
-    _exit(status, main)
+        exit_status = 0
+    _exit(exit_status, main)
 
 
 def _main_module(entry: str) -> types.ModuleType:

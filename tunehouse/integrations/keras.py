@@ -68,8 +68,9 @@ class KerasOptions:
         batch_frequency: Report every N-th training batch too (``None``: epochs only).
         models: Register saved/exported models as output models of the task.
         set_seed: Call ``keras.utils.set_random_seed`` with the task's seed.
-        model_name: Name for every model the hook registers (default: the file stem, or
-            for a SavedModel the folder name).
+        model_name: Name for every model the hook registers (default: named after the
+            task, as ``OutputModel`` names it: the task's name, or for a search trial
+            its search's base task's name).
     """
 
     batch_frequency: int | None = None
@@ -494,21 +495,6 @@ def model_format(path: str) -> str:
     return "file"
 
 
-def default_model_name(path: str) -> str:
-    """File stem, or folder name; a numbered serving folder (``models/cnn/3``) takes its
-    parent's name."""
-    norm = os.path.normpath(os.path.abspath(path))
-    base = os.path.basename(norm)
-    if os.path.isdir(norm):
-        if base.isdigit():
-            base = os.path.basename(os.path.dirname(norm)) or base
-        return base
-    for suffix in (".weights.h5", ".keras", ".h5"):
-        if base.lower().endswith(suffix):
-            return base[: -len(suffix)] or base
-    return os.path.splitext(base)[0] or base
-
-
 def register_saved_model(path: Any, framework: str, fmt: str | None = None) -> Any:
     """Register ``path`` as an output model of the current task (if any); never raises.
 
@@ -529,7 +515,7 @@ def register_saved_model(path: Any, framework: str, fmt: str | None = None) -> A
         if sdk is None:
             raise InvalidInput("no tracking provider is registered: call Task.init() first")
         return sdk.register_output_model(
-            task, path, name=options.model_name or default_model_name(path),
+            task, path, name=options.model_name,
             framework=framework, format=fmt or model_format(path))
     except Exception as exc:
         log.warning("tunehouse could not register model %s: %s", path, exc)

@@ -42,6 +42,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tunehouse.common.series import SPEED_TITLE
+
 log = logging.getLogger("tunehouse.integrations.keras")
 
 #: The ``keras.datasets`` modules whose ``load_data`` is wrapped (those that exist).
@@ -50,7 +52,6 @@ DATASET_MODULES: tuple[str, ...] = ("mnist", "fashion_mnist", "cifar10", "cifar1
 #: The packages they are reached through: Keras 3, and ``tf.keras`` (TensorFlow 2.16+).
 DATASET_PACKAGES: tuple[str, ...] = ("keras.datasets", "keras._tf_keras.keras.datasets")
 
-SPEED_TITLE = "speed"
 EPOCH_SECONDS = "epoch_seconds"
 EXAMPLES_PER_SECOND = "examples_per_second"
 STEPS_PER_SECOND = "steps_per_second"

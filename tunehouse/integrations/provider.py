@@ -56,10 +56,11 @@ class TrackingProvider(Protocol):
     def current_task(self) -> TrackedTask | None:
         """The task started by ``Task.init`` in this process, or ``None``."""
 
-    def register_output_model(self, task: TrackedTask, path: str, *, name: str,
+    def register_output_model(self, task: TrackedTask, path: str, *, name: str | None,
                               framework: str, format: str) -> Any:
         """Upload the model file or folder at ``path`` as the next version of output model
-        ``name`` of ``task``; returns the stored ``tunehouse.store.records.Model``."""
+        ``name`` of ``task`` (``None``: the SDK's default, named after the task); returns
+        the stored ``tunehouse.store.records.Model``."""
 
 
 _provider: TrackingProvider | None = None

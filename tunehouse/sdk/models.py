@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import json
 import os
 import shutil
 import tarfile
@@ -38,11 +39,35 @@ from tunehouse.errors import InvalidInput, TunehouseError
 from tunehouse.sdk.state import RUN_STATE
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
-from tunehouse.store.records import Model, ModelCreate, ModelUpdate
+from tunehouse.store.records import Model, ModelCreate, ModelUpdate, Task, TaskType
 
+#: The configuration of a search's controller that names its base task (``hpo.config``'s
+#: ``CONFIG_NAME``; the SDK sits below the hpo package, a test checks they agree).
+SEARCH_CONFIG = "hpo"
+SEARCH_BASE_KEY = "base_task_id"
 ARCHIVE_TAR_GZ = "tar.gz"
 CACHE_DIR = "models-cache"
 _CHUNK = 1 << 20
+
+
+def default_model_name(store: Store, task: Task) -> str:
+    """The name of a task's output models when none is given: the task's name; for a
+    search trial (a child of an ``optimizer`` task), the name of the search's base task,
+    so the baseline and every trial register versions of one model, to be compared and
+    promoted. Falls back to the task's name when the search cannot be read."""
+    if not task.parent_id:
+        return task.name
+    try:
+        parent = store.tasks.get_task(task.parent_id)
+        if parent.type is not TaskType.optimizer:
+            return task.name
+        texts = {c.name: c.text for c in store.tasks.get_configurations(parent.id)}
+        base_id = json.loads(texts.get(SEARCH_CONFIG) or "{}").get(SEARCH_BASE_KEY)
+        if not isinstance(base_id, str) or not base_id:
+            return task.name
+        return store.tasks.get_task(base_id).name
+    except (TunehouseError, ValueError, AttributeError):
+        return task.name
 
 
 class OutputModel:
@@ -50,7 +75,8 @@ class OutputModel:
 
     Args:
         task: The producing task (default: ``Task.current_task()``).
-        name: Model name (default: the task's name). Versions are numbered per name.
+        name: Model name (default: :func:`default_model_name`, the task's name, or for a
+            search trial its search's base task's name). Versions are numbered per name.
         framework: ``keras``, ``tensorflow``, ... (free text).
         tags: Tags of every version registered through this object.
         comment: Comment of every version registered through this object.
@@ -117,7 +143,7 @@ class OutputModel:
             blob = self.store.artifacts.put_blob(stream)
         try:
             spec = ModelCreate(
-                name=self.name or record.name,
+                name=self.name or default_model_name(self.store, record),
                 framework=self.framework,
                 project=record.project,
                 task_id=record.id,

@@ -62,7 +62,7 @@ class SdkTrackingProvider:
     def current_task(self) -> TrackedTask | None:
         return RUN_STATE.current_task()
 
-    def register_output_model(self, task: TrackedTask, path: str, *, name: str,
+    def register_output_model(self, task: TrackedTask, path: str, *, name: str | None,
                               framework: str, format: str) -> Any:
         return OutputModel(task=task, name=name, framework=framework).update_weights(
             path, format=format)

@@ -36,6 +36,22 @@ def test_events_are_stored_once_per_batch(store: Store) -> None:
     assert store.tasks.get_task(task_id).last_iteration == 4
 
 
+def test_monitor_samples_do_not_advance_the_last_iteration(store: Store) -> None:
+    """The resource monitor's iteration counts seconds: a 6-epoch run stays at 5."""
+    task_id = new_task(store)
+    store.events.add_events(EventBatch(batch_id=batch_id(), task_id=task_id, scalars=[
+        (":monitor:", "cpu_percent", 40, 12.0, 0.0),
+        (":monitor:machine", "memory_used_gb", 45, 3.0, 0.0),
+        (":monitor:gpu", "gpu_0_utilization", 41, 90.0, 0.0)]))
+    assert store.tasks.get_task(task_id).last_iteration is None
+    store.events.add_events(EventBatch(batch_id=batch_id(), task_id=task_id, scalars=[
+        ("loss", "train", epoch, 1.0 / (epoch + 1), 0.0) for epoch in range(6)
+    ] + [(":monitor:", "cpu_percent", 50, 13.0, 0.0)]))
+    assert store.tasks.get_task(task_id).last_iteration == 5
+    summaries = {(m.title, m.series): m for m in store.events.get_metric_summaries(task_id)}
+    assert summaries[(":monitor:", "cpu_percent")].last_iteration == 50
+
+
 def test_summaries_track_last_min_max_and_nan(store: Store) -> None:
     task_id = new_task(store)
     store.events.add_events(EventBatch(batch_id=batch_id(), task_id=task_id, scalars=[

@@ -4,7 +4,8 @@ Every ``interval`` seconds ``tunehouse-monitor`` reports, under the title ``:mon
 the machine's CPU and memory use, this process's resident memory and, when nvidia-ml-py
 is importable, the utilisation and memory of each GPU the process may use
 (``CUDA_VISIBLE_DEVICES``). The iteration is the number of seconds
-since the task started.
+since the task started: a sample counter, which does not advance the task's last
+iteration (:func:`tunehouse.common.series.is_system_title`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from tunehouse.common.gpus import open_nvml, visible_gpus
+from tunehouse.common.series import MONITOR_TITLE
 
-MONITOR_TITLE = ":monitor:"
 DEFAULT_INTERVAL_S = 5.0
 
 ScalarSink = Callable[[str, str, float, int], None]

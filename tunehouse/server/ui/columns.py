@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tunehouse.common.series import is_resource_title
 from tunehouse.store.records import TaskQuery, TaskStatus
 
 if TYPE_CHECKING:
     from tunehouse.server.auth import Principal
 
-#: Metric titles of resources rather than results: the resource monitor's and speed.
-RESOURCE_TITLES = ("speed", ":monitor:")
 #: The choices come from this many running and this many recently updated tasks.
 CHOICES_FROM = 10
 #: At most this many choices of each kind.
@@ -39,7 +38,7 @@ def column_choices(who: Principal, project_id: str, *, params: bool = True
     found: dict[str, set[str]] = {"metrics": set(), "resources": set(), "params": set()}
     for task_id in dict.fromkeys(task.id for task in [*running, *recent]):
         for metric in who.store.events.get_metric_summaries(task_id):
-            kind = "resources" if metric.title.startswith(RESOURCE_TITLES) else "metrics"
+            kind = "resources" if is_resource_title(metric.title) else "metrics"
             found[kind].add(f"{metric.title}/{metric.series}")
         if params:
             found["params"].update(f"{p.section}/{p.name}" for p in tasks.get_parameters(task_id))

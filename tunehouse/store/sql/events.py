@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tunehouse.common.series import is_system_title
 from tunehouse.errors import InvalidInput
 from tunehouse.store import schema as t
 from tunehouse.store.interfaces.events import EventStore
@@ -153,7 +154,9 @@ class SqlEventStore(SqlArea, EventStore):
     def _store_scalars(self, conn: Connection, task_id: str,
                        groups: dict[tuple[str, str], list[tuple[int, float | None, float]]]
                        ) -> int | None:
-        """Append the grouped points, update the summaries; returns the top iteration."""
+        """Append the grouped points, update the summaries; returns the top iteration of
+        the training series (system series, :func:`is_system_title`, count samples, not
+        iterations, so they do not advance the task's last iteration)."""
         if not groups:
             return None
         existing = {
@@ -192,7 +195,8 @@ class SqlEventStore(SqlArea, EventStore):
             updates.append({"metric_id": metric_id, "new_count": count + len(points),
                             "new_last": points[-1][1], "new_min": low, "new_max": high,
                             "new_last_iteration": top, "new_in_order": in_order})
-            top_iteration = top if top_iteration is None else max(top_iteration, top)
+            if not is_system_title(key[0]):
+                top_iteration = top if top_iteration is None else max(top_iteration, top)
         self._bulk_insert_scalars(conn, rows)
         conn.execute(_UPDATE_SUMMARY, updates)
         return top_iteration

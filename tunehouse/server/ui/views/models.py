@@ -1,6 +1,7 @@
 """The model registry: every model name with its versions and stage aliases and, for the
 model named by ``?name=``, its versions, promoting a version to a stage, rolling a stage
-back, and the audit history of its stages.
+back, and the audit history of its stages. Each version shows the run that made it (its
+task, the parameters that set the runs apart, its last metrics: :mod:`.model_runs`).
 
 A stage is any alias matching the registry's rule (letters, digits, ``_ . -``; usually
 ``production`` or ``staging``). Promoting and rolling back are the same store operation
@@ -24,6 +25,7 @@ from starlette.responses import Response
 from tunehouse.errors import NotFound
 from tunehouse.server.ui.pages import Page
 from tunehouse.server.ui.render import render
+from tunehouse.server.ui.views.model_runs import run_table
 from tunehouse.store.records import AuditEvent, Model
 
 router = APIRouter()
@@ -84,6 +86,7 @@ def models_page(request: Request, who: Page, name: str = "") -> Response:
         stage_rows = stage_table(versions, events)
         context.update(
             focus=name, versions=versions, stage_rows=stage_rows,
+            runs=run_table(who.store, versions),
             audit=[_audit_row(event) for event in events],
             stage_choices=sorted({*COMMON_STAGES, *(row.stage for row in stage_rows)}))
     title = f"{name} · Models · tunehouse" if name else "Models · tunehouse"

@@ -23,9 +23,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from tunehouse.common.series import is_resource_title
 from tunehouse.errors import InvalidInput
 from tunehouse.server.auth import Principal
-from tunehouse.server.ui.columns import RESOURCE_TITLES
 from tunehouse.server.ui.pages import Page, form_principal, redirect
 from tunehouse.server.ui.render import render
 from tunehouse.store.records import MetricSummary, Task
@@ -136,7 +136,7 @@ class SearchForm:
 def objective_options(metrics: list[MetricSummary]) -> list[tuple[str, str]]:
     """``(value, label)`` of each metric that may be an objective."""
     return [(json.dumps([m.title, m.series]), f"{m.title}/{m.series}") for m in metrics
-            if not m.title.startswith(RESOURCE_TITLES)]
+            if not is_resource_title(m.title)]
 
 
 #: Words of a series measured on held-out data (``validation``, ``val_accuracy``, ``test``).
@@ -166,7 +166,7 @@ def default_form(metrics: list[MetricSummary]) -> SearchForm:
     options = objective_options(metrics)
     form = SearchForm()
     if options:
-        candidates = [m for m in metrics if not m.title.startswith(RESOURCE_TITLES)]
+        candidates = [m for m in metrics if not is_resource_title(m.title)]
         validation = [m for m in candidates if held_out(m)]
         # a quality (accuracy, ...) measured on held-out data before its loss: the
         # objective a researcher means; a loss when it is all there is

@@ -20,6 +20,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer
 from starlette.responses import Response
 
+from tunehouse.common.series import is_resource_title
 from tunehouse.server.ui.pages import Page
 from tunehouse.server.ui.render import render
 from tunehouse.store.records import Parameter, TaskStatus, TaskType
@@ -31,8 +32,6 @@ PREVIEW_MAX = 64 * 1024
 PREVIEW_TYPES = ("text/", "application/json", "application/x-yaml")
 #: Artifacts of this kind describe an input dataset (``Task.add_input_dataset``).
 DATASET_KIND = "input-dataset"
-#: Speed and resource charts are drawn beside the training curves.
-RESOURCE_TITLES = ("speed", ":monitor:gpu", ":monitor:machine")
 
 
 @dataclass
@@ -81,7 +80,7 @@ def task_page(request: Request, task_id: str, who: Page) -> Response:
         draft=task.status == TaskStatus.created,
         configurations=store.tasks.get_configurations(task.id), script=script,
         diff=diff_html(script.diff), environment=environment, metrics=metrics,
-        objectives=[m for m in metrics if not m.title.startswith(RESOURCE_TITLES)],
+        objectives=[m for m in metrics if not is_resource_title(m.title)],
         artifacts=shown, previews=_previews(who, shown), datasets=datasets,
         models=store.models.list_models(task_id=task.id),
         queues=[queue.name for queue in store.queues.list_queues()],
