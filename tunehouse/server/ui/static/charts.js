@@ -193,7 +193,7 @@ TH.charts = (() => {
         // wall-time ticks take two lines (time, then date): the legend goes further down
         const wall = axis === "wall";
         const layout = {
-          title: {text: label, font: {size: 14}}, margin: {l: 60, r: 10, t: 36, b: wall ? 60 : 40},
+          title: {text: label, font: {size: 14}}, margin: {l: 60, r: 24, t: 36, b: wall ? 60 : 40},
           height: 300, legend: wall ? {orientation: "h", y: -0.35} : {orientation: "h"}, showlegend: true,
           xaxis: {title: {text: axisTitle(axis)}}, yaxis,
         };
