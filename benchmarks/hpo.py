@@ -12,6 +12,10 @@ process), ``quality`` (Branin, Hartmann-6: tunehouse's ``Engine`` driven IN-PROC
 or processes) and, long and not in the default set, ``mnist`` (``examples/keras_cnn.py`` on
 a 10,000-image MNIST subset through ``HyperParameterOptimizer(local=2)``).
 
+The main job's search (the example CNN on digits, cold and warm, wall against training
+time, each trial's phases) is ``benchmarks/hpo_main_job.py``; the same search with
+Optuna, Keras Tuner and Ray Tune is ``benchmarks/hpo_peers.py``.
+
 Run: ``.venv/bin/python benchmarks/hpo.py [--only overhead,prune,trial-time,quality]`` (sizes:
 ``--help``). Targets: controller <= 50 ms per trial; prune decided <= 2 s after the report;
 bohb matches random's best in <= 40% of random's epochs.
