@@ -182,11 +182,9 @@ class HttpArtifactStore(_Area, ArtifactStore):
         server."""
         size = seekable_size(stream)
         if size is not None and size >= DIRECT_MIN_BYTES:
-            return upload_direct(stream, size, self.plan_upload, self.complete_upload,
-                                 self._put_through_server)
-        return self._put_through_server(stream)
-
-    def _put_through_server(self, stream: BinaryIO) -> Blob:
+            blob = upload_direct(stream, size, self.plan_upload, self.complete_upload)
+            if blob is not None:
+                return blob
         chunks = iter(lambda: stream.read(BLOB_CHUNK), b"")
         response = self._caller.send("artifacts.put_blob", content=chunks,
                                      headers={"Content-Type": "application/octet-stream"})

@@ -5,8 +5,8 @@
 (:data:`PARALLEL_PARTS` at once, each streamed in chunks and retried), and confirms; the
 server completes the upload and checks its size. Parts an interrupted earlier run already
 sent (same size, ETag equal to the MD5 of the bytes) are not sent again. When the server
-keeps blobs itself, or the blob is small, the plan says so and the stream goes through
-the server (``PUT /blobs``) as before. Everything the SDK, the CLI and the agent upload
+keeps blobs itself, or the blob is small, the plan says so and the caller sends the
+stream through the server (``PUT /blobs``) as before. Everything the SDK, the CLI and the agent upload
 goes through here (:class:`~tunehouse.client.areas.HttpArtifactStore.put_blob`).
 """
 
@@ -60,10 +60,10 @@ def seekable_size(stream: BinaryIO) -> int | None:
 
 
 def upload_direct(stream: BinaryIO, size: int, plan_upload: Callable[[BlobUpload], UploadPlan],
-                  complete_upload: Callable[[UploadCompletion], Blob],
-                  through_server: Callable[[BinaryIO], Blob]) -> Blob:
+                  complete_upload: Callable[[UploadCompletion], Blob]) -> Blob | None:
     """Upload ``size`` bytes of the seekable ``stream`` from its position as the server
-    plans (see the module docstring); answers the stored blob."""
+    plans (see the module docstring); answers the stored blob, or None when the plan says
+    "through the server" (``stream`` is back at its position then)."""
     start = stream.tell()
     sha256 = _sha256(stream, start, size)
     plan = plan_upload(BlobUpload(sha256=sha256, size=size))
@@ -71,15 +71,14 @@ def upload_direct(stream: BinaryIO, size: int, plan_upload: Callable[[BlobUpload
         return Blob(sha256=sha256, size=size)
     if plan.upload_id is None:
         stream.seek(start)
-        blob = through_server(stream)
-    else:
-        reader = _RangeReader(stream, start)
-        with direct_client() as client, ThreadPoolExecutor(PARALLEL_PARTS) as pool:
-            etags = list(pool.map(lambda part: _send_part(client, reader, part), plan.parts))
-        blob = complete_upload(UploadCompletion(
-            sha256=sha256, size=size, upload_id=plan.upload_id,
-            parts=[PartETag(number=part.number, etag=etag)
-                   for part, etag in zip(plan.parts, etags, strict=True)]))
+        return None
+    reader = _RangeReader(stream, start)
+    with direct_client() as client, ThreadPoolExecutor(PARALLEL_PARTS) as pool:
+        etags = list(pool.map(lambda part: _send_part(client, reader, part), plan.parts))
+    blob = complete_upload(UploadCompletion(
+        sha256=sha256, size=size, upload_id=plan.upload_id,
+        parts=[PartETag(number=part.number, etag=etag)
+               for part, etag in zip(plan.parts, etags, strict=True)]))
     if (blob.sha256, blob.size) != (sha256, size):
         raise TunehouseError(f"the server stored {blob.sha256} ({blob.size} bytes) for an "
                              f"upload of {sha256} ({size} bytes): the file changed meanwhile?")

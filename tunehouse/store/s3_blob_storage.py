@@ -3,8 +3,9 @@
 A blob is the object ``<prefix>/ab/cd/<sha256>``, the local layout. Two ways in:
 
 * :meth:`S3BlobStorage.put` (a stream the server or an embedded store receives): hashed
-  while boto3 uploads it to ``<prefix>/incoming/<random>``, then copied inside the bucket
-  to its address and the staging object removed, so no reader sees a partial blob;
+  while it is uploaded in parts to ``<prefix>/incoming/<random>``, then copied inside the
+  bucket to its address and the staging object removed, so no reader sees a partial blob
+  (a stream shorter than one part is hashed first and stored with one request);
 * direct uploads (:meth:`S3BlobStorage.plan_upload`, :meth:`S3BlobStorage.complete_upload`):
   a multipart upload to the blob's address whose parts the client PUTs on presigned URLs;
   nothing is visible before the server completes it, and an interrupted upload is found
@@ -23,7 +24,9 @@ import hashlib
 import io
 import re
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO, TypeVar
 
 import boto3
@@ -44,6 +47,8 @@ from tunehouse.store.uploads import MAX_PARTS, UploadCompletion, UploadPart, Upl
 
 #: Part size of the streams the server (or an embedded store) uploads itself.
 STREAM_PART_BYTES = 8 * 1024 * 1024
+#: Parts of such a stream in flight at once (each held in memory while it is sent).
+STREAM_PARALLEL = 4
 #: How long a presigned URL is valid.
 PRESIGN_EXPIRES_S = 3600
 _MISSING = {"404", "NoSuchKey", "NotFound"}
@@ -144,10 +149,10 @@ class S3BlobStorage(BlobStorage):
                         max_pool_connections=32,
                         s3={"addressing_style": "path" if endpoint_url else "auto"})
         self._s3: Any = session.client("s3", endpoint_url=endpoint_url, config=config)
-        # streams through the server: parts of 8 MiB, so that its memory stays small
+        # copies inside the bucket (staging key -> address)
         self._transfer = TransferConfig(multipart_chunksize=STREAM_PART_BYTES,
                                         multipart_threshold=STREAM_PART_BYTES,
-                                        max_concurrency=4)
+                                        max_concurrency=STREAM_PARALLEL)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3BlobStorage:
@@ -172,22 +177,60 @@ class S3BlobStorage(BlobStorage):
 
     # ------------------------------------------------------------------ the contract
     def put(self, stream: BinaryIO) -> Blob:
-        staging = self._staging_key()
+        """Stream into the bucket, reading ``stream`` in this thread only (the server's
+        request stream can be read from its worker thread alone): a blob of less than one
+        part in one request, a larger one as a multipart upload to a staging key (at most
+        :data:`STREAM_PARALLEL` parts in flight) copied to its address once hashed."""
         reader = _HashingReader(stream)
-        try:
-            _call("upload to the object storage", lambda: self._s3.upload_fileobj(
-                reader, self.bucket, staging, Config=self._transfer))
+        first = reader.read(STREAM_PART_BYTES)
+        if len(first) < STREAM_PART_BYTES:
             sha256 = reader.digest.hexdigest()
-            key = self.key_for(sha256)
+            if not self.exists(sha256):
+                _call(f"store blob {sha256}", lambda: self._s3.put_object(
+                    Bucket=self.bucket, Key=self.key_for(sha256), Body=first))
+            return Blob(sha256=sha256, size=len(first))
+        staging = self._staging_key()
+        try:
+            self._upload_parts(staging, first, reader)
+            sha256 = reader.digest.hexdigest()
             if not self.exists(sha256):
                 _call(f"store blob {sha256}", lambda: self._s3.copy(
-                    {"Bucket": self.bucket, "Key": staging}, self.bucket, key,
-                    Config=self._transfer))
+                    {"Bucket": self.bucket, "Key": staging}, self.bucket,
+                    self.key_for(sha256), Config=self._transfer))
         finally:
             # a staging object left behind is removed by `tunehouse artifacts gc`
             with contextlib.suppress(ClientError, BotoCoreError):
                 self._s3.delete_object(Bucket=self.bucket, Key=staging)
         return Blob(sha256=sha256, size=reader.size)
+
+    def _upload_parts(self, key: str, first: bytes, reader: _HashingReader) -> None:
+        created = _call("start an upload", lambda: self._s3.create_multipart_upload(
+            Bucket=self.bucket, Key=key))
+        upload_id = created["UploadId"]
+
+        def send(number: int, data: bytes) -> dict[str, Any]:
+            answer = _call(f"upload part {number}", lambda: self._s3.upload_part(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number,
+                Body=data))
+            return {"PartNumber": number, "ETag": answer["ETag"]}
+
+        try:
+            parts: list[dict[str, Any]] = []
+            with ThreadPoolExecutor(STREAM_PARALLEL) as pool:
+                pending: deque[Future[dict[str, Any]]] = deque()
+                number, data = 1, first
+                while data:
+                    if len(pending) >= STREAM_PARALLEL:
+                        parts.append(pending.popleft().result())
+                    pending.append(pool.submit(send, number, data))
+                    number, data = number + 1, reader.read(STREAM_PART_BYTES)
+                parts.extend(future.result() for future in pending)
+            _call("complete an upload", lambda: self._s3.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id,
+                MultipartUpload={"Parts": parts}))
+        except BaseException:
+            self._abort(key, upload_id)
+            raise
 
     def open(self, sha256: str) -> Iterator[bytes]:
         key = self.key_for(sha256)
@@ -268,13 +311,20 @@ class S3BlobStorage(BlobStorage):
                          key=lambda u: u["Initiated"])
         if uploads:
             upload_id = uploads[-1]["UploadId"]
-            parts = _call("list parts", lambda: self._s3.list_parts(
-                Bucket=self.bucket, Key=key, UploadId=upload_id))
-            return upload_id, {p["PartNumber"]: (p["ETag"].strip('"'), int(p["Size"]))
-                               for p in parts.get("Parts", [])}
+            return upload_id, self._parts(key, upload_id, "list parts")
         created = _call("start an upload", lambda: self._s3.create_multipart_upload(
             Bucket=self.bucket, Key=key, ContentType="application/octet-stream"))
         return str(created["UploadId"]), {}
+
+    def _parts(self, key: str, upload_id: str, what: str) -> dict[int, tuple[str, int]]:
+        """The uploaded parts of an upload by number: (ETag without quotes, size)."""
+        def listing() -> dict[int, tuple[str, int]]:
+            pages = self._s3.get_paginator("list_parts").paginate(
+                Bucket=self.bucket, Key=key, UploadId=upload_id)
+            return {p["PartNumber"]: (p["ETag"].strip('"'), int(p["Size"]))
+                    for page in pages for p in page.get("Parts", [])}
+
+        return _call(what, listing)
 
     def complete_upload(self, done: UploadCompletion) -> Blob:
         key = self.key_for(done.sha256)
@@ -284,7 +334,17 @@ class S3BlobStorage(BlobStorage):
         if self.exists(done.sha256):  # stored meanwhile (another upload of the same content)
             self._abort(key, done.upload_id)
             return self._checked(done)
-        _call(f"complete the upload of blob {done.sha256}",
+        what = f"the upload of blob {done.sha256}"
+        sizes = self._parts(key, done.upload_id, what)
+        for part in done.parts:
+            if sizes.get(part.number, ("", 0))[0] != part.etag.strip('"'):
+                raise InvalidInput(f"{what}: part {part.number} was not uploaded, or not "
+                                   "with that ETag")
+        total = sum(sizes[p.number][1] for p in done.parts)
+        if total != done.size:
+            raise InvalidInput(f"{what}: the parts hold {total} bytes, not the {done.size} "
+                               "declared; nothing was stored")
+        _call(f"complete {what}",
               lambda: self._s3.complete_multipart_upload(
                   Bucket=self.bucket, Key=key, UploadId=done.upload_id,
                   MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag}
