@@ -14,7 +14,8 @@ from tests.helpers.cli import run_cli
 from tests.helpers.s3 import S3Target
 from tests.helpers.server import clean_env
 from tunehouse.settings import Settings
-from tunehouse.store.blob_storage import BlobStorage, LocalBlobStorage, open_blob_storage
+from tunehouse.store.blob_location import open_blob_storage
+from tunehouse.store.blob_storage import BlobStorage, LocalBlobStorage
 from tunehouse.store.records import ArtifactCreate, ModelCreate, TaskCreate
 from tunehouse.store.sql import SqlStore
 

@@ -42,8 +42,8 @@ def register(subparsers: Any) -> None:
 
 def run_gc(args: argparse.Namespace) -> int:
     from tunehouse.errors import InvalidInput
+    from tunehouse.store.blob_location import open_blob_storage
     from tunehouse.store.blob_maintenance import collect_garbage
-    from tunehouse.store.blob_storage import open_blob_storage
     from tunehouse.store.engine import get_engine
 
     if args.min_age_hours < 0:
@@ -70,8 +70,8 @@ def run_gc(args: argparse.Namespace) -> int:
 
 def run_migrate(args: argparse.Namespace) -> int:
     from tunehouse.errors import InvalidInput
+    from tunehouse.store.blob_location import open_blob_storage
     from tunehouse.store.blob_maintenance import migrate_blobs
-    from tunehouse.store.blob_storage import open_blob_storage
 
     settings = settings_from_args(args)
     target_settings = settings.replace(artifacts=args.to.strip().rstrip("/"))

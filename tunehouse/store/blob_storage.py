@@ -9,7 +9,8 @@ blob and memory use does not grow with the blob's size.
 :class:`~tunehouse.store.s3_blob_storage.S3BlobStorage` in an S3-compatible bucket, where
 clients upload and download large blobs directly on presigned URLs
 (:meth:`BlobStorage.plan_upload`, :meth:`BlobStorage.download_url`).
-:func:`open_blob_storage` opens the one a ``TUNEHOUSE_ARTIFACTS`` value names.
+:func:`tunehouse.store.blob_location.open_blob_storage` opens the one a
+``TUNEHOUSE_ARTIFACTS`` value names.
 """
 
 from __future__ import annotations
@@ -22,15 +23,12 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from tunehouse.errors import InvalidInput, NotFound
 from tunehouse.store.failures import storage_error
 from tunehouse.store.records import Blob
 from tunehouse.store.uploads import UploadCompletion, UploadPlan
-
-if TYPE_CHECKING:
-    from tunehouse.settings import Settings
 
 CHUNK_SIZE = 1024 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -104,16 +102,6 @@ class BlobStorage(abc.ABC):
         storages that plan direct uploads have any; InvalidInput here."""
         raise InvalidInput(f"this server stores blobs itself ({type(self).__name__}): "
                            "upload them with PUT /blobs")
-
-
-def open_blob_storage(settings: Settings) -> BlobStorage:
-    """The blob storage ``settings.artifacts`` names: ``s3://bucket/prefix`` (boto3,
-    imported only then) or a directory."""
-    if settings.artifacts.lower().startswith("s3://"):
-        from tunehouse.store.s3_blob_storage import S3BlobStorage
-
-        return S3BlobStorage.from_settings(settings)
-    return LocalBlobStorage(settings.artifacts)
 
 
 class LocalBlobStorage(BlobStorage):

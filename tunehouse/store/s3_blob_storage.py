@@ -11,8 +11,9 @@ A blob is the object ``<prefix>/ab/cd/<sha256>``, the local layout. Two ways in:
   nothing is visible before the server completes it, and an interrupted upload is found
   again by the next plan for the same blob, which marks the parts already there.
 
-boto3 is imported when this module is, and only :func:`~tunehouse.store.blob_storage.
-open_blob_storage` imports it, for an ``s3://`` location. Credentials come from the
+boto3 is imported when this module is, and only
+:func:`~tunehouse.store.blob_location.open_blob_storage` imports it, for an ``s3://``
+location. Credentials come from the
 settings or, when none are given, from AWS's standard chain (environment, profile,
 instance role); the secret is handed to boto3 and kept nowhere else.
 """

@@ -17,7 +17,8 @@ from sqlalchemy.engine import Engine
 
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
-from tunehouse.store.blob_storage import BlobStorage, LocalBlobStorage, open_blob_storage
+from tunehouse.store.blob_location import open_blob_storage
+from tunehouse.store.blob_storage import BlobStorage, LocalBlobStorage
 from tunehouse.store.engine import dispose_engine, get_engine
 from tunehouse.store.migrate import ensure_schema
 from tunehouse.store.sql.artifacts import SqlArtifactStore
