@@ -169,3 +169,26 @@ def test_s3_location_needs_a_bucket() -> None:
     assert parse_location("s3://bucket") == ("bucket", "")
     with pytest.raises(InvalidInput, match="names no bucket"):
         parse_location("s3:///prefix")
+
+
+def test_boto3_is_imported_only_for_s3(tmp_path: Path) -> None:
+    """The SDK's import path (embedded store on a directory, HTTP store) stays without
+    boto3; an ``s3://`` location imports it."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from tunehouse import Task\n"
+        "from tunehouse.client.http import HttpStore\n"
+        "from tunehouse.settings import Settings\n"
+        "from tunehouse.store.sql import SqlStore\n"
+        f"SqlStore.from_settings(Settings.from_env(env={{}}, home={str(tmp_path)!r})).close()\n"
+        "assert 'boto3' not in sys.modules and 'botocore' not in sys.modules\n"
+        "from tunehouse.store.blob_location import open_blob_storage\n"
+        "open_blob_storage(Settings.from_env(env={'TUNEHOUSE_ARTIFACTS': 's3://b/p'}, "
+        f"home={str(tmp_path)!r}))\n"
+        "assert 'boto3' in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
