@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +16,8 @@ import httpx
 import pytest
 
 from tests.helpers.s3 import S3Target
-from tests.helpers.server import ServerProcess, running_server
+from tests.helpers.server import ServerProcess, clean_env, running_server
+from tests.helpers.wait import wait_for_file
 from tunehouse.client.accounts import HttpAccounts
 from tunehouse.client.http import HttpStore
 from tunehouse.errors import InvalidInput, NotFound
@@ -120,6 +123,51 @@ def test_unconfirmed_upload_leaves_nothing_and_a_rerun_finishes(
     with open(path, "rb") as stream:
         blob = store.artifacts.put_blob(stream)  # the rerun
     assert (blob.sha256, blob.size) == (sha256, size)
+    assert b"".join(store.artifacts.open_blob(sha256)) == path.read_bytes()
+
+
+KILLED_UPLOAD = """
+import sys, time
+from pathlib import Path
+from tunehouse.client import blob_transfer
+from tunehouse.client.http import HttpStore
+
+url, key, secret, path, marker = sys.argv[1:]
+blob_transfer.PARALLEL_PARTS = 1
+send = blob_transfer._send_part
+
+def send_then_hang(client, reader, part):
+    etag = send(client, reader, part)
+    if part.number == 2:
+        Path(marker).write_text("two parts sent")
+        time.sleep(600)  # killed here
+    return etag
+
+blob_transfer._send_part = send_then_hang
+with HttpStore(url, key, secret) as store, open(path, "rb") as stream:
+    store.artifacts.put_blob(stream)
+"""
+
+
+def test_killed_upload_leaves_nothing_and_a_rerun_finishes(
+        s3_server: ServerProcess, store: HttpStore, tmp_path: Path) -> None:
+    size = 4 * PART + 1
+    path, sha256 = _file(tmp_path, size)
+    marker = tmp_path / "marker"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_UPLOAD, s3_server.url,
+                             s3_server.access_key, s3_server.secret_key, str(path),
+                             str(marker)], env=clean_env(), stderr=subprocess.PIPE)
+    try:
+        wait_for_file(marker, 120, proc=proc)
+    finally:
+        proc.kill()
+        proc.wait()
+    with pytest.raises(NotFound):
+        list(store.artifacts.open_blob(sha256))
+    plan = store.artifacts.plan_upload(BlobUpload(sha256=sha256, size=size))
+    assert [p.etag is not None for p in plan.parts] == [True, True, False, False, False]
+    with open(path, "rb") as stream:
+        assert store.artifacts.put_blob(stream).sha256 == sha256
     assert b"".join(store.artifacts.open_blob(sha256)) == path.read_bytes()
 
 
