@@ -192,3 +192,17 @@ def test_boto3_is_imported_only_for_s3(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_s3_settings_keep_the_secret_out_of_reprs_and_go_in_pairs(tmp_path: Path) -> None:
+    from tunehouse.settings import Settings
+
+    env = {"TUNEHOUSE_ARTIFACTS": "s3://bucket/prefix/", "TUNEHOUSE_S3_ACCESS_KEY_ID": "AK",
+           "TUNEHOUSE_S3_SECRET_ACCESS_KEY": "very-secret", "TUNEHOUSE_S3_PART_MB": "16"}
+    settings = Settings.from_env(env=env, home=tmp_path)
+    assert settings.artifacts == "s3://bucket/prefix" and settings.s3_part_mb == 16
+    assert "very-secret" not in repr(settings)
+    with pytest.raises(InvalidInput, match="go together"):
+        Settings.from_env(env={**env, "TUNEHOUSE_S3_SECRET_ACCESS_KEY": ""}, home=tmp_path)
+    with pytest.raises(InvalidInput, match="at least 5"):
+        Settings.from_env(env={**env, "TUNEHOUSE_S3_PART_MB": "4"}, home=tmp_path)
