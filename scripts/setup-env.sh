@@ -22,11 +22,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         .venv/bin/python -m pip install -q uv || true
     fi
     if [ -x .venv/bin/uv ] && .venv/bin/uv pip install --python .venv/bin/python \
-            -e ".[dev,tensorflow]"; then
+            -e ".[dev,tensorflow,s3]"; then
         :
     else
         echo "setup: uv unavailable or failed; installing with pip"
-        .venv/bin/python -m pip install -q -e ".[dev,tensorflow]"
+        .venv/bin/python -m pip install -q -e ".[dev,tensorflow,s3]"
     fi
     echo "setup: compiling bytecode"
     .venv/bin/python -m compileall -q -j 0 \

@@ -8,6 +8,9 @@ tests need that); ``pg_schema_url`` and ``sqlite_schema_url`` are databases per 
 already have the schema: copies of a template migrated once per test process
 (``tests/helpers/databases.py``).
 
+``s3`` is an S3-compatible endpoint per test process: moto's server, or the store of
+``TUNEHOUSE_TEST_S3`` (docs/testing.md).
+
 ``shared_server`` is one ``tunehouse server`` (SQLite) per test process (each xdist worker
 has its own). Tests that only need *a* server and keep to records they create (unique
 names, their own task ids) use it; tests that kill or restart the server, configure it,
@@ -40,6 +43,7 @@ from tests.helpers.databases import (
     pg_database_url,
     pg_template,
 )
+from tests.helpers.s3 import S3Target, s3_endpoint
 from tests.helpers.server import ServerProcess, running_server
 
 # the browser fixtures serve every test group (one Chromium per test process)
@@ -144,3 +148,12 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
         server.shared = True
         yield server
 
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Target]:
+    """An S3-compatible endpoint with a bucket for this test process: the store of
+    ``TUNEHOUSE_TEST_S3``, else moto's server in a subprocess (``tests/helpers/s3.py``).
+    Tests write under prefixes of their own (``S3Target.location()``)."""
+    with s3_endpoint(tmp_path_factory.mktemp("moto")) as target:
+        yield target

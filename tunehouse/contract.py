@@ -108,6 +108,9 @@ ROUTES: dict[str, Route] = {
     # artifacts: blobs and task artifacts
     "artifacts.put_blob": Route("PUT", "/blobs"),
     "artifacts.open_blob": Route("GET", "/blobs/{sha256}"),
+    "artifacts.plan_upload": Route("POST", "/blobs/uploads"),
+    "artifacts.complete_upload": Route("POST", "/blobs/uploads/complete"),
+    "artifacts.blob_url": Route("GET", "/blobs/{sha256}/url"),
     "artifacts.add_artifact": Route("POST", "/tasks/{task_id}/artifacts"),
     "artifacts.list_artifacts": Route("GET", "/tasks/{task_id}/artifacts"),
     # models: the registry
@@ -153,9 +156,10 @@ ROUTES: dict[str, Route] = {
 }
 
 #: Operations that may be sent twice with the same effect as once, besides every GET, PUT
-#: and DELETE: a resent event batch is stored once (its ``batch_id``), get-or-create and
-#: heartbeats converge. The client resends these once when a kept-alive connection drops.
+#: and DELETE: a resent event batch is stored once (its ``batch_id``), get-or-create,
+#: heartbeats and the planning and completing of a blob upload converge. The client resends these once when a kept-alive connection drops.
 IDEMPOTENT_OPERATIONS = ("events.add_events", "tasks.get_or_create_project",
+                         "artifacts.plan_upload", "artifacts.complete_upload",
                          "tasks.mark_alive", "tasks.reap_lost_tasks",
                          "queues.get_or_create_queue", "queues.heartbeat",
                          "queues.move_queued_task", "queues.reap_expired_leases")

@@ -52,8 +52,22 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "SQLAlchemy URL of the store, e.g. postgresql+psycopg://user@host/db.",
                 shown="sqlite:///$TUNEHOUSE_HOME/tunehouse.db"),
     SettingSpec("artifacts", "TUNEHOUSE_ARTIFACTS", lambda home: home / "artifacts",
-                "Directory of the content-addressed artifact store.",
+                "Where the content-addressed artifact store keeps blobs: a directory, or s3://BUCKET/PREFIX for S3-compatible object storage (needs the s3 extra: pip install tunehouse[s3]).",
                 shown="$TUNEHOUSE_HOME/artifacts"),
+    # S3-compatible artifact storage (tunehouse.store.s3_blob_storage; docs/server.md)
+    SettingSpec("s3_endpoint_url", "TUNEHOUSE_S3_ENDPOINT_URL", None,
+                "Endpoint of the S3-compatible store of TUNEHOUSE_ARTIFACTS=s3://..., e.g. https://minio.internal:9000 (clients download and upload there directly, so it must be reachable from them).",
+                shown="unset: AWS S3"),
+    SettingSpec("s3_region", "TUNEHOUSE_S3_REGION", None,
+                "Region of the bucket.", shown="unset: AWS's configuration"),
+    SettingSpec("s3_access_key_id", "TUNEHOUSE_S3_ACCESS_KEY_ID", None,
+                "Access key id for the bucket; with TUNEHOUSE_S3_SECRET_ACCESS_KEY.",
+                shown="unset: AWS's credential chain"),
+    SettingSpec("s3_secret_access_key", "TUNEHOUSE_S3_SECRET_ACCESS_KEY", None,
+                "Secret of TUNEHOUSE_S3_ACCESS_KEY_ID (never logged).",
+                shown="unset: AWS's credential chain"),
+    SettingSpec("s3_part_mb", "TUNEHOUSE_S3_PART_MB", 64,
+                "Part size in MiB of multipart uploads to S3 (at least 5); blobs smaller than one part are uploaded through the server."),
     SettingSpec("server", "TUNEHOUSE_SERVER", None,
                 "URL of a tracking server; when set the SDK, CLI and agents talk HTTP to it.",
                 shown="unset: embedded mode"),
@@ -147,7 +161,8 @@ class Settings:
 
     home: Path
     db: str
-    artifacts: Path
+    #: A directory, or ``s3://bucket/prefix`` (:func:`tunehouse.store.blob_storage.open_blob_storage`).
+    artifacts: str
     server: str | None
     access_key: str | None
     secret_key: str | None
@@ -180,6 +195,11 @@ class Settings:
     ldap_timeout_s: float = 5.0
     ldap_start_tls: bool = False
     ldap_ca_file: Path | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = field(default=None, repr=False)
+    s3_part_mb: int = 64
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -224,7 +244,7 @@ class Settings:
         return cls(
             home=home,
             db=str(pick("db")),
-            artifacts=Path(pick("artifacts")).expanduser().resolve(),
+            artifacts=_artifacts_location(pick("artifacts")),
             server=normalize_server_url(str(server)) if server else None,
             access_key=access_key,
             secret_key=secret_key,
@@ -242,6 +262,7 @@ class Settings:
             default_project_role=_project_role(pick("default_project_role")),
             clearml_lease_s=clearml_lease,
             **_ldap_settings(pick),
+            **_s3_settings(pick),
         )
 
     def replace(self, **changes: Any) -> Settings:
@@ -282,6 +303,36 @@ def normalize_server_url(url: str) -> str:
     if not rest:
         raise InvalidInput(f"the server URL {url!r} names no host (check TUNEHOUSE_SERVER)")
     return f"{scheme.lower()}://{rest}"
+
+
+def _artifacts_location(value: Any) -> str:
+    """``s3://bucket/prefix`` as given (without a trailing slash), else the directory,
+    resolved."""
+    text = str(value).strip()
+    if text.lower().startswith("s3://"):
+        return text.rstrip("/")
+    return str(Path(text).expanduser().resolve())
+
+
+def _s3_settings(pick: Callable[[str], Any]) -> dict[str, Any]:
+    """The ``s3_*`` settings, typed: InvalidInput naming the variable."""
+    values: dict[str, Any] = {}
+    for name in ("s3_endpoint_url", "s3_region", "s3_access_key_id", "s3_secret_access_key"):
+        value = pick(name)
+        values[name] = (str(value).strip() or None) if value is not None else None
+    part = pick("s3_part_mb")
+    try:
+        number = int(part)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 5 or isinstance(part, bool):
+        raise InvalidInput(f"TUNEHOUSE_S3_PART_MB must be a whole number of at least 5 "
+                           f"(S3's smallest part), not {part!r}")
+    values["s3_part_mb"] = number
+    if bool(values["s3_access_key_id"]) != bool(values["s3_secret_access_key"]):
+        raise InvalidInput("TUNEHOUSE_S3_ACCESS_KEY_ID and TUNEHOUSE_S3_SECRET_ACCESS_KEY "
+                           "go together: set both, or neither (AWS's credential chain)")
+    return values
 
 
 def _ldap_settings(pick: Callable[[str], Any]) -> dict[str, Any]:

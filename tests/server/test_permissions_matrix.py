@@ -85,6 +85,9 @@ RULES: dict[str, str] = {
     # artifacts
     "artifacts.put_blob": "authenticated",
     "artifacts.open_blob": "blob",
+    "artifacts.blob_url": "blob",
+    "artifacts.plan_upload": "authenticated",
+    "artifacts.complete_upload": "authenticated",
     "artifacts.add_artifact": "editor",
     "artifacts.list_artifacts": "viewer",
     # models
@@ -297,6 +300,9 @@ def request_for(world: World, op: str, persona: str, path: str) -> dict[str, Any
                               "scalars": [["loss", "train", 1, 0.5, 1.0]]},
         "artifacts.add_artifact": {"name": tag, "sha256": world.blob,
                                    "size": world.blob_size},
+        "artifacts.plan_upload": {"sha256": world.blob, "size": world.blob_size},
+        "artifacts.complete_upload": {"sha256": world.blob, "size": world.blob_size,
+                                      "upload_id": tag, "parts": [{"number": 1, "etag": tag}]},
         "models.create_model": {"name": world.model_name, "project": world.project,
                                 "sha256": world.blob, "size": world.blob_size},
         "models.set_model_stage": {"name": world.model_name, "stage": "staging",

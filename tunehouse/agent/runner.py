@@ -347,6 +347,7 @@ class Attempt:
         elif not settings.server:
             env.update(TUNEHOUSE_DB=settings.db, TUNEHOUSE_ARTIFACTS=str(settings.artifacts),
                        TUNEHOUSE_ACT_AS=self.store.user)
+            env.update(_s3_environment(settings))
         return env
 
     def _owner_key(self) -> NewApiKey:
@@ -486,3 +487,16 @@ def _acting_store(store: Store, task: Task) -> Store:
 def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)
+
+
+def _s3_environment(settings: Settings) -> dict[str, str]:
+    """The ``TUNEHOUSE_S3_*`` settings that are set, as variables, for a task writing into
+    an embedded store whose blobs are in S3 (its data directory may not be the agent's)."""
+    if not settings.artifacts.lower().startswith("s3://"):
+        return {}
+    values = {"TUNEHOUSE_S3_ENDPOINT_URL": settings.s3_endpoint_url,
+              "TUNEHOUSE_S3_REGION": settings.s3_region,
+              "TUNEHOUSE_S3_ACCESS_KEY_ID": settings.s3_access_key_id,
+              "TUNEHOUSE_S3_SECRET_ACCESS_KEY": settings.s3_secret_access_key,
+              "TUNEHOUSE_S3_PART_MB": str(settings.s3_part_mb)}
+    return {name: value for name, value in values.items() if value}

@@ -19,6 +19,7 @@ from tunehouse.errors import TunehouseError
 COMMAND_MODULES: tuple[str, ...] = (
     "tunehouse.cli.server",
     "tunehouse.cli.db",
+    "tunehouse.cli.artifacts",
     "tunehouse.cli.users",
     "tunehouse.cli.keys",
     "tunehouse.cli.audit",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from tunehouse.client.blob_transfer import DIRECT_MIN_BYTES, seekable_size, upload_direct
 from tunehouse.client.transport import BLOB_CHUNK, Caller
 from tunehouse.store.interfaces import (
     ArtifactStore,
@@ -46,6 +47,7 @@ from tunehouse.store.records import (
     Worker,
     WorkerHeartbeat,
 )
+from tunehouse.store.uploads import BlobUpload, BlobUrl, UploadCompletion, UploadPlan
 
 
 class _Area:
@@ -170,9 +172,19 @@ class HttpEventStore(_Area, EventStore):
 
 
 class HttpArtifactStore(_Area, ArtifactStore):
-    """Blobs (streamed both ways) and artifacts through the server."""
+    """Blobs and artifacts through the server; with object storage the bytes of large
+    blobs go straight there (:mod:`tunehouse.client.blob_transfer`), and downloads follow
+    the server's redirect to it."""
 
     def put_blob(self, stream: BinaryIO) -> Blob:
+        """Upload a seekable stream of at least ``DIRECT_MIN_BYTES`` as the server plans
+        (in parts to the object storage when it has one), anything else through the
+        server."""
+        size = seekable_size(stream)
+        if size is not None and size >= DIRECT_MIN_BYTES:
+            blob = upload_direct(stream, size, self.plan_upload, self.complete_upload)
+            if blob is not None:
+                return blob
         chunks = iter(lambda: stream.read(BLOB_CHUNK), b"")
         response = self._caller.send("artifacts.put_blob", content=chunks,
                                      headers={"Content-Type": "application/octet-stream"})
@@ -180,6 +192,15 @@ class HttpArtifactStore(_Area, ArtifactStore):
 
     def open_blob(self, sha256: str) -> Iterator[bytes]:
         return self._caller.stream("artifacts.open_blob", path={"sha256": sha256})
+
+    def plan_upload(self, spec: BlobUpload) -> UploadPlan:
+        return self._caller.call(UploadPlan, "artifacts.plan_upload", body=spec)
+
+    def complete_upload(self, spec: UploadCompletion) -> Blob:
+        return self._caller.call(Blob, "artifacts.complete_upload", body=spec)
+
+    def blob_url(self, sha256: str) -> BlobUrl:
+        return self._caller.call(BlobUrl, "artifacts.blob_url", path={"sha256": sha256})
 
     def add_artifact(self, task_id: str, spec: ArtifactCreate) -> Artifact:
         return self._caller.call(Artifact, "artifacts.add_artifact",

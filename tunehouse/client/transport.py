@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -30,7 +30,9 @@ from tunehouse.contract import (
 from tunehouse.errors import (
     SchemaOutOfDate,
     ServerUnavailable,
+    StorageUnavailable,
     TooManyAttempts,
+    TunehouseError,
     error_class_for,
 )
 from tunehouse.settings import normalize_server_url
@@ -211,7 +213,9 @@ class Caller:
         return adapter(kind).validate_json(response.content)
 
     def stream(self, operation: str, *, path: dict[str, Any]) -> Iterator[bytes]:
-        """The body of a GET answer in chunks, streamed (errors raise before the first)."""
+        """The body of a GET answer in chunks, streamed (errors raise before the first).
+        A redirect (a blob in object storage: its presigned URL) is followed without
+        this connection's credentials (:func:`stream_url`)."""
         spec = route(operation)
         request = self.conn.client.build_request(spec.method, spec.url(**path),
                                                  headers=self.identity_headers())
@@ -225,12 +229,58 @@ class Caller:
             finally:
                 response.close()
             raise_for_response(response, self.conn.url)
-        return self._chunks(response)
-
-    def _chunks(self, response: httpx.Response) -> Iterator[bytes]:
-        try:
-            yield from response.iter_bytes(BLOB_CHUNK)
-        except httpx.TransportError as exc:
-            raise self.conn.unreachable(exc) from exc
-        finally:
+        if response.is_redirect:
             response.close()
+            return stream_url(response.headers["location"])
+        return _chunks(response, self.conn.unreachable)
+
+
+def direct_client() -> httpx.Client:
+    """An HTTP client for presigned URLs of the object storage: no credentials of ours
+    (the URL carries its signature), generous timeouts for large bodies."""
+    return httpx.Client(timeout=httpx.Timeout(120.0, connect=10.0),
+                        limits=httpx.Limits(max_connections=16, max_keepalive_connections=16))
+
+
+def storage_failure(what: str, exc: Exception | httpx.Response) -> StorageUnavailable:
+    """The error of a failed request to the object storage."""
+    if isinstance(exc, httpx.Response):
+        return StorageUnavailable(f"{what}: the object storage answered HTTP "
+                                  f"{exc.status_code}: {exc.text[:300]}")
+    return StorageUnavailable(f"{what}: {describe_transport_error(exc)}")
+
+
+def stream_url(url: str) -> Iterator[bytes]:
+    """The body of a GET of a presigned URL in chunks (errors raise before the first)."""
+    client = direct_client()
+    try:
+        response = client.send(client.build_request("GET", url), stream=True)
+    except httpx.TransportError as exc:
+        client.close()
+        raise storage_failure("downloading a blob", exc) from exc
+    if response.status_code >= 400:
+        response.read()
+        response.close()
+        client.close()
+        raise storage_failure("downloading a blob", response)
+
+    def failed(exc: Exception) -> StorageUnavailable:
+        return storage_failure("downloading a blob", exc)
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            yield from _chunks(response, failed)
+        finally:
+            client.close()
+
+    return chunks()
+
+
+def _chunks(response: httpx.Response,
+            failed: Callable[[Exception], TunehouseError]) -> Iterator[bytes]:
+    try:
+        yield from response.iter_bytes(BLOB_CHUNK)
+    except httpx.TransportError as exc:
+        raise failed(exc) from exc
+    finally:
+        response.close()

@@ -13,9 +13,10 @@ the table):
 
 * tasks and events (:mod:`.guarded_tasks`): read ``viewer``, change ``editor``, delete
   ``owner`` on the task's project; a new project is open to every user;
-* artifacts: uploading a blob is open to every user; a blob is read only by a user who may
-  read an artifact or model referring to it, else it is "not found" (404: its existence is
-  not revealed); registering an artifact needs ``editor``;
+* artifacts: uploading a blob (through the server, or planning and completing a direct
+  upload) is open to every user; a blob is read (streamed, or a presigned URL) only by a
+  user who may read an artifact or model referring to it, else it is "not found" (404: its
+  existence is not revealed); registering an artifact needs ``editor``;
 * models: read ``viewer`` on the model's project, register, edit, publish and move
   stages ``editor`` (on the project of the version that holds a stage or is the latest of
   its name too); a model without a project is read by all and changed by its creator;
@@ -60,6 +61,7 @@ from tunehouse.store.records import (
 )
 from tunehouse.store.sql import SqlStore
 from tunehouse.store.sql.artifacts import SqlArtifactStore
+from tunehouse.store.uploads import BlobUpload, BlobUrl, UploadCompletion, UploadPlan
 
 __all__ = ["GuardedProjectRoles", "GuardedStore", "acting_for", "guarded_store"]
 
@@ -80,6 +82,17 @@ class GuardedArtifactStore(ArtifactStore):
         if not self._guard.user.admin and not self._may_read_blob(sha256):
             raise NotFound(f"blob {sha256} not found")
         return self._inner.open_blob(sha256)
+
+    def plan_upload(self, spec: BlobUpload) -> UploadPlan:
+        return self._inner.plan_upload(spec)
+
+    def complete_upload(self, spec: UploadCompletion) -> Blob:
+        return self._inner.complete_upload(spec)
+
+    def blob_url(self, sha256: str) -> BlobUrl:
+        if not self._guard.user.admin and not self._may_read_blob(sha256):
+            raise NotFound(f"blob {sha256} not found")
+        return self._inner.blob_url(sha256)
 
     def _may_read_blob(self, sha256: str) -> bool:
         projects = self._inner.blob_projects(sha256)

@@ -5,8 +5,12 @@ keeps one copy. Uploads are streamed: content is hashed while it is written to a
 temporary file and renamed into place once complete, so a reader never sees a partial
 blob and memory use does not grow with the blob's size.
 
-:class:`LocalBlobStorage` keeps blobs in a directory; S3-compatible storage will be
-another implementation of :class:`BlobStorage`.
+:class:`LocalBlobStorage` keeps blobs in a directory;
+:class:`~tunehouse.store.s3_blob_storage.S3BlobStorage` in an S3-compatible bucket, where
+clients upload and download large blobs directly on presigned URLs
+(:meth:`BlobStorage.plan_upload`, :meth:`BlobStorage.download_url`).
+:func:`tunehouse.store.blob_location.open_blob_storage` opens the one a
+``TUNEHOUSE_ARTIFACTS`` value names.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from tunehouse.errors import InvalidInput, NotFound
 from tunehouse.store.failures import storage_error
 from tunehouse.store.records import Blob
+from tunehouse.store.uploads import UploadCompletion, UploadPlan
 
 CHUNK_SIZE = 1024 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -35,8 +41,21 @@ def validate_sha256(sha256: str) -> str:
     return sha256
 
 
+@dataclass(frozen=True)
+class StoredBlob:
+    """A blob as listed by :meth:`BlobStorage.list_blobs`: its sha256, size and when it
+    was written (seconds since the epoch)."""
+
+    sha256: str
+    size: int
+    modified: float
+
+
 class BlobStorage(abc.ABC):
     """Where blob content lives. Implementations are thread-safe."""
+
+    #: Where the blobs are, as ``TUNEHOUSE_ARTIFACTS`` names it.
+    location: str
 
     @abc.abstractmethod
     def put(self, stream: BinaryIO) -> Blob:
@@ -58,6 +77,32 @@ class BlobStorage(abc.ABC):
             return False
         return True
 
+    @abc.abstractmethod
+    def delete(self, sha256: str) -> None:
+        """Remove the blob (nothing when it is absent). Whether anything still refers to
+        it is the caller's question (:mod:`tunehouse.store.blob_maintenance`)."""
+
+    @abc.abstractmethod
+    def list_blobs(self) -> Iterator[StoredBlob]:
+        """Every stored blob (complete ones only: no upload in progress), in no order."""
+
+    def download_url(self, sha256: str) -> str | None:
+        """A URL clients may GET the blob's content from directly (presigned, valid for a
+        while), or None when only the server serves it. NotFound when absent."""
+        self.stat(sha256)
+        return None
+
+    def plan_upload(self, sha256: str, size: int) -> UploadPlan:
+        """How a client should upload a blob it declares (see
+        :class:`~tunehouse.store.uploads.UploadPlan`); by default through the server."""
+        return UploadPlan(sha256=sha256, size=size, stored=self.exists(sha256))
+
+    def complete_upload(self, done: UploadCompletion) -> Blob:
+        """Finish a direct upload planned by :meth:`plan_upload` and check its size. Only
+        storages that plan direct uploads have any; InvalidInput here."""
+        raise InvalidInput(f"this server stores blobs itself ({type(self).__name__}): "
+                           "upload them with PUT /blobs")
+
 
 class LocalBlobStorage(BlobStorage):
     """Blobs as files under ``root/ab/cd/<sha256>``.
@@ -68,6 +113,7 @@ class LocalBlobStorage(BlobStorage):
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
+        self.location = str(self.root)
 
     def path_for(self, sha256: str) -> Path:
         """Where the blob with this (validated) sha256 is kept."""
@@ -115,6 +161,24 @@ class LocalBlobStorage(BlobStorage):
         except FileNotFoundError:
             raise NotFound(f"blob {sha256} not found") from None
         return Blob(sha256=sha256, size=size)
+
+    def delete(self, sha256: str) -> None:
+        path = self.path_for(sha256)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise storage_error(exc) or exc from exc
+
+    def list_blobs(self) -> Iterator[StoredBlob]:
+        for path in self.root.glob("[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]/*"):
+            name = path.name
+            if not _SHA256.match(name) or path.parent.parent.name != name[:2]:
+                continue
+            try:
+                info = path.stat()
+            except FileNotFoundError:  # removed meanwhile
+                continue
+            yield StoredBlob(sha256=name, size=info.st_size, modified=info.st_mtime)
 
 
 def _read_chunks(handle: BinaryIO) -> Iterator[bytes]:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from tunehouse.store.records import Artifact, ArtifactCreate, Blob
+from tunehouse.store.uploads import BlobUpload, BlobUrl, UploadCompletion, UploadPlan
 
 
 class ArtifactStore(abc.ABC):
@@ -19,6 +20,23 @@ class ArtifactStore(abc.ABC):
     @abc.abstractmethod
     def open_blob(self, sha256: str) -> Iterator[bytes]:
         """The content of a blob in chunks. NotFound when absent."""
+
+    @abc.abstractmethod
+    def plan_upload(self, spec: BlobUpload) -> UploadPlan:
+        """How to upload a blob whose sha256 and size the client declares: already stored,
+        through :meth:`put_blob`, or directly to the object storage on presigned URLs
+        (then confirmed with :meth:`complete_upload`)."""
+
+    @abc.abstractmethod
+    def complete_upload(self, spec: UploadCompletion) -> Blob:
+        """Finish a direct upload of :meth:`plan_upload`: the blob becomes visible once its
+        size is checked. InvalidInput when the storage has no direct uploads."""
+
+    @abc.abstractmethod
+    def blob_url(self, sha256: str) -> BlobUrl:
+        """A presigned URL to read the blob's content directly from the object storage
+        (``url`` None when the storage has none: read it with :meth:`open_blob`).
+        NotFound when absent."""
 
     @abc.abstractmethod
     def add_artifact(self, task_id: str, spec: ArtifactCreate) -> Artifact:

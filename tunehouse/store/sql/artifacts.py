@@ -14,6 +14,7 @@ from tunehouse.store.blob_storage import BlobStorage
 from tunehouse.store.interfaces.artifacts import ArtifactStore
 from tunehouse.store.records import Artifact, ArtifactCreate, Blob
 from tunehouse.store.sql.database import SqlArea, utcnow
+from tunehouse.store.uploads import BlobUpload, BlobUrl, UploadCompletion, UploadPlan
 
 
 def check_blob(blobs: BlobStorage, sha256: str, size: int) -> None:
@@ -32,6 +33,15 @@ class SqlArtifactStore(SqlArea, ArtifactStore):
 
     def open_blob(self, sha256: str) -> Iterator[bytes]:
         return self._db.blobs.open(sha256)
+
+    def plan_upload(self, spec: BlobUpload) -> UploadPlan:
+        return self._db.blobs.plan_upload(spec.sha256, spec.size)
+
+    def complete_upload(self, spec: UploadCompletion) -> Blob:
+        return self._db.blobs.complete_upload(spec)
+
+    def blob_url(self, sha256: str) -> BlobUrl:
+        return BlobUrl(url=self._db.blobs.download_url(sha256))
 
     def add_artifact(self, task_id: str, spec: ArtifactCreate) -> Artifact:
         check_blob(self._db.blobs, spec.sha256, spec.size)

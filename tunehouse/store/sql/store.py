@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from tunehouse.settings import Settings
 from tunehouse.store.base import Store
+from tunehouse.store.blob_location import open_blob_storage
 from tunehouse.store.blob_storage import BlobStorage, LocalBlobStorage
 from tunehouse.store.engine import dispose_engine, get_engine
 from tunehouse.store.migrate import ensure_schema
@@ -88,9 +89,10 @@ class SqlStore(Store):
 
     @classmethod
     def from_settings(cls, settings: Settings, user: str | None = None) -> SqlStore:
-        """The store of ``settings.db`` with blobs under ``settings.artifacts``, acting as
-        ``user`` (else ``settings.act_as``, else the OS user), fenced by ``settings.fence``."""
-        return cls(settings.db, settings.artifacts, user=user or settings.act_as,
+        """The store of ``settings.db`` with blobs where ``settings.artifacts`` says (a
+        directory or ``s3://``), acting as ``user`` (else ``settings.act_as``, else the OS
+        user), fenced by ``settings.fence``."""
+        return cls(settings.db, open_blob_storage(settings), user=user or settings.act_as,
                    fence=settings.fence)
 
     @property

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from tunehouse.errors import Conflict, InvalidInput, NotFound
 from tunehouse.store import schema as t
+from tunehouse.store.blob_maintenance import remove_if_unreferenced
 from tunehouse.store.interfaces.tasks import TaskStore
 from tunehouse.store.records import (
     CHILDREN_WAIT_MAX_S,
@@ -334,16 +335,23 @@ class SqlTaskStore(StatusWriter, TaskStore):
             ["task_id", "user", *(column.name for column in others)], query))
 
     def delete_task(self, task_id: str) -> None:
+        """Delete the task and what it recorded; its artifacts' blobs go too once nothing
+        else (another task's artifact, a model version) refers to them."""
         with self._write() as conn:
             row = self._task_row(conn, task_id, lock=True)
             if TaskStatus(row.status) in ACTIVE:
                 raise Conflict(f"task {task_id} is {row.status}: dequeue or abort it before deleting")
+            blobs = {r[0] for r in conn.execute(sa.select(t.artifacts.c.sha256).where(
+                t.artifacts.c.task_id == task_id))}
             delete_outputs(conn, task_id)
             conn.execute(sa.delete(t.tasks).where(t.tasks.c.id == task_id))
             # the task's audit entries stay: they refer to it by id, not by a foreign key
             self._audit_task(conn, "task.delete", row, {
                 "project": row.project_name, "name": row.name, "type": row.type,
                 "status": row.status})
+        if blobs:
+            with self._read() as conn:
+                remove_if_unreferenced(conn, self._db.blobs, blobs)
 
     # ------------------------------------------------------------ parameters & co
     def set_parameters(self, task_id: str, params: list[Parameter], replace: bool = False) -> None:
