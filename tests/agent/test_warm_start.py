@@ -295,7 +295,8 @@ def test_abort_and_time_limit_during_the_warm_start(
         tmp_path: Path, shared_server: ServerProcess, start_agent: StartAgent,
         stop: str) -> None:
     """The task is claimed while its interpreter still imports: an abort or the time limit
-    ends it there, and the interpreter is killed."""
+    ends it there; the interpreter goes on importing for the tasks after it, and dies when
+    the agent stops."""
     queue = unique("warm-stop")
     modules, pids = tmp_path / "modules", tmp_path / "pids"
     pids.mkdir()
@@ -306,8 +307,8 @@ def test_abort_and_time_limit_during_the_warm_start(
         task_id = _task(store, "print('never printed')\n", imports=["slowimport"])
         store.queues.enqueue(primer, queue)
         limit = ["--time-limit", "3"] if stop == "time-limit" else []
-        start_agent(shared_server, "--queue", queue, "--cpu-only", *limit,
-                    env={"PYTHONPATH": str(modules), "WARM_TEST_PIDS": str(pids)})
+        agent = start_agent(shared_server, "--queue", queue, "--cpu-only", *limit,
+                            env={"PYTHONPATH": str(modules), "WARM_TEST_PIDS": str(pids)})
         assert wait_for(store, primer, timeout=120).status is TaskStatus.completed
         warm_pid = int(wait_for_file(pids / "slowimport", 60, nonempty=True).read_text())
         store.queues.enqueue(task_id, queue)
@@ -321,7 +322,10 @@ def test_abort_and_time_limit_during_the_warm_start(
             assert (done.status, done.status_reason) == (TaskStatus.failed,
                                                          "time limit of 3 s exceeded")
         assert "never printed" not in console(store, task_id)
-        wait_until(lambda: _dead(warm_pid), 30, "the warm interpreter to be killed")
+        assert not _dead(warm_pid)
+        agent.proc.send_signal(signal.SIGTERM)
+        agent.wait(timeout=60)
+        wait_until(lambda: _dead(warm_pid), 30, "the warm interpreter to go with its agent")
     finally:
         store.close()
 
@@ -350,7 +354,8 @@ def test_fallbacks_to_a_cold_start_say_why(tmp_path: Path, shared_server: Server
         for name, task_id in tasks.items():
             assert wait_for(store, task_id, timeout=120).status is TaskStatus.completed, name
         reasons = {name: _start_line(store, task_id) for name, task_id in tasks.items()}
-        assert "package list" in reasons["other-packages"]
+        assert "no warm interpreter was made for this environment yet" in \
+            reasons["other-packages"]
         assert f"tag {COLD_START_TAG}" in reasons["tagged"]
         assert "its imports failed: no_such_module_xyz: ModuleNotFoundError" in \
             reasons["bad-imports"]

@@ -28,6 +28,7 @@ from tunehouse.agent.machine import host_name
 from tunehouse.agent.slots import Slot
 from tunehouse.agent.warm import (
     COLD_START_TAG,
+    ForkedTask,
     WarmInterpreter,
     WarmKey,
     WarmPool,
@@ -122,7 +123,7 @@ class Attempt:
         self.config = config
         self._agent_store = store
         self.store = _acting_store(store, task)
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: subprocess.Popen[bytes] | ForkedTask | None = None
         self._abort_reason: str | None = None
         self._requeue_reason: str | None = None
         self._revoked = threading.Event()
@@ -218,7 +219,7 @@ class Attempt:
     def _execute(self, python: str, space: workspace.Workspace, argv: list[str],
                  console: ConsoleStream) -> None:
         """Run the entry point with ``python`` and ``argv`` (after the script) in the
-        workspace until it ends: in the slot's warm interpreter when one fits, else in a
+        workspace until it ends: forked by a warm interpreter when one fits, else in a
         fresh process."""
         if self.config.settings.server:
             try:
@@ -242,7 +243,6 @@ class Attempt:
         if warm is not None:
             state = warm.wait_ready(stopping)
             if state == "stopped":  # aborted or out of time while it still imported
-                warm.discard()
                 console.close()
                 self._finish(None, "", console)
                 return
@@ -252,10 +252,14 @@ class Attempt:
                 warm.discard()
                 warm = None
         if warm is not None:
-            self._note_start(console, f"warm start: the slot's interpreter had imported "
-                                      f"{len(warm.key.imports)} module(s)")
             self.process = warm.run_task(space.entry, argv, space.cwd, env)
-        else:
+            if self.process is not None:
+                self._note_start(console, f"warm start: forked from an interpreter that had "
+                                          f"imported {len(warm.key.imports)} module(s)")
+            else:
+                self._note_start(console, "cold start: the warm interpreter did not fork "
+                                          "the task")
+        if self.process is None:
             user = self.config.task_user
             self.process = subprocess.Popen(  # type: ignore[call-overload]
                 [*launch_prefix(), python, str(space.entry), *argv], cwd=space.cwd, env=env,
@@ -484,7 +488,7 @@ def _acting_store(store: Store, task: Task) -> Store:
     return acting
 
 
-def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
+def _signal_group(process: subprocess.Popen[bytes] | ForkedTask, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)
 

@@ -1,18 +1,22 @@
-"""Warm trial interpreters: per slot, a Python started ahead of time that has already
-imported what the task's base run imported, waiting for the next task (docs/agent.md).
+"""Warm interpreters: a Python per task environment that has already imported what the
+task's base run imported, and forks a fresh process for each task (docs/agent.md).
 
 * What to import: ``Environment.extra[WARM_IMPORTS_KEY]`` (:mod:`tunehouse.common.environment_extra`), the top-level modules of
   installed distributions the recording run had imported when it closed (the SDK records
   them; clones copy the environment).
-* A :class:`WarmInterpreter` runs :mod:`tunehouse.agent.warm_boot` in the slot's
-  environment (the task's variables less those of the attempt: its key, task id and
-  attempt number), started like a cold task process: own session, killed with the agent
-  (``PR_SET_PDEATHSIG``, :mod:`tunehouse.agent.launch`), as the task user.
-* :meth:`WarmPool.take` hands out the slot's waiting interpreter when it was made for the
-  same :class:`WarmKey` (interpreter, environment kind, package list, imports) and at once
-  starts the next one for the slot with the taken task's key, so that its imports overlap
-  the task that just started. Otherwise it says why the task starts cold.
-* One task per interpreter: the process exits with its task.
+* A :class:`WarmInterpreter` runs :mod:`tunehouse.agent.warm_boot` in the environment a
+  slot gives its tasks (the task's variables less those of the attempt: its key, task id
+  and attempt number), started like a cold task process: own session, killed with the
+  agent (``PR_SET_PDEATHSIG``, :mod:`tunehouse.agent.launch`), as the task user. It
+  imports once; then each task it is handed runs in a process it forks
+  (:class:`ForkedTask`, which the runner uses as it uses a :class:`subprocess.Popen`), a
+  copy of the interpreter as it was after the imports: one task per process, nothing a
+  task leaves in memory reaches the next, and no task pays for the imports again.
+* :meth:`WarmPool.take` hands out the interpreter made for the task's :class:`WarmKey`
+  (interpreter, environment kind, package list, imports) and its slot's environment
+  (slots with the same environment, CPU slots, share one), starting it when there is
+  none yet: that task starts cold, and the next ones wait for the imports if they are
+  still running. An interpreter no slot's latest task needs any more is let go.
 
 The interpreters are started from one long-lived thread of the pool:
 ``PR_SET_PDEATHSIG`` fires when the *thread* that started a process ends, and an attempt's
@@ -27,11 +31,13 @@ import logging
 import os
 import queue
 import signal
+import socket
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from tunehouse.agent.isolation import TaskUser
 
@@ -42,11 +48,13 @@ COLD_START_TAG = "cold-start"
 _BOOT = str(Path(__file__).with_name("warm_boot.py"))
 #: How long :meth:`WarmPool.take` waits for the pool's thread to start an interpreter.
 SPAWN_WAIT_S = 10.0
+#: How long :meth:`WarmInterpreter.run_task` waits for the interpreter to fork.
+FORK_WAIT_S = 10.0
 
 
 @dataclass(frozen=True)
 class WarmKey:
-    """What a waiting interpreter was made for: a task runs in it only when all match."""
+    """What a warm interpreter was made for: a task is forked from it only when all match."""
 
     python: str
     env_kind: str
@@ -55,8 +63,36 @@ class WarmKey:
     imports: tuple[str, ...]
 
 
+class ForkedTask:
+    """A task process forked by a :class:`WarmInterpreter`: the part of
+    :class:`subprocess.Popen` the runner uses (``pid``, ``stdout``, ``stderr``, ``wait``,
+    ``returncode``); its exit code comes from the interpreter, whose child it is."""
+
+    def __init__(self, pid: int, stdout: IO[bytes], stderr: IO[bytes]) -> None:
+        self.pid = pid
+        self.stdout = stdout
+        self.stderr = stderr
+        self.returncode: int | None = None
+        self._ended = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._ended.wait(timeout):
+            raise subprocess.TimeoutExpired(f"task process {self.pid}", timeout or 0.0)
+        assert self.returncode is not None
+        return self.returncode
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def end(self, code: int) -> None:
+        if self.returncode is None:
+            self.returncode = code
+            self._ended.set()
+
+
 class WarmInterpreter:
-    """One warm process (see the module doc); :meth:`wait_ready`, then :meth:`run_task`."""
+    """One warm process (see the module doc): :meth:`wait_ready`, then :meth:`run_task`
+    for each task."""
 
     def __init__(self, key: WarmKey) -> None:
         self.key = key
@@ -66,27 +102,43 @@ class WarmInterpreter:
         self._status_known = threading.Event()
         self.spawned = threading.Event()
         self.spawn_error = ""
+        self._control: socket.socket | None = None
+        self._send_lock = threading.Lock()
+        self._replies: queue.Queue[int | None] = queue.Queue()
+        self._tasks: dict[int, ForkedTask] = {}
+        self._early_exits: dict[int, int] = {}
+        self._tasks_lock = threading.Lock()
+        self._gone = threading.Event()
 
     def spawn(self, launch: Sequence[str], env: dict[str, str], cwd: Path,
               user: TaskUser | None) -> None:
         """Start the process (from the pool's thread); sets :attr:`spawned`."""
         read_end, write_end = os.pipe()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            argv = [*launch, self.key.python, _BOOT, str(write_end), *self.key.imports]
+            argv = [*launch, self.key.python, _BOOT, str(write_end), str(theirs.fileno()),
+                    *self.key.imports]
             self.process = subprocess.Popen(  # type: ignore[call-overload]
-                argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, start_new_session=True, pass_fds=(write_end,),
+                argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True,
+                pass_fds=(write_end, theirs.fileno()),
                 **(user.popen_options() if user is not None else {}))
         except OSError as exc:
             os.close(read_end)
+            ours.close()
             self.spawn_error = str(exc)
             self._set_status(f"failed could not start {self.key.python}: {exc}")
+            self._gone.set()
             return
         finally:
             os.close(write_end)
+            theirs.close()
             self.spawned.set()
+        self._control = ours
         threading.Thread(target=self._read_status, args=(read_end,), daemon=True,
                          name="agent-warm-status").start()
+        threading.Thread(target=self._read_control, daemon=True,
+                         name="agent-warm-control").start()
 
     def _read_status(self, read_end: int) -> None:
         with os.fdopen(read_end, "rb") as pipe:
@@ -98,6 +150,40 @@ class WarmInterpreter:
             self.status = status
         self._status_known.set()
 
+    def _read_control(self) -> None:
+        """The interpreter's answers: ``pid N`` to a task sent, ``exit N CODE`` when a
+        task's process ends. At the end (the interpreter is gone, and with it, by
+        ``PR_SET_PDEATHSIG``, its tasks), every task still running ends killed."""
+        control = self._control
+        assert control is not None
+        while True:
+            try:
+                message = control.recv(256).decode()
+            except OSError:
+                message = ""
+            if not message:
+                break
+            kind, _, rest = message.partition(" ")
+            if kind == "pid":
+                self._replies.put(int(rest))
+            elif kind == "exit":
+                pid_text, _, code_text = rest.partition(" ")
+                self._ended(int(pid_text), int(code_text))
+        self._gone.set()
+        self._replies.put(None)
+        with self._tasks_lock:
+            running = list(self._tasks.values())
+        for task in running:
+            task.end(-signal.SIGKILL)
+
+    def _ended(self, pid: int, code: int) -> None:
+        with self._tasks_lock:
+            task = self._tasks.pop(pid, None)
+            if task is None:
+                self._early_exits[pid] = code
+        if task is not None:
+            task.end(code)
+
     def wait_ready(self, stop: Callable[[], bool]) -> str:
         """Wait until the imports are done (or ``stop()`` says to give up): ``ready``,
         ``stopped``, or why the interpreter cannot be used."""
@@ -107,52 +193,93 @@ class WarmInterpreter:
             if stop():
                 return "stopped"
         status = self.status or "exited"
-        if status == "ready" and self.process is not None and self.process.poll() is None:
+        if status == "ready" and self.usable:
             return status
         if status.startswith("failed "):
             return f"its imports failed: {status[len('failed '):]}"
         return "the interpreter exited before taking the task"
 
+    def why_unusable(self) -> str:
+        """Why it cannot run tasks (its imports failed, it exited)."""
+        status = self.status or ""
+        if status.startswith("failed "):
+            return f"its imports failed: {status[len('failed '):]}"
+        return "the interpreter exited"
+
+    @property
+    def usable(self) -> bool:
+        """Whether it may still run tasks (imports running or done, process alive)."""
+        return (not self._gone.is_set() and self.status in (None, "ready")
+                and (self.process is None or self.process.poll() is None))
+
     def run_task(self, entry: Path, argv: list[str], cwd: Path,
-                 env: dict[str, str]) -> subprocess.Popen[bytes]:
-        """Hand the task to the (ready) interpreter; returns its process, now the task's."""
-        process = self.process
-        assert process is not None and process.stdin is not None
-        spec = json.dumps({"entry": str(entry), "argv": argv, "cwd": str(cwd), "env": env})
-        stdin = process.stdin
-
-        def send() -> None:  # a thread: a large environment may fill the pipe
-            with contextlib.suppress(OSError):
-                stdin.write(spec.encode())
-                stdin.close()
-
-        threading.Thread(target=send, daemon=True, name="agent-warm-send").start()
-        return process
+                 env: dict[str, str]) -> ForkedTask | None:
+        """Fork a process for the task in the (ready) interpreter: its handle, or None
+        when the interpreter did not answer (the task then starts cold)."""
+        control = self._control
+        if control is None or self._gone.is_set():
+            return None
+        spec = json.dumps({"entry": str(entry), "argv": argv, "cwd": str(cwd),
+                           "env": env}).encode()
+        out_read, out_write = os.pipe()
+        err_read, err_write = os.pipe()
+        try:
+            with self._send_lock:
+                try:
+                    socket.send_fds(control, [spec], [out_write, err_write])
+                    pid = self._replies.get(timeout=FORK_WAIT_S)
+                except (OSError, queue.Empty):
+                    pid = None
+        finally:
+            os.close(out_write)
+            os.close(err_write)
+        if pid is None:
+            os.close(out_read)
+            os.close(err_read)
+            return None
+        task = ForkedTask(pid, os.fdopen(out_read, "rb"), os.fdopen(err_read, "rb"))
+        with self._tasks_lock:
+            early = self._early_exits.pop(pid, None)
+            if early is None:
+                self._tasks[pid] = task
+        if early is not None:
+            task.end(early)
+        return task
 
     def discard(self) -> None:
-        """Kill the process group (it ran no task) and reap it."""
+        """Let it go: it exits once its running tasks have ended (at once without any,
+        killed if it still imports)."""
         self.spawned.wait(SPAWN_WAIT_S)
-        process = self.process
+        process, control = self.process, self._control
+        if control is not None:
+            with contextlib.suppress(OSError):
+                control.shutdown(socket.SHUT_RDWR)
         if process is None:
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
-        for pipe in (process.stdin, process.stdout, process.stderr):
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
+        with self._tasks_lock:
+            busy = bool(self._tasks)
+        if not busy and self.status != "ready":
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+        threading.Thread(target=self._reap, daemon=True, name="agent-warm-reap").start()
+
+    def _reap(self) -> None:
+        process = self.process
+        assert process is not None
+        process.wait()
+        if self._control is not None:
+            self._control.close()
 
 
 class WarmPool:
-    """The waiting interpreters of an agent's slots (see the module doc)."""
+    """The warm interpreters of an agent (see the module doc)."""
 
     def __init__(self, launch: Sequence[str], cwd: Path, user: TaskUser | None) -> None:
         self._launch = list(launch)
         self._cwd = cwd
         self._user = user
-        self._waiting: dict[int, WarmInterpreter] = {}
+        self._interpreters: dict[_Made, WarmInterpreter] = {}
+        self._slot_made: dict[int, _Made | None] = {}
         self._lock = threading.Lock()
         self._requests: queue.Queue[tuple[WarmInterpreter, dict[str, str]] | None] = \
             queue.Queue()
@@ -170,48 +297,58 @@ class WarmPool:
 
     def take(self, slot: int, key: WarmKey | None, env: dict[str, str],
              cold_reason: str = "") -> tuple[WarmInterpreter | None, str]:
-        """The interpreter waiting in ``slot`` when it was made for ``key`` (else None and
-        why the task starts cold; ``cold_reason``: the task must start cold anyway).
-        Starts the slot's next interpreter for ``key`` (with ``env``) in every case but a
-        task without recorded imports."""
+        """The interpreter made for ``key`` and the slot's environment ``env`` (else None
+        and why the task starts cold; ``cold_reason``: the task must start cold anyway).
+        Starts one for them when there is none, except for a task without recorded
+        imports."""
+        let_go: list[WarmInterpreter] = []
         with self._lock:
             if self._closed:
                 return None, "the agent is stopping"
-            waiting = self._waiting.pop(slot, None)
-            if key is not None:
-                self._waiting[slot] = WarmInterpreter(key)
-                self._requests.put((self._waiting[slot], env))
+            made = None if key is None else _Made(key, frozenset(env.items()))
+            self._slot_made[slot] = made
+            interpreter = None if made is None else self._interpreters.get(made)
+            broken = ""
+            if interpreter is not None and not interpreter.usable:
+                broken = interpreter.why_unusable()
+                let_go.append(self._interpreters.pop(made))  # type: ignore[arg-type]
+                interpreter = None
+            started = False
+            if made is not None and interpreter is None:
+                assert key is not None
+                self._interpreters[made] = WarmInterpreter(key)
+                self._requests.put((self._interpreters[made], env))
+                started = True
+            needed = set(self._slot_made.values())
+            for other in [m for m in self._interpreters if m not in needed]:
+                let_go.append(self._interpreters.pop(other))
+        for old in let_go:
+            threading.Thread(target=old.discard, daemon=True, name="agent-warm-discard").start()
         if key is None:
-            reason = cold_reason or "the task's environment records no imports"
-        elif cold_reason:
-            reason = cold_reason
-        elif waiting is None:
-            reason = "no interpreter was waiting in this slot yet"
-        elif waiting.key != key:
-            reason = f"the waiting interpreter differs: {_difference(waiting.key, key)}"
-        else:
-            return waiting, ""
-        if waiting is not None:
-            threading.Thread(target=waiting.discard, daemon=True,
-                             name="agent-warm-discard").start()
-        return None, reason
+            return None, cold_reason or "the task's environment records no imports"
+        if cold_reason:
+            return None, cold_reason
+        if broken:
+            return None, f"the warm interpreter cannot be used: {broken}"
+        if started:
+            return None, "no warm interpreter was made for this environment yet"
+        return interpreter, ""
 
     def close(self) -> None:
-        """Kill every waiting interpreter and stop the pool's thread."""
+        """Let every interpreter go and stop the pool's thread."""
         with self._lock:
             self._closed = True
-            waiting, self._waiting = list(self._waiting.values()), {}
+            interpreters, self._interpreters = list(self._interpreters.values()), {}
         self._requests.put(None)
         self._thread.join(timeout=SPAWN_WAIT_S)
-        for interpreter in waiting:
+        for interpreter in interpreters:
             interpreter.discard()
 
 
-def _difference(old: WarmKey, new: WarmKey) -> str:
-    for name, label in (("python", "interpreter"), ("env_kind", "environment kind"),
-                        ("packages", "package list"), ("imports", "recorded imports")):
-        if getattr(old, name) != getattr(new, name):
-            return f"{label} {getattr(old, name)!r} != {getattr(new, name)!r}" \
-                if name != "imports" else label
-    return "nothing"
+@dataclass(frozen=True)
+class _Made:
+    """What an interpreter of the pool was made for: the task's key and the environment
+    of the slot that asked first (slots of the same environment share it)."""
 
+    key: WarmKey
+    env: frozenset[tuple[str, str]]
