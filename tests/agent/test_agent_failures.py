@@ -31,10 +31,10 @@ SLOW_FIRST_ATTEMPT = textwrap.dedent("""
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (ProcessLookupError, FileNotFoundError):  # gone, even between the two calls
         return False
-    return Path(f"/proc/{pid}/status").exists() and "zombie" not in \
-        Path(f"/proc/{pid}/status").read_text()
+    return "zombie" not in status
 
 
 def _wait_file(path: Path, timeout: float = 60) -> str:

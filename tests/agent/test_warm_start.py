@@ -195,8 +195,10 @@ def _dead(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    status = Path(f"/proc/{pid}/status")
-    return not status.exists() or "zombie" in status.read_text()
+    try:
+        return "zombie" in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:  # gone (also between a check and the read)
+        return True
 
 
 def test_battery_ends_the_same_cold_and_warm(tmp_path: Path, shared_server: ServerProcess,
