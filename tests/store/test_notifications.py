@@ -109,6 +109,6 @@ def test_sqlite_has_no_listener(sqlite_schema_url: str, tmp_path: Path) -> None:
     store = SqlStore(sqlite_schema_url, tmp_path / "a", user="tester")
     try:
         assert store.db.poll_interval(0.2) == 0.2
-        assert store.db._listener == []
+        assert store.db.listener is None
     finally:
         store.close()

@@ -185,10 +185,15 @@ class Database:
     #: A write transaction committed (through this process's store), or PostgreSQL
     #: announced a change of some task's children.
     write_signal: ChangeSignal = field(default_factory=ChangeSignal)
-    #: PostgreSQL's notifications, started by the first wait that needs them.
-    _listener: list[Listener] = field(default_factory=list, compare=False, repr=False)
-    _listener_lock: threading.Lock = field(default_factory=threading.Lock, compare=False,
-                                           repr=False)
+    #: PostgreSQL's notifications (None on SQLite), started by the first wait that needs
+    #: them.
+    listener: Listener | None = field(init=False, default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.is_postgres:
+            object.__setattr__(self, "listener", Listener(self.engine, {
+                QUEUE_CHANNEL: self.queue_signal.notify,
+                CHILDREN_CHANNEL: self.write_signal.notify}))
 
     @property
     def is_postgres(self) -> bool:
@@ -197,22 +202,14 @@ class Database:
     def poll_interval(self, without_notifications: float) -> float:
         """How often a waiter reads the database: rarely on PostgreSQL while its
         notifications arrive (started here on first use), else ``without_notifications``."""
-        if not self.is_postgres:
+        if self.listener is None:
             return without_notifications
-        with self._listener_lock:
-            if not self._listener:
-                self._listener.append(Listener(self.engine, {
-                    QUEUE_CHANNEL: self.queue_signal.notify,
-                    CHILDREN_CHANNEL: self.write_signal.notify}))
-            listener = self._listener[0]
-        return SAFETY_POLL_S if listener.start() else without_notifications
+        return SAFETY_POLL_S if self.listener.start() else without_notifications
 
     def close(self) -> None:
         """Stop listening to PostgreSQL's notifications (when started)."""
-        with self._listener_lock:
-            listeners, self._listener[:] = list(self._listener), []
-        for listener in listeners:
-            listener.close()
+        if self.listener is not None:
+            self.listener.close()
 
 
 class SqlArea:

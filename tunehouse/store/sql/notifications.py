@@ -64,14 +64,17 @@ class Listener:
         return self._live.is_set()
 
     def start(self, wait_s: float = 2.0) -> bool:
-        """Start listening (once); wait up to ``wait_s`` for the connection. Returns
-        :attr:`live`."""
+        """Start listening (once: the call that starts it waits up to ``wait_s`` for the
+        connection; later calls do not wait, so a waiter polls at its own pace while the
+        listener reconnects). Returns :attr:`live`."""
         with self._lock:
-            if self._thread is None and not self._closed.is_set():
+            starting = self._thread is None and not self._closed.is_set()
+            if starting:
                 self._thread = threading.Thread(target=self._run, daemon=True,
                                                 name="tunehouse-pg-listener")
                 self._thread.start()
-        self._live.wait(wait_s)
+        if starting:
+            self._live.wait(wait_s)
         return self.live
 
     def close(self) -> None:
