@@ -246,10 +246,9 @@ class Attempt:
                 console.close()
                 self._finish(None, "", console)
                 return
-            if state != "ready":
+            if state != "ready":  # the pool lets it go on the next task's take
                 self._note_start(console, f"cold start: the warm interpreter cannot be "
                                           f"used: {state}")
-                warm.discard()
                 warm = None
         if warm is not None:
             self.process = warm.run_task(space.entry, argv, space.cwd, env)
@@ -284,9 +283,9 @@ class Attempt:
 
     def _warm_interpreter(self, python: str, space: workspace.Workspace,
                           console: ConsoleStream) -> WarmInterpreter | None:
-        """The slot's warm interpreter when it was made for this task (None: start cold,
-        and why is in the agent's log and the console; its imports may still run); the
-        slot's next one is started."""
+        """The warm interpreter made for this task's environment (None: start cold, and
+        why is in the agent's log and the console; the pool starts one for the next task
+        of this environment); its imports may still run."""
         if self.warm is None:
             return None
         recorded = self._recorded.extra.get(WARM_IMPORTS_KEY)

@@ -81,9 +81,6 @@ class ForkedTask:
         assert self.returncode is not None
         return self.returncode
 
-    def poll(self) -> int | None:
-        return self.returncode
-
     def end(self, code: int) -> None:
         if self.returncode is None:
             self.returncode = code
@@ -192,12 +189,7 @@ class WarmInterpreter:
         while not self._status_known.wait(0.1):
             if stop():
                 return "stopped"
-        status = self.status or "exited"
-        if status == "ready" and self.usable:
-            return status
-        if status.startswith("failed "):
-            return f"its imports failed: {status[len('failed '):]}"
-        return "the interpreter exited before taking the task"
+        return "ready" if self.status == "ready" and self.usable else self.why_unusable()
 
     def why_unusable(self) -> str:
         """Why it cannot run tasks (its imports failed, it exited)."""

@@ -97,10 +97,11 @@ def _serve(control: socket.socket) -> None:
             if not message:
                 open_socket = False
                 continue
+            parent = os.getpid()
             pid = os.fork()
             if pid == 0:
-                _become_task(json.loads(message), fds, (control.fileno(), wake_read,
-                                                         wake_write))
+                _become_task(json.loads(message), fds, parent,
+                             (control.fileno(), wake_read, wake_write))
             for fd in fds:
                 os.close(fd)
             children.add(pid)
@@ -121,7 +122,8 @@ def _reaped() -> list[tuple[int, int]]:
         ended.append((pid, os.waitstatus_to_exitcode(status)))
 
 
-def _become_task(spec: dict, fds: list[int], inherited: tuple[int, ...]) -> None:
+def _become_task(spec: dict, fds: list[int], parent: int,
+                 inherited: tuple[int, ...]) -> None:
     """Step 4 of the module doc, in the forked process (never returns)."""
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -129,7 +131,7 @@ def _become_task(spec: dict, fds: list[int], inherited: tuple[int, ...]) -> None
         os.close(fd)
     os.setsid()
     ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the interpreter died before the line above
+    if os.getppid() != parent:  # the interpreter died before the line above
         os._exit(137)
     os.dup2(fds[0], 1)
     os.dup2(fds[1], 2)
