@@ -47,7 +47,8 @@ class TrialSpan:
     ended: float | None
 
 
-def _seconds(moment: datetime | None) -> float | None:
+def epoch_seconds(moment: datetime | None) -> float | None:
+    """``moment`` in seconds since the epoch (a naive one is UTC, as the store keeps it)."""
     if moment is None:
         return None
     if moment.tzinfo is None:
@@ -63,12 +64,12 @@ def trial_spans(trials: Iterable[TrialResult], tasks: Mapping[str, Task]) -> lis
         task = tasks.get(trial.task_id)
         if task is None:
             continue
-        started = _seconds(task.started)
+        started = epoch_seconds(task.started)
         state = "queued" if started is None and trial.state == "running" else trial.state
         spans.append(TrialSpan(number=trial.number, task_id=trial.task_id, state=state,
                                lane=QUEUED_LANE if started is None else (task.worker or NO_WORKER),
-                               created=_seconds(task.created) or 0.0, started=started,
-                               ended=_seconds(task.completed) if started is not None
+                               created=epoch_seconds(task.created) or 0.0, started=started,
+                               ended=epoch_seconds(task.completed) if started is not None
                                else None))
     spans.sort(key=lambda s: (s.started is None, s.started or s.created, s.number))
     busy: dict[str, list[float | None]] = {}  # worker -> when each slot is free again

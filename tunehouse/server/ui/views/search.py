@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -52,6 +51,7 @@ router = APIRouter()
 def dashboard(store: Store, task_id: str) -> dict[str, Any]:
     """Everything the dashboard shows (see the module doc), from the search's report."""
     from tunehouse.hpo.report import load_report
+    from tunehouse.hpo.timeline import epoch_seconds
 
     report: SearchReport = load_report(store, task_id)
     rows = report.rows()
@@ -70,7 +70,7 @@ def dashboard(store: Store, task_id: str) -> dict[str, Any]:
                                 for o in report.objectives],
                  "complete": report.counts["completed"],
                  "running": controller.status in (TaskStatus.queued, TaskStatus.in_progress),
-                 "now": time.time(), "origin": _seconds(controller.started),
+                 "now": time.time(), "origin": epoch_seconds(controller.started),
                  "timeline": [asdict(span) for span in report.timeline()],
                  "trials": [{key: row[key] for key in (
                      "number", "task_id", "state", "objectives", "parameters", "rank")}
@@ -90,12 +90,6 @@ def trials_table_url(report: SearchReport) -> str:
     if first.sign == "min":
         pairs.append(("asc", "1"))
     return f"/projects/{report.controller.project_id}/tasks?{urlencode(pairs)}"
-
-
-def _seconds(moment: datetime | None) -> float | None:
-    if moment is None:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 @router.get("/searches/{task_id}")
