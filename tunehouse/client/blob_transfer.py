@@ -65,14 +65,14 @@ def upload_direct(stream: BinaryIO, size: int, plan_upload: Callable[[BlobUpload
     plans (see the module docstring); answers the stored blob, or None when the plan says
     "through the server" (``stream`` is back at its position then)."""
     start = stream.tell()
-    sha256 = _sha256(stream, start, size)
+    reader = _RangeReader(stream, start)
+    sha256 = reader.digest("sha256", 0, size)
     plan = plan_upload(BlobUpload(sha256=sha256, size=size))
     if plan.stored:
         return Blob(sha256=sha256, size=size)
     if plan.upload_id is None:
         stream.seek(start)
         return None
-    reader = _RangeReader(stream, start)
     with direct_client() as client, ThreadPoolExecutor(PARALLEL_PARTS) as pool:
         etags = list(pool.map(lambda part: _send_part(client, reader, part), plan.parts))
     blob = complete_upload(UploadCompletion(
@@ -83,19 +83,6 @@ def upload_direct(stream: BinaryIO, size: int, plan_upload: Callable[[BlobUpload
         raise TunehouseError(f"the server stored {blob.sha256} ({blob.size} bytes) for an "
                              f"upload of {sha256} ({size} bytes): the file changed meanwhile?")
     return blob
-
-
-def _sha256(stream: BinaryIO, start: int, size: int) -> str:
-    digest = hashlib.sha256()
-    stream.seek(start)
-    left = size
-    while left > 0:
-        chunk = stream.read(min(BLOB_CHUNK, left))
-        if not chunk:
-            break
-        digest.update(chunk)
-        left -= len(chunk)
-    return digest.hexdigest()
 
 
 class _RangeReader:
@@ -117,8 +104,9 @@ class _RangeReader:
             position += len(chunk)
             yield chunk
 
-    def md5(self, offset: int, size: int) -> str:
-        digest = hashlib.md5(usedforsecurity=False)
+    def digest(self, algorithm: str, offset: int, size: int) -> str:
+        """The hex digest (``sha256``, ``md5``: a part's ETag) of a range."""
+        digest = hashlib.new(algorithm, usedforsecurity=False)
         for chunk in self.chunks(offset, size):
             digest.update(chunk)
         return digest.hexdigest()
@@ -126,7 +114,7 @@ class _RangeReader:
 
 def _send_part(client: httpx.Client, reader: _RangeReader, part: UploadPart) -> str:
     """PUT one part (unless an earlier run sent the same bytes); answers its ETag."""
-    if part.etag is not None and reader.md5(part.offset, part.size) == part.etag.strip('"'):
+    if part.etag is not None and reader.digest("md5", part.offset, part.size) == part.etag.strip('"'):
         return part.etag
     what = f"uploading part {part.number}"
 
